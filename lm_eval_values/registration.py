@@ -1,0 +1,130 @@
+"""Make this package's tasks and models visible to lm-eval.
+
+lm-eval 0.4.13 has no plugin mechanism for tasks or models:
+
+* tasks are found through ``include_path``: :func:`tasks_dir` is the folder to pass,
+  :func:`get_task_manager` returns a ready :class:`ValuesTaskManager`;
+* models are registered by :func:`register_models` AFTER ``lm_eval.models`` has filled
+  the registry with the built-in lazy placeholders (registering earlier leaves the
+  registry non-empty, so lm-eval never imports its own models and ``--model hf``
+  breaks). Later lm-eval releases read the ``lm_eval.models`` entry point declared in
+  ``pyproject.toml`` instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Sequence
+
+#: model name -> lazy "module:Class" target
+MODELS: dict[str, str] = {"values_hf": "lm_eval_values.values_hf:ValuesHFLM"}
+
+
+def tasks_dir() -> Path:
+    """The folder holding this package's lm-eval task YAMLs (wheel or editable install)."""
+    import lm_eval_values.tasks as tasks_pkg
+
+    return Path(tasks_pkg.__file__).resolve().parent
+
+
+def register_models() -> None:
+    """Register this package's lm-eval models (idempotent, keeps built-ins working)."""
+    import lm_eval.models  # noqa: F401  (fills the registry with built-in placeholders first)
+    from lm_eval.api.registry import model_registry
+
+    for name, target in MODELS.items():
+        if name not in model_registry:
+            model_registry.register(name, target=target)
+
+
+def _group_members(index: dict[str, Any], name: str, seen: set[str] | None = None) -> set[str]:
+    """All names (subgroups and leaf tasks) reachable from group ``name`` in a task index."""
+    seen = set() if seen is None else seen
+    entry = index.get(name)
+    cfg = getattr(entry, "cfg", None) or {}
+    members = cfg.get("task") or []
+    if isinstance(members, str):
+        members = [members]
+    out: set[str] = set()
+    for member in members:
+        member_name = member.get("task") if isinstance(member, dict) else member
+        if not isinstance(member_name, str) or member_name in seen:
+            continue
+        seen.add(member_name)
+        out.add(member_name)
+        out |= _group_members(index, member_name, seen)
+    return out
+
+
+def _make_task_manager_class() -> type:
+    from lm_eval.tasks import TaskManager
+
+    class ValuesTaskManager(TaskManager):
+        """A TaskManager that always includes this package's tasks.
+
+        It also makes glob patterns such as ``values_*`` usable: a name that a matched
+        group already contains is dropped from the matches, so a group and its own
+        members are never both requested (stock lm-eval raises "Duplicate task").
+        """
+
+        def __init__(self, *args: Any, include_path: Any = None, **kwargs: Any) -> None:
+            paths: list[str | Path] = []
+            if include_path:
+                paths += list(include_path) if isinstance(include_path, (list, tuple)) else [include_path]
+            ours = tasks_dir()
+            if not any(Path(p).resolve() == ours for p in paths):
+                paths.append(ours)
+            super().__init__(*args, include_path=paths, **kwargs)
+
+        def match_tasks(self, task_list: list[str]) -> list[str]:
+            matches = super().match_tasks(task_list)
+            if not any(any(ch in t for ch in "*?[") for t in task_list):
+                return matches
+            index = self.task_index
+            covered: set[str] = set()
+            for name in matches:
+                if name in self.all_groups or name in self.all_tags:
+                    covered |= _group_members(index, name)
+            return [m for m in matches if m not in covered]
+
+    return ValuesTaskManager
+
+
+_TM_CLASS: type | None = None
+
+
+def task_manager_class() -> type:
+    """The :class:`ValuesTaskManager` class (a subclass of lm-eval's TaskManager)."""
+    global _TM_CLASS
+    if _TM_CLASS is None:
+        _TM_CLASS = _make_task_manager_class()
+    return _TM_CLASS
+
+
+def get_task_manager(include_defaults: bool = False, include_path: Sequence[str | Path] | None = None,
+                     **kwargs: Any):
+    """A lm-eval ``TaskManager`` with this package's tasks, for ``lm_eval.simple_evaluate``.
+
+    Args:
+        include_defaults: also index lm-eval's ~14,700 built-in tasks (about 5 s slower).
+        include_path: extra task folders of your own.
+        **kwargs: passed to ``TaskManager`` (e.g. ``metadata``).
+
+    Example::
+
+        import lm_eval
+        from lm_eval_values import get_task_manager
+        lm_eval.simple_evaluate(model="hf", model_args="pretrained=...", tasks=["values_schwartz"],
+                                task_manager=get_task_manager())
+    """
+    cls = task_manager_class()
+    return cls(include_path=list(include_path or []), include_defaults=include_defaults, **kwargs)
+
+
+def main(argv: list[str]) -> int:
+    """``lm-eval-values tasks-dir``: print the folder for ``lm_eval --include_path``."""
+    parser = argparse.ArgumentParser(prog="lm-eval-values tasks-dir", description=main.__doc__)
+    parser.parse_args(argv)
+    print(tasks_dir())
+    return 0
