@@ -1,0 +1,59 @@
+"""Shared pytest fixtures: tiny random models (built offline once per session), shared data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_caches(tmp_path_factory: pytest.TempPathFactory):
+    """Keep HF / datasets / our own caches inside the test run; never touch the network."""
+    root = tmp_path_factory.mktemp("caches")
+    saved = {k: os.environ.get(k) for k in ("HF_HOME", "HF_DATASETS_CACHE", "HF_HUB_OFFLINE",
+                                            "HF_DATASETS_OFFLINE", "WANDB_MODE", "TOKENIZERS_PARALLELISM")}
+    os.environ.update(HF_HOME=str(root / "hf"), HF_DATASETS_CACHE=str(root / "datasets"), HF_HUB_OFFLINE="1",
+                      HF_DATASETS_OFFLINE="1", WANDB_MODE="disabled", TOKENIZERS_PARALLELISM="false")
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny random models: {'gpt2': dir, 'llama': dir (with chat template), 'gemma3': dir}."""
+    from lm_eval_values.testing import ARCHS, build_tiny_model
+
+    root = tmp_path_factory.mktemp("tiny_models")
+    return {arch: build_tiny_model(root / arch, arch=arch) for arch in ARCHS}
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_models: dict[str, Path]) -> Path:
+    """The default tiny model (Llama shape, with a chat template)."""
+    return tiny_models["llama"]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` next to the repository; skips the test when absent."""
+    path = SHARED / "data"
+    if not path.is_dir():
+        pytest.skip("../shared/data is not available")
+    return path
+
+
+@pytest.fixture(scope="session")
+def valuebench_csv(shared_data: Path) -> Path:
+    path = shared_data / "valuebench" / "value_orientation.csv"
+    if not path.is_file():
+        pytest.skip("ValueBench CSV not available")
+    return path
