@@ -23,7 +23,8 @@ and loaded by :func:`load_human_reference`.
 
 The causal side (a PC graph of the human correlations, compared with a model's graph)
 lives in :func:`human_pc_graph` and :func:`compare_causal_with_human`; it uses
-``lm_eval_values.causal``.
+``lm_eval_values.causal`` and the uncentered correlations (MRAT-centered scores are
+ipsative, so their correlation matrix is singular).
 
 All analysis functions take plain :class:`pandas.DataFrame` objects. Bad input raises
 :class:`~lm_eval_values.errors.UserError`.
@@ -727,3 +728,64 @@ def human_pc_graph(alpha: float = 0.05, reference: HumanReference | None = None)
 
     ref = reference or load_human_reference()
     return pc_from_correlation(ref.correlation("none"), n=ref.n, alpha=alpha)
+
+
+def graph_edges(graph: Any) -> list[dict[str, Any]]:
+    """Edges of a ``ValueGraph`` as ``{"u", "v", "kind", "circular_distance"}`` dictionaries.
+
+    ``circular_distance`` is the distance of the two values on the Schwartz circle (None for
+    nodes that are not Schwartz values): a circumplex predicts mostly neighbouring edges.
+    """
+    dist = circular_distances()
+    out = []
+    for e in graph.edges():
+        d = int(dist.loc[e.u, e.v]) if e.u in dist.index and e.v in dist.index else None
+        out.append({"u": e.u, "v": e.v, "kind": e.kind, "circular_distance": d})
+    return out
+
+
+def _edge_summary(graph: Any) -> dict[str, Any]:
+    edges = graph_edges(graph)
+    dists = [e["circular_distance"] for e in edges if e["circular_distance"] is not None]
+    return {"n_edges": len(edges), "edges": edges, "text": [f"{e['u']} {e['kind']} {e['v']}" for e in edges],
+            "share_between_neighbours": (sum(d == 1 for d in dists) / len(dists)) if dists else None,
+            "meta": dict(graph.meta)}
+
+
+def compare_causal_with_human(model_corr: pd.DataFrame, n: int, alpha: float = 0.05,
+                              reference: HumanReference | None = None) -> dict[str, Any]:
+    """PC graphs of a model's and of the humans' uncentered value correlations, and their comparison.
+
+    Both graphs come from :func:`lm_eval_values.causal.discovery.pc_from_correlation` (Fisher-z
+    needs only correlations and sample size: ``n`` model rows, 151 respondents); the comparison
+    is :func:`lm_eval_values.causal.metrics.compare_graphs` with the human graph as reference.
+    If the model graph cannot be fitted (too few rows, singular matrix) the reason is reported
+    under ``"model_skipped"`` instead of raising.
+    """
+    from lm_eval_values.causal.discovery import pc_from_correlation
+
+    ref = reference or load_human_reference()
+    human = human_pc_graph(alpha, ref)
+    out: dict[str, Any] = {"alpha": float(alpha), "correlations": "uncentered (MRAT-centered matrices are singular)",
+                           "human": {"n": ref.n, **_edge_summary(human)}}
+    order = list(ref.values)
+    try:
+        model = pc_from_correlation(model_corr.loc[order, order], n=int(n), alpha=alpha)
+    except UserError as exc:
+        out["model_skipped"] = exc.one_line()
+        return out
+    out["model"] = {"n": int(n), **_edge_summary(model)}
+    out["comparison"] = _compare_graphs(model, human)
+    return out
+
+
+def _compare_graphs(model: Any, human: Any) -> dict[str, Any]:
+    """``compare_graphs(learned=model, reference=human)`` as a JSON-ready dictionary."""
+    from lm_eval_values.causal.metrics import compare_graphs
+
+    res = compare_graphs(model, human)
+    if hasattr(res, "to_dict"):
+        res = res.to_dict()
+    elif not isinstance(res, Mapping):
+        res = dict(vars(res))
+    return dict(res)
