@@ -1,0 +1,287 @@
+"""The tidy value matrix: one row per condition (role x steering setting), one column per value.
+
+:class:`ValueMatrix` is what causal discovery, bootstrap and the side-effect analysis consume.
+:func:`read_value_matrix` reads the three formats the project meets:
+
+(a) a sweep ``matrix.csv``: the meta columns ``condition_id, role_id, split, steering_id,
+    coefficient, seed``; every other column is a value score;
+(b) a study-format CSV (Kang et al. 2025): ``steer_dim, player_name, <Value>, <Value>:scstd, ...,
+    stds, scstds``; the values are the plain columns; an empty ``steer_dim`` is steering id
+    ``"none"``; an empty ``player_name`` is role id ``""`` (no role);
+(c) a directory: its ``matrix.csv`` if present, else it is built from lm-eval result files by
+    :func:`lm_eval_values.matrix.matrix_from_results_dir`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from lm_eval_values.errors import UserError
+
+#: Meta columns of a sweep matrix, in order.
+META_COLUMNS: tuple[str, ...] = ("condition_id", "role_id", "split", "steering_id", "coefficient", "seed")
+#: Steering id of unsteered rows.
+NO_STEERING = "none"
+#: Role id of rows asked without a role.
+NO_ROLE = ""
+
+_STUDY_MARKERS = ("steer_dim", "player_name")
+_STUDY_EXTRA = ("stds", "scstds")
+
+
+def _norm_steering_id(x: object) -> str:
+    """``10096.0`` / ``"10096"`` / ``10096`` -> ``"10096"``; empty / NaN -> ``"none"``."""
+    if x is None:
+        return NO_STEERING
+    if isinstance(x, float):
+        if np.isnan(x):
+            return NO_STEERING
+        if x.is_integer():
+            return str(int(x))
+        return repr(x)
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    s = str(x).strip()
+    if s == "" or s.lower() in ("nan", "none"):
+        return NO_STEERING
+    try:
+        f = float(s)
+        if f.is_integer() and "e" not in s.lower():
+            return str(int(f))
+    except ValueError:
+        pass
+    return s
+
+
+@dataclass
+class ValueMatrix:
+    """Value scores per condition.
+
+    Attributes:
+        scores: one column per value (display names), one row per condition.
+        meta: same index; columns :data:`META_COLUMNS` (``steering_id`` is ``"none"`` for
+            unsteered rows, ``role_id`` is ``""`` for the no-role condition).
+        source: where the matrix came from (for messages and provenance).
+    """
+
+    scores: pd.DataFrame
+    meta: pd.DataFrame
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.scores.index.equals(self.meta.index):
+            raise ValueError("scores and meta must share the same index")
+        missing = [c for c in META_COLUMNS if c not in self.meta.columns]
+        if missing:
+            raise ValueError(f"meta lacks columns {missing}")
+
+    # ------------------------------------------------------------------ views
+    @property
+    def values(self) -> list[str]:
+        """Value names (the score columns), in order."""
+        return [str(c) for c in self.scores.columns]
+
+    @property
+    def n_rows(self) -> int:
+        """Number of conditions (rows)."""
+        return int(len(self.scores))
+
+    @property
+    def steering_ids(self) -> list[str]:
+        """Distinct steering ids in first-seen order."""
+        return list(dict.fromkeys(self.meta["steering_id"].astype(str)))
+
+    @property
+    def role_ids(self) -> list[str]:
+        """Distinct role ids in first-seen order (``""`` = no role)."""
+        return list(dict.fromkeys(self.meta["role_id"].astype(str)))
+
+    def has_roles(self) -> bool:
+        """True when the rows carry at least two distinct role ids (cluster bootstrap possible)."""
+        return len(self.role_ids) >= 2
+
+    # ------------------------------------------------------------------ transforms
+    def filter(self, keep_steering: Iterable[object] | None = None,
+               columns: Sequence[str] | None = None,
+               roles: Iterable[str] | None = None,
+               split: str | None = None) -> "ValueMatrix":
+        """Rows with the given steering ids / roles / split, and the given value columns.
+
+        Steering ids are compared as normalised strings (``10096``, ``10096.0`` and ``"10096"``
+        are the same id; ``"none"`` or ``""`` is the unsteered condition). Unknown ids or
+        columns raise :class:`UserError`.
+        """
+        rows = pd.Series(True, index=self.scores.index)
+        if keep_steering is not None:
+            want = [_norm_steering_id(s) for s in keep_steering]
+            have = set(self.meta["steering_id"].astype(str))
+            unknown = [s for s in want if s not in have]
+            if unknown:
+                raise UserError("keep_steering", f"unknown steering id(s) {unknown} in {self.source or 'matrix'}",
+                                f"use some of: {', '.join(sorted(have)[:30])}")
+            rows &= self.meta["steering_id"].astype(str).isin(want)
+        if roles is not None:
+            want_r = [str(r) for r in roles]
+            have_r = set(self.meta["role_id"].astype(str))
+            unknown_r = [r for r in want_r if r not in have_r]
+            if unknown_r:
+                raise UserError("roles", f"unknown role id(s) {unknown_r[:5]}", "use role ids present in the matrix")
+            rows &= self.meta["role_id"].astype(str).isin(want_r)
+        if split is not None:
+            rows &= self.meta["split"].astype(str) == split
+        cols = self.values
+        if columns is not None:
+            unknown_c = [c for c in columns if c not in cols]
+            if unknown_c:
+                raise UserError("columns", f"unknown value column(s) {unknown_c}", f"use some of: {', '.join(cols)}")
+            cols = list(columns)
+        return ValueMatrix(self.scores.loc[rows, cols].copy(), self.meta.loc[rows].copy(), self.source)
+
+    def standardized(self) -> "ValueMatrix":
+        """Each value column centred and scaled to unit (sample) standard deviation."""
+        s = self.scores
+        sd = s.std(ddof=1).replace(0.0, np.nan)
+        return ValueMatrix((s - s.mean()) / sd, self.meta.copy(), self.source)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Meta columns followed by the value columns (the sweep ``matrix.csv`` layout)."""
+        return pd.concat([self.meta[list(META_COLUMNS)], self.scores], axis=1)
+
+    # ------------------------------------------------------------------ checks
+    def check(self, field: str = "matrix") -> "ValueMatrix":
+        """Validate for causal discovery; returns ``self``.
+
+        Raises :class:`UserError` for an empty matrix, an all-NaN or constant value column,
+        or fewer rows than value columns.
+        """
+        where = self.source or "the matrix"
+        if self.scores.shape[1] == 0:
+            raise UserError(field, f"{where} has no value columns", "give a matrix with value score columns")
+        if self.scores.shape[0] == 0:
+            raise UserError(field, f"{where} has no rows (after filtering)", "check --keep-steer / filters and the input file")
+        for c in self.scores.columns:
+            col = pd.to_numeric(self.scores[c], errors="coerce")
+            if col.isna().all():
+                raise UserError(field, f"value column {c!r} in {where} is empty or not numeric",
+                                "drop it with --columns or fix the input")
+            if col.nunique(dropna=True) < 2:
+                raise UserError(field, f"value column {c!r} in {where} is constant ({col.dropna().iloc[0]!r})",
+                                "drop it with --columns (a constant cannot be tested for independence)")
+        n_complete = int(self.scores.notna().all(axis=1).sum())
+        if n_complete <= self.scores.shape[1]:
+            raise UserError(field, f"{where} has {n_complete} complete rows for {self.scores.shape[1]} values",
+                            "causal discovery needs more rows than columns: add conditions or select fewer --columns")
+        return self
+
+
+def _from_sweep_frame(df: pd.DataFrame, source: str) -> ValueMatrix:
+    meta = df[list(META_COLUMNS)].copy()
+    meta["condition_id"] = meta["condition_id"].astype(str)
+    meta["role_id"] = meta["role_id"].fillna(NO_ROLE).astype(str)
+    meta["split"] = meta["split"].fillna("").astype(str)
+    meta["steering_id"] = [_norm_steering_id(x) for x in meta["steering_id"]]
+    meta["coefficient"] = pd.to_numeric(meta["coefficient"], errors="coerce")
+    meta["seed"] = pd.to_numeric(meta["seed"], errors="coerce").astype("Int64")
+    score_cols = [c for c in df.columns if c not in META_COLUMNS]
+    scores = df[score_cols].apply(pd.to_numeric, errors="coerce").astype(float)
+    return ValueMatrix(scores, meta, source)
+
+
+def _from_study_frame(df: pd.DataFrame, source: str, split: str | None) -> ValueMatrix:
+    score_cols = [c for c in df.columns
+                  if c not in _STUDY_MARKERS and c not in _STUDY_EXTRA and ":" not in str(c)]
+    steering = [_norm_steering_id(x) for x in df["steer_dim"]]
+    roles = df["player_name"].fillna(NO_ROLE).astype(str).str.strip().tolist()
+    if split is None:
+        name = Path(source).name.lower()
+        split = "train" if "train" in name else "test" if "test" in name else ""
+    meta = pd.DataFrame({
+        "condition_id": [f"{r or 'no-role'}|{s}" for r, s in zip(roles, steering)],
+        "role_id": roles,
+        "split": split,
+        "steering_id": steering,
+        # The study CSV does not record coefficients; 0 for unsteered rows, unknown otherwise.
+        "coefficient": [0.0 if s == NO_STEERING else np.nan for s in steering],
+        "seed": pd.array([pd.NA] * len(df), dtype="Int64"),
+    }, index=df.index)
+    scores = df[score_cols].apply(pd.to_numeric, errors="coerce").astype(float)
+    return ValueMatrix(scores, meta, source)
+
+
+def _read_csv(path: Path, field: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise UserError(field, f"{path} is empty", "give a CSV with a header and rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise UserError(field, f"{path} is not a readable CSV ({str(exc).splitlines()[0]})",
+                        "give a sweep matrix.csv or a study-format CSV") from None
+
+
+def frame_to_value_matrix(df: pd.DataFrame, source: str = "", split: str | None = None,
+                          field: str = "matrix") -> ValueMatrix:
+    """Interpret an in-memory table in sweep or study format (see module docstring)."""
+    cols = set(map(str, df.columns))
+    if set(META_COLUMNS) <= cols:
+        return _from_sweep_frame(df, source)
+    if set(_STUDY_MARKERS) <= cols:
+        return _from_study_frame(df, source, split)
+    raise UserError(field, f"{source or 'table'} is neither a sweep matrix (columns {', '.join(META_COLUMNS)}) "
+                    "nor a study CSV (columns steer_dim, player_name)",
+                    "give a sweep matrix.csv, a study-format CSV or a sweep folder")
+
+
+def read_value_matrix(path: str | Path, keep_steering: Iterable[object] | None = None,
+                      columns: Sequence[str] | None = None, standardize: bool = False,
+                      split: str | None = None, check: bool = True,
+                      field: str = "INPUT") -> ValueMatrix:
+    """Read a value matrix from a sweep ``matrix.csv``, a study-format CSV or a directory.
+
+    Args:
+        path: file or directory (see the module docstring for the formats).
+        keep_steering: keep only rows with these steering ids (``"none"`` = unsteered).
+        columns: keep only these value columns (in this order).
+        standardize: z-score each value column after filtering.
+        split: split label for study CSVs (default: ``train``/``test`` guessed from the name).
+        check: run :meth:`ValueMatrix.check` after filtering.
+        field: name used in error messages for ``path``.
+
+    Raises:
+        UserError: missing file, unreadable or unknown format, unknown columns or steering ids,
+            and (with ``check``) empty / constant / too-short matrices.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise UserError(field, f"{p} does not exist", "give a matrix.csv, a study-format CSV or a sweep folder")
+    if p.is_dir():
+        inner = p / "matrix.csv"
+        if inner.is_file():
+            vm = frame_to_value_matrix(_read_csv(inner, field), str(inner), split, field)
+        else:
+            try:
+                from lm_eval_values.matrix import matrix_from_results_dir  # type: ignore[attr-defined]
+            except ImportError:
+                raise UserError(field, f"{p} has no matrix.csv and this installation cannot build one from "
+                                "lm-eval results (lm_eval_values.matrix.matrix_from_results_dir is missing)",
+                                "run `lm-eval-values matrix` on the sweep folder first, or pass a CSV") from None
+            built = matrix_from_results_dir(p)
+            if isinstance(built, ValueMatrix):
+                vm = built
+            elif isinstance(built, pd.DataFrame):
+                vm = frame_to_value_matrix(built, str(p), split, field)
+            else:
+                raise UserError(field, f"could not build a value matrix from {p}", "run `lm-eval-values matrix` first")
+    else:
+        vm = frame_to_value_matrix(_read_csv(p, field), str(p), split, field)
+    if keep_steering is not None or columns is not None:
+        vm = vm.filter(keep_steering=keep_steering, columns=columns)
+    if check:
+        vm.check(field)
+    if standardize:
+        vm = vm.standardized()
+    return vm
