@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--drop-incomplete", action="store_true", help="drop rows with a missing Schwartz score")
     p.add_argument("--alpha", type=float, default=0.05, help="PC significance level for the causal comparison")
     p.add_argument("--no-causal", action="store_true", help="skip the PC graphs (human and model)")
+    p.add_argument("--no-plots", action="store_true", help="write only the JSON and CSV (faster for batches)")
     return p
 
 
@@ -201,8 +202,7 @@ def plot_mds(res: cx.HumanComparison, abbrev: dict[str, str]) -> bytes:
 def _heatmap(ax: Any, m: np.ndarray, labels: list[str], title: str, vmax: float) -> Any:
     import matplotlib
 
-    cmap = matplotlib.colormaps["RdBu_r"].copy()
-    cmap.set_bad("0.85")
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="0.85")
     shown = np.array(m, dtype=float)
     np.fill_diagonal(shown, np.nan)
     im = ax.imshow(shown, cmap=cmap, vmin=-vmax, vmax=vmax)
@@ -293,12 +293,12 @@ def main(argv: list[str]) -> int:
     if not args.no_causal:
         raw_corr = cx.value_correlations(table, "none", order=ref.values)
         payload["causal"] = cx._rounded(cx.compare_causal_with_human(raw_corr, res.n_rows, args.alpha, ref), 6)
-    plots = render_plots(res, ref.abbrev)
+    plots = {} if args.no_plots else render_plots(res, ref.abbrev)
     check_writable_dir(out)
     atomic_write_text(out / "model_correlation.csv", res.correlation.round(6).to_csv())
     for name, data in plots.items():
         atomic_write_bytes(out / name, data)
     atomic_write_json(out / JSON_NAME, payload)
     print(_summary(payload))
-    print(f"wrote {out / JSON_NAME} and {', '.join(PLOT_NAMES)}")
+    print(f"wrote {out / JSON_NAME}" + (f" and {', '.join(plots)}" if plots else ""))
     return 0
