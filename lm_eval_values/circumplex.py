@@ -686,11 +686,13 @@ def _rounded(obj: Any, digits: int) -> Any:
 def compare_with_human(scores: pd.DataFrame, centering: str = "mrat", permutations: int = 10000, seed: int = 0,
                        item_mean: pd.Series | Sequence[float] | None = None,
                        items_per_value: Mapping[str, float] | None = None,
-                       reference: HumanReference | None = None) -> HumanComparison:
+                       reference: HumanReference | None = None,
+                       convention: str = "separate") -> HumanComparison:
     """Compare the value structure of ``scores`` (rows x 10 Schwartz columns) with humans.
 
     The human side uses the reference matrix with the same ``centering``; RTHOR p-values
-    of model and human use the same ``permutations`` and ``seed``.
+    of model and human use the same ``permutations``, ``seed`` and circle ``convention``
+    (see :func:`circular_distances`; ``"separate"`` reproduces the published figures).
     """
     ref = reference or load_human_reference()
     order = ref.values
@@ -700,8 +702,10 @@ def compare_with_human(scores: pd.DataFrame, centering: str = "mrat", permutatio
     return HumanComparison(
         centering=centering, n_rows=int(len(scores)), values=tuple(order),
         correlation=corr, human_correlation=human,
-        distance_curve=distance_curve(corr, order), human_distance_curve=distance_curve(human, order),
-        rthor=rthor_test(corr, order, permutations, seed), human_rthor=rthor_test(human, order, permutations, seed),
+        distance_curve=distance_curve(corr, order, convention),
+        human_distance_curve=distance_curve(human, order, convention),
+        rthor=rthor_test(corr, order, permutations, seed, convention),
+        human_rthor=rthor_test(human, order, permutations, seed, convention),
         similarity=matrix_similarity(corr, human, order),
         mds=model_mds, human_mds=human_mds,
         mds_to_human_disparity=procrustes_fit(model_mds.coords, human_mds.coords).disparity,
@@ -709,7 +713,7 @@ def compare_with_human(scores: pd.DataFrame, centering: str = "mrat", permutatio
         settings={"centering": centering, "permutations": permutations, "seed": seed,
                   "items_per_value": dict(items_per_value) if items_per_value else "equal",
                   "item_mean": "given" if item_mean is not None else "from value scores",
-                  "convention": "separate", "circle_order": list(order),
+                  "convention": convention, "circle_order": list(order),
                   "reference": {"source": ref.source, "n": ref.n, "instrument": ref.instrument}},
     )
 

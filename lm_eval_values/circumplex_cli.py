@@ -57,8 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mrat: subtract each row's mean over all items before correlating (PVQ practice; default)")
     p.add_argument("--permutations", type=int, default=10000, metavar="N", help="RTHOR label permutations (default 10000)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="permutation seed (default 0)")
-    p.add_argument("--items-per-value", choices=("equal", "pvq40"), default="equal",
-                   help="weights of the value scores in each row's item mean: equal, or the PVQ-40 item counts")
+    p.add_argument("--items-per-value", default="equal", metavar="equal|pvq40|NAME=K,...",
+                   help="weights of the value scores in each row's item mean (MRAT): equal (default), the PVQ-40 "
+                        "item counts, or explicit counts such as Power=3,Achievement=4,...")
+    p.add_argument("--convention", choices=cx.CONVENTIONS, default="separate",
+                   help="circle positions: separate (10 positions, as the published figures; default) or shared "
+                        "(Tradition and Conformity share one wedge)")
     p.add_argument("--item-mean-column", metavar="COL", help="column holding each row's mean over all items (MRAT)")
     p.add_argument("--keep-steer", action="append", metavar="ID",
                    help="keep only rows with this steering id (repeatable; 'none' = unsteered)")
@@ -112,6 +116,31 @@ def _select_rows(table: pd.DataFrame, drop_incomplete: bool) -> tuple[pd.DataFra
     return table.loc[keep], int((~keep).sum())
 
 
+def parse_items_per_value(text: str, ref: cx.HumanReference) -> dict[str, float] | None:
+    """``equal`` -> None, ``pvq40`` -> the PVQ-40 counts, ``Power=3,Achievement=4,...`` -> that mapping."""
+    if text == "equal":
+        return None
+    if text == "pvq40":
+        return dict(ref.items_per_value)
+    by_slug = {cx.slugify(v): v for v in cx.SCHWARTZ_VALUES}
+    counts: dict[str, float] = {}
+    for part in filter(None, (x.strip() for x in text.split(","))):
+        name, sep, num = part.partition("=")
+        value = by_slug.get(cx.slugify(name))
+        try:
+            count = float(num)
+        except ValueError:
+            count = float("nan")
+        if not sep or value is None or not count > 0:
+            raise UserError("--items-per-value", f"cannot read {part!r}",
+                            "use equal, pvq40 or NAME=COUNT for all 10 values, e.g. Power=3,Achievement=4,...")
+        counts[value] = count
+    missing = [v for v in cx.SCHWARTZ_VALUES if v not in counts]
+    if missing:
+        raise UserError("--items-per-value", f"no count for {', '.join(missing)}", "give a count for each of the 10 values")
+    return counts
+
+
 def _item_mean(table: pd.DataFrame, column: str | None) -> pd.Series | None:
     if column is None:
         return None
@@ -150,7 +179,8 @@ def plot_distance_curves(res: cx.HumanComparison) -> bytes:
             label=f"humans (PVQ-40, n = 151): CI = {res.human_rthor.ci:.3f}, p = {_p_text(res.human_rthor.p_value)}")
     ax.plot(xs, [res.distance_curve[x] for x in xs], "s-", color="#d55e00", lw=2,
             label=f"model ({res.n_rows} rows): CI = {res.rthor.ci:.3f}, p = {_p_text(res.rthor.p_value)}")
-    ax.set_xticks(xs, [f"{x}" + ("\nneighbours" if x == 1 else "\nopposite" if x == max(xs) else "") for x in xs])
+    notes = {0: "\nTR/CO wedge", 1: "\nneighbours", max(xs): "\nopposite"}
+    ax.set_xticks(xs, [f"{x}{notes.get(x, '')}" for x in xs])
     ax.set_xlabel("distance on the Schwartz circle")
     ax.set_ylabel("mean correlation")
     centering = "MRAT-centered" if res.centering == "mrat" else "uncentered"
@@ -284,9 +314,10 @@ def main(argv: list[str]) -> int:
         raise UserError("--out", f"{out} is a file", "give a folder")
     ref = cx.load_human_reference()
     table, dropped = _select_rows(read_input(args.input, args.keep_steer), args.drop_incomplete)
-    ipv = ref.items_per_value if args.items_per_value == "pvq40" else None
+    ipv = parse_items_per_value(args.items_per_value, ref)
     res = cx.compare_with_human(table, args.centering, args.permutations, args.seed,
-                                item_mean=_item_mean(table, args.item_mean_column), items_per_value=ipv, reference=ref)
+                                item_mean=_item_mean(table, args.item_mean_column), items_per_value=ipv,
+                                reference=ref, convention=args.convention)
     payload = res.to_dict()
     payload["input"] = {"path": str(args.input), "rows_dropped_incomplete": dropped,
                         "keep_steer": args.keep_steer, "item_mean_column": args.item_mean_column}

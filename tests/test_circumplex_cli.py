@@ -137,3 +137,27 @@ def test_bad_flags_are_one_line_errors(tmp_path, capsys, args, field):
 def test_missing_input_file(tmp_path, capsys):
     assert _run(tmp_path / "nope.csv", "--out", tmp_path / "out") == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_items_per_value_and_convention(tmp_path):
+    from lm_eval_values.circumplex import load_human_reference
+    from lm_eval_values.circumplex_cli import parse_items_per_value
+    from lm_eval_values.errors import UserError
+
+    ref = load_human_reference()
+    assert parse_items_per_value("equal", ref) is None
+    assert parse_items_per_value("pvq40", ref) == ref.items_per_value
+    text = ",".join(f"{v.lower()}={k}" for v, k in ref.items_per_value.items())
+    assert parse_items_per_value(text, ref) == {v: float(k) for v, k in ref.items_per_value.items()}
+    for bad in ("Power=3", "Power=x", "Powr=3," + text, "many"):
+        with pytest.raises(UserError, match="--items-per-value"):
+            parse_items_per_value(bad, ref)
+    csv = _sweep_csv(tmp_path / "matrix.csv", _scores(n=20, seed=4))
+    runs = {}
+    for name, extra in {"eq": [], "pvq": ["--items-per-value", "pvq40"], "shared": ["--convention", "shared"]}.items():
+        assert _run(csv, "--out", tmp_path / name, "--permutations", 50, "--no-causal", "--no-plots", *extra) == 0
+        runs[name] = json.loads((tmp_path / name / "compare_human.json").read_text())
+    assert runs["pvq"]["correlation"] != runs["eq"]["correlation"]
+    assert runs["pvq"]["settings"]["items_per_value"] == ref.items_per_value
+    assert list(runs["shared"]["distance_curve"]["human"]) == ["0", "1", "2", "3", "4"]
+    assert runs["shared"]["rthor"]["human"]["comparisons"] == 770
