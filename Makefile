@@ -1,0 +1,35 @@
+# Two entry points (see README): `make demo` (set up + main job) and `make test` (set up + tests).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+CONFIG ?= lm_eval_values/configs/study_smollm2.yaml
+OUT    ?= runs/study_smollm2
+
+.PHONY: setup demo test test-slow bench clean
+
+setup: $(STAMP)
+
+# torch==2.13.0 FIRST: a local CPU wheel exists for exactly that version; a looser pin
+# would pull several GB of CUDA wheels.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[test]"
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/lm-eval-values fetch-model smollm2-135m-instruct
+	$(BIN)/lm-eval-values study $(CONFIG) --out $(OUT)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-slow: setup
+	$(BIN)/python -m pytest -q -m slow
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info
