@@ -617,6 +617,66 @@ def higher_order_contrasts(corr: pd.DataFrame) -> dict[str, dict[str, Any]]:
     return out
 
 
+# --------------------------------------------------------------------------- row bootstrap
+
+
+def _batch_corr(x: np.ndarray) -> np.ndarray:
+    """Pearson correlation matrices of a batch of samples, shape (B, n, k) -> (B, k, k)."""
+    c = x - x.mean(axis=1, keepdims=True)
+    cov = np.einsum("bni,bnj->bij", c, c)
+    sd = np.sqrt(np.einsum("bii->bi", cov))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return cov / (sd[:, :, None] * sd[:, None, :])
+
+
+def bootstrap_structure(scores: pd.DataFrame, reference_corr: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
+                        centering: str = "mrat", item_mean: pd.Series | Sequence[float] | None = None,
+                        items_per_value: Mapping[str, float] | None = None,
+                        order: Sequence[str] = SCHWARTZ_VALUES, convention: str = "separate",
+                        level: float = 0.95) -> dict[str, Any]:
+    """Percentile intervals of the correspondence index and the similarity to ``reference_corr``
+    over ``n_boot`` resamples of the rows (roles) with replacement (Efron & Tibshirani 1993).
+
+    Rows are resampled after centering (MRAT is a per-row quantity). Resamples in which a
+    column is constant are skipped and counted in ``"skipped"``.
+    """
+    _check_centering(centering)
+    values = schwartz_scores(scores, order)
+    if centering == "mrat":
+        values = mrat_center(values, item_mean, items_per_value)
+    x = values.to_numpy(dtype=float)
+    design = _design(order, convention)
+    ref_cells = offdiagonal(reference_corr, order)
+    rng = np.random.default_rng(seed)
+    dist = circular_distances(order, convention).to_numpy()[design.iu, design.ju]
+    cis, rs, rmses, curves = [], [], [], []
+    skipped = 0
+    for start in range(0, n_boot, 500):
+        idx = rng.integers(0, len(x), size=(min(500, n_boot - start), len(x)))
+        corr = _batch_corr(x[idx])
+        ok = np.isfinite(corr).all(axis=(1, 2))
+        skipped += int((~ok).sum())
+        cells = corr[ok][:, design.iu, design.ju]
+        agree, viol = _scores(cells, design)
+        cis.append((agree - viol) / len(design.closer))
+        centred = cells - cells.mean(axis=1, keepdims=True)
+        ref_c = ref_cells - ref_cells.mean()
+        rs.append(centred @ ref_c / (np.linalg.norm(centred, axis=1) * np.linalg.norm(ref_c)))
+        rmses.append(np.sqrt(((cells - ref_cells) ** 2).mean(axis=1)))
+        curves.append(np.stack([cells[:, dist == t].mean(axis=1) for t in np.unique(dist)], axis=1))
+    lo, hi = 100 * (1 - level) / 2, 100 * (1 + level) / 2
+
+    def interval(parts: list[np.ndarray]) -> list[float] | None:
+        arr = np.concatenate(parts) if parts else np.array([])
+        return [float(np.percentile(arr, lo)), float(np.percentile(arr, hi))] if arr.size else None
+
+    curve = np.concatenate(curves) if curves else np.empty((0, 0))
+    curve_iv = {str(int(t)): [float(np.percentile(curve[:, i], lo)), float(np.percentile(curve[:, i], hi))]
+                for i, t in enumerate(np.unique(dist))} if curve.size else None
+    return {"n_boot": int(n_boot), "seed": int(seed), "level": float(level), "skipped": skipped,
+            "ci": interval(cis), "r_offdiag": interval(rs), "rmse": interval(rmses), "distance_curve": curve_iv}
+
+
 # --------------------------------------------------------------------------- the whole comparison
 
 
@@ -640,6 +700,7 @@ class HumanComparison:
     higher_order: dict[str, dict[str, Any]]
     human_higher_order: dict[str, dict[str, Any]]
     settings: dict[str, Any]
+    bootstrap: dict[str, Any] | None = None
 
     def to_dict(self, digits: int = 6) -> dict[str, Any]:
         """JSON-ready summary (floats rounded to ``digits``; same input -> same output)."""
@@ -659,6 +720,7 @@ class HumanComparison:
                     "model_to_human_disparity": self.mds_to_human_disparity},
             "higher_order": {"model": self.higher_order, "human": self.human_higher_order},
             "settings": self.settings,
+            "bootstrap": self.bootstrap,
         }
         return _rounded(raw, digits)
 
@@ -687,12 +749,13 @@ def compare_with_human(scores: pd.DataFrame, centering: str = "mrat", permutatio
                        item_mean: pd.Series | Sequence[float] | None = None,
                        items_per_value: Mapping[str, float] | None = None,
                        reference: HumanReference | None = None,
-                       convention: str = "separate") -> HumanComparison:
+                       convention: str = "separate", bootstrap: int = 0) -> HumanComparison:
     """Compare the value structure of ``scores`` (rows x 10 Schwartz columns) with humans.
 
     The human side uses the reference matrix with the same ``centering``; RTHOR p-values
     of model and human use the same ``permutations``, ``seed`` and circle ``convention``
     (see :func:`circular_distances`; ``"separate"`` reproduces the published figures).
+    ``bootstrap`` > 0 adds row-bootstrap intervals (:func:`bootstrap_structure`, same ``seed``).
     """
     ref = reference or load_human_reference()
     order = ref.values
@@ -715,6 +778,8 @@ def compare_with_human(scores: pd.DataFrame, centering: str = "mrat", permutatio
                   "item_mean": "given" if item_mean is not None else "from value scores",
                   "convention": convention, "circle_order": list(order),
                   "reference": {"source": ref.source, "n": ref.n, "instrument": ref.instrument}},
+        bootstrap=bootstrap_structure(scores, human, bootstrap, seed, centering, item_mean, items_per_value,
+                                      order, convention) if bootstrap > 0 else None,
     )
 
 

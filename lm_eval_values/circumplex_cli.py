@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--centering", choices=cx.CENTERINGS, default="mrat",
                    help="mrat: subtract each row's mean over all items before correlating (PVQ practice; default)")
     p.add_argument("--permutations", type=int, default=10000, metavar="N", help="RTHOR label permutations (default 10000)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="permutation seed (default 0)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="permutation and bootstrap seed (default 0)")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="B",
+                   help="row (role) bootstrap resamples for intervals of the model's figures (default 1000; 0 = off)")
     p.add_argument("--items-per-value", default="equal", metavar="equal|pvq40|NAME=K,...",
                    help="weights of the value scores in each row's item mean (MRAT): equal (default), the PVQ-40 "
                         "item counts, or explicit counts such as Power=3,Achievement=4,...")
@@ -177,8 +179,14 @@ def plot_distance_curves(res: cx.HumanComparison) -> bytes:
     ax.axhline(0, color="0.75", lw=0.8)
     ax.plot(xs, [res.human_distance_curve[x] for x in xs], "o-", color="black", lw=2,
             label=f"humans (PVQ-40, n = 151): CI = {res.human_rthor.ci:.3f}, p = {_p_text(res.human_rthor.p_value)}")
+    boot = res.bootstrap or {}
+    interval = f" [{boot['ci'][0]:.2f}, {boot['ci'][1]:.2f}]" if boot.get("ci") else ""
     ax.plot(xs, [res.distance_curve[x] for x in xs], "s-", color="#d55e00", lw=2,
-            label=f"model ({res.n_rows} rows): CI = {res.rthor.ci:.3f}, p = {_p_text(res.rthor.p_value)}")
+            label=f"model ({res.n_rows} rows): CI = {res.rthor.ci:.3f}{interval}, p = {_p_text(res.rthor.p_value)}")
+    if boot.get("distance_curve"):
+        band = np.array([boot["distance_curve"][str(x)] for x in xs])
+        ax.fill_between(xs, band[:, 0], band[:, 1], color="#d55e00", alpha=0.15, lw=0,
+                        label=f"model {100 * boot['level']:.0f}% bootstrap band ({boot['n_boot']} resamples of rows)")
     notes = {0: "\nTR/CO wedge", 1: "\nneighbours", max(xs): "\nopposite"}
     ax.set_xticks(xs, [f"{x}{notes.get(x, '')}" for x in xs])
     ax.set_xlabel("distance on the Schwartz circle")
@@ -294,6 +302,11 @@ def _summary(payload: dict[str, Any]) -> str:
         "distance curve 1..5 humans: " + " ".join(f"{v:+.3f}" for v in curve["human"].values()),
         f"similarity to humans: r = {_num(sim['r_offdiag'])}, RMSE = {_num(sim['rmse'])}",
     ]
+    boot = payload.get("bootstrap")
+    if boot and boot.get("ci"):
+        lines.append(f"{100 * boot['level']:.0f}% bootstrap intervals ({boot['n_boot']} row resamples): "
+                     f"CI [{boot['ci'][0]:.3f}, {boot['ci'][1]:.3f}], r [{boot['r_offdiag'][0]:.3f}, "
+                     f"{boot['r_offdiag'][1]:.3f}], RMSE [{boot['rmse'][0]:.3f}, {boot['rmse'][1]:.3f}]")
     causal = payload.get("causal", {})
     if "comparison" in causal:
         lines.append(f"PC edges: model {causal['model']['n_edges']}, humans {causal['human']['n_edges']}")
@@ -307,6 +320,8 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.permutations < 1:
         raise UserError("--permutations", f"{args.permutations}", "use 1 or more (e.g. 10000)")
+    if args.bootstrap < 0:
+        raise UserError("--bootstrap", f"{args.bootstrap}", "use 0 (off) or a number of resamples, e.g. 1000")
     if not 0.0 < args.alpha < 1.0:
         raise UserError("--alpha", f"{args.alpha} is not in (0, 1)", "use e.g. 0.05")
     out = Path(args.out)
@@ -317,7 +332,7 @@ def main(argv: list[str]) -> int:
     ipv = parse_items_per_value(args.items_per_value, ref)
     res = cx.compare_with_human(table, args.centering, args.permutations, args.seed,
                                 item_mean=_item_mean(table, args.item_mean_column), items_per_value=ipv,
-                                reference=ref, convention=args.convention)
+                                reference=ref, convention=args.convention, bootstrap=args.bootstrap)
     payload = res.to_dict()
     payload["input"] = {"path": str(args.input), "rows_dropped_incomplete": dropped,
                         "keep_steer": args.keep_steer, "item_mean_column": args.item_mean_column}

@@ -285,3 +285,22 @@ def test_compare_with_human_circumplex_vs_random():
                                                    permutations=500, seed=1).to_dict()
     assert json.dumps(d1, sort_keys=True) == json.dumps(d2, sort_keys=True)
     assert d1["distance_curve"]["human"]["5"] == pytest.approx(-0.451, abs=1e-3)
+
+
+def test_bootstrap_intervals(ref):
+    human = ref.correlation("mrat")
+    small = cx.bootstrap_structure(_circumplex_scores(n=30, noise=0.5, seed=4), human, n_boot=400, seed=2)
+    large = cx.bootstrap_structure(_circumplex_scores(n=600, noise=0.5, seed=4), human, n_boot=400, seed=2)
+    point = cx.compare_with_human(_circumplex_scores(n=600, noise=0.5, seed=4), permutations=10)
+    assert large["ci"][0] <= point.rthor.ci <= large["ci"][1]
+    assert large["r_offdiag"][0] <= point.similarity["r_offdiag"] <= large["r_offdiag"][1]
+    for d in range(1, 6):
+        lo, hi = large["distance_curve"][str(d)]
+        assert lo <= point.distance_curve[d] <= hi
+    width = lambda b, k: b[k][1] - b[k][0]  # noqa: E731
+    assert width(large, "r_offdiag") < width(small, "r_offdiag") and width(large, "rmse") < width(small, "rmse")
+    again = cx.bootstrap_structure(_circumplex_scores(n=30, noise=0.5, seed=4), human, n_boot=400, seed=2)
+    assert again == small and small["skipped"] == 0
+    noise = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 10)), columns=list(SCHWARTZ_VALUES))
+    rand = cx.bootstrap_structure(noise, human, n_boot=400, seed=2)
+    assert rand["ci"][0] < 0.3 and rand["ci"][1] < small["ci"][0]

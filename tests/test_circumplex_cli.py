@@ -61,6 +61,8 @@ def test_sweep_matrix_writes_metrics_and_plots(sweep_run, capsys):
     assert list(d["distance_curve"]["human"]) == ["1", "2", "3", "4", "5"]
     assert d["similarity_to_human"]["n_cells"] == 45
     assert d["causal"]["human"]["n_edges"] >= 5 and "comparison" in d["causal"]
+    boot = d["bootstrap"]
+    assert boot["n_boot"] == 1000 and boot["ci"][0] <= d["rthor"]["model"]["ci"] <= boot["ci"][1]
     corr = pd.read_csv(out / "model_correlation.csv", index_col=0)
     assert list(corr.columns) == list(SCHWARTZ_VALUES)
 
@@ -80,13 +82,13 @@ def test_plain_csv_with_slugs_uncentered_and_item_mean(tmp_path):
     path = tmp_path / "plain.csv"
     plain.to_csv(path, index=False)
     assert _run(path, "--out", tmp_path / "a", "--centering", "none", "--permutations", 50, "--no-causal",
-                "--no-plots") == 0
+                "--no-plots", "--bootstrap", 0) == 0
     d = json.loads((tmp_path / "a" / "compare_human.json").read_text())
     assert d["centering"] == "none" and "causal" not in d
     assert d["rthor"]["human"]["ci"] == pytest.approx(0.775)
     assert _run(path, "--out", tmp_path / "b", "--item-mean-column", "mrat", "--permutations", 50, "--no-causal",
-                "--no-plots") == 0
-    assert _run(path, "--out", tmp_path / "c", "--permutations", 50, "--no-causal", "--no-plots") == 0
+                "--no-plots", "--bootstrap", 0) == 0
+    assert _run(path, "--out", tmp_path / "c", "--permutations", 50, "--no-causal", "--no-plots", "--bootstrap", 0) == 0
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["compare_human.json", "model_correlation.csv"]
     b = json.loads((tmp_path / "b" / "compare_human.json").read_text())
     c = json.loads((tmp_path / "c" / "compare_human.json").read_text())
@@ -102,7 +104,7 @@ def test_keep_steer_and_drop_incomplete(tmp_path):
     assert _run(csv, "--out", tmp_path / "x", "--no-causal", "--permutations", 50) == 2  # missing cell
     assert not (tmp_path / "x").exists()
     assert _run(csv, "--out", tmp_path / "y", "--keep-steer", "none", "--drop-incomplete",
-                "--permutations", 50, "--no-causal", "--no-plots") == 0
+                "--permutations", 50, "--no-causal", "--no-plots", "--bootstrap", 0) == 0
     d = json.loads((tmp_path / "y" / "compare_human.json").read_text())
     assert d["n_rows"] == 23 and d["input"]["rows_dropped_incomplete"] == 1
 
@@ -124,6 +126,7 @@ def test_bad_input_writes_nothing(tmp_path, capsys, mutate, message):
     (["--centering", "zscore"], "compare-human"),
     (["--permutations", "0"], "--permutations"),
     (["--alpha", "2"], "--alpha"),
+    (["--bootstrap", "-1"], "--bootstrap"),
     (["--item-mean-column", "nope"], "--item-mean-column"),
 ])
 def test_bad_flags_are_one_line_errors(tmp_path, capsys, args, field):
@@ -155,7 +158,7 @@ def test_items_per_value_and_convention(tmp_path):
     csv = _sweep_csv(tmp_path / "matrix.csv", _scores(n=20, seed=4))
     runs = {}
     for name, extra in {"eq": [], "pvq": ["--items-per-value", "pvq40"], "shared": ["--convention", "shared"]}.items():
-        assert _run(csv, "--out", tmp_path / name, "--permutations", 50, "--no-causal", "--no-plots", *extra) == 0
+        assert _run(csv, "--out", tmp_path / name, "--permutations", 50, "--no-causal", "--no-plots", "--bootstrap", 0, *extra) == 0
         runs[name] = json.loads((tmp_path / name / "compare_human.json").read_text())
     assert runs["pvq"]["correlation"] != runs["eq"]["correlation"]
     assert runs["pvq"]["settings"]["items_per_value"] == ref.items_per_value
