@@ -1,0 +1,329 @@
+"""``values_hf``: lm-eval's Hugging Face model with role prompts and steering.
+
+A subclass of lm-eval's :class:`~lm_eval.models.huggingface.HFLM` (so every HF model arg,
+``--apply_chat_template`` and ``--system_instruction`` keep working) registered as
+``values_hf``. Extra model_args::
+
+    steer=<spec .yaml/.json or lm-eval steered .pt>
+    sae=<dir or release/sae_id>,feature=<int>,coeff=<float>,op=add|sae_clamp|ablate|clamp_projection,
+        layer=<int or hook name>,positions=all|prompt|generated|span:"<text>"|last:<k>,value=<float>,
+        vector=<file>            (shorthand for a one-intervention spec)
+    role=<text> | role_file=<path>,role_id=<id>
+    role_mode=system|prefix|none
+
+Roles. ``system`` (default): with a chat template the role is the system turn (placed before
+any ``--system_instruction``, separated by a blank line); without one it is a prefix
+``<role>\\n\\n`` in front of the prompt. ``prefix``: always a prefix (with a chat template: in
+front of the first user message). ``none``: the role is recorded but not shown to the model.
+Roles are not applied to ``loglikelihood_rolling`` (perplexity) requests.
+
+Steering follows :mod:`steering_hooks`. Before each forward pass this model sets the
+per-batch :class:`steering_hooks.BatchContext`:
+
+* log-likelihood requests: the context tokens are ``prompt``, the scored continuation tokens
+  are ``generated`` (never steered by ``prompt``/``span``/``last`` scopes); spans are located
+  in the context string; right padding is excluded;
+* generation: the left-padded prompt is the prefill (``prompt``); decode steps are
+  ``generated``.
+
+The condition (role id, role text and its sha256, spec and its hash, receipt of the last
+evaluation) is returned by :meth:`ValuesHFLM.condition_record` and merged into lm-eval's
+``results["config"]["values_condition"]`` through :meth:`get_model_info`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from lm_eval.models.huggingface import HFLM
+from lm_eval.models.utils import Collator
+from lm_eval.models.utils_hf import pad_and_concat
+from tqdm import tqdm
+
+from steering_hooks import BatchContext, CompiledSpec, Receipt, SpecError, attach, compile_spec, spec_from_obj
+from steering_hooks.context import find_span_positions
+from steering_hooks.spec import SteeringSpec
+
+log = logging.getLogger(__name__)
+
+ROLE_MODES = ("system", "prefix", "none")
+RECORD_VERSION = 1
+_SHORTHAND = ("sae", "feature", "coeff", "op", "layer", "positions", "value", "vector", "multiply", "scale")
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def shorthand_spec(**kw: Any) -> dict[str, Any] | None:
+    """A one-intervention spec dict from the ``sae=,feature=,coeff=,op=,layer=,positions=`` shorthand."""
+    given = {k: v for k, v in kw.items() if v is not None}
+    if not given:
+        return None
+    iv: dict[str, Any] = {"op": given.pop("op", "add")}
+    iv.update(given)
+    return {"name": "model_args", "interventions": [iv]}
+
+
+class ValuesHFLM(HFLM):
+    """HFLM with swappable role prompts and steering (see the module docstring)."""
+
+    _compiled: CompiledSpec | None = None
+    _pending_context: BatchContext | None = None
+
+    def __init__(self, pretrained: Any = None, steer: Any = None, role: str | None = None,
+                 role_file: str | None = None, role_id: str | None = None, role_mode: str = "system",
+                 sae: str | None = None, feature: int | None = None, coeff: float | None = None,
+                 op: str | None = None, layer: Any = None, positions: str | None = None, value: float | None = None,
+                 vector: str | None = None, multiply: float | None = None, scale: str | None = None,
+                 **kwargs: Any) -> None:
+        if role_mode not in ROLE_MODES:
+            raise SpecError("role_mode", f"unknown role mode {role_mode!r}", f"use one of {', '.join(ROLE_MODES)}")
+        short = shorthand_spec(sae=sae, feature=feature, coeff=coeff, op=op, layer=layer, positions=positions,
+                               value=value, vector=vector, multiply=multiply, scale=scale)
+        if short is not None and steer is not None:
+            raise SpecError("steer", "give either steer= or the sae=/feature=/coeff= shorthand, not both", None)
+        if isinstance(pretrained, str):
+            pretrained = _resolve_alias(pretrained)
+        # parse the spec BEFORE loading weights, so a bad spec fails fast
+        spec = spec_from_obj(short if short is not None else steer)
+        if kwargs.get("device") is None:  # HFLM defaults to "cuda" even on CPU-only machines
+            kwargs["device"] = "cuda" if torch.cuda.is_available() else "cpu"
+        super().__init__(pretrained=pretrained, **kwargs)
+        self.role_mode = role_mode
+        self.role_file = role_file
+        self._roles: dict[str, str] | None = None
+        self._role_text: str | None = None
+        self._role_id: str | None = None
+        self._spec: SteeringSpec = SteeringSpec()
+        self._compiled: CompiledSpec | None = None
+        self._receipt: Receipt | None = None
+        self._pending_context: BatchContext | None = None
+        self._chat_rendered: set[str] = set()
+        self._warned_system = False
+        self.set_condition(role=role, role_id=role_id, steer=spec)
+
+    # ------------------------------------------------------------------ conditions
+    def _load_roles(self) -> dict[str, str]:
+        if self._roles is None:
+            if not self.role_file:
+                raise SpecError("role_id", "role_id needs role_file=", "add role_file=<roles file> or give role=<text>")
+            from lm_eval_values.roles import load_roles
+
+            self._roles = {str(r.id): str(r.text) for r in load_roles(self.role_file)}
+        return self._roles
+
+    def set_condition(self, role: str | None = None, role_id: str | None = None, steer: Any = None) -> None:
+        """Set the whole condition (role and steering) on the loaded model, without reloading weights.
+
+        Args:
+            role: role text (None = no role unless ``role_id`` names one in ``role_file``).
+            role_id: id of a role in ``role_file`` (or a label for ``role``).
+            steer: a :class:`steering_hooks.SteeringSpec`, dict, list, spec/.pt path or None (no steering).
+
+        The spec is validated against the model here, before any forward pass; the receipt
+        is reset.
+        """
+        if role is None and role_id is not None:
+            roles = self._load_roles()
+            if str(role_id) not in roles:
+                some = ", ".join(sorted(roles)[:5])
+                raise SpecError("role_id", f"no role {role_id!r} in {self.role_file}", f"use one of {some}, ...")
+            role = roles[str(role_id)]
+        spec = spec_from_obj(steer)
+        compiled = compile_spec(self.model, spec) if spec else None
+        self._role_text = role if role else None
+        self._role_id = None if role_id is None else str(role_id)
+        self._spec = spec
+        self._compiled = compiled
+        self._receipt = Receipt.for_spec(compiled) if compiled else None
+        self._chat_rendered = set()
+
+    def condition_record(self) -> dict[str, Any]:
+        """The current condition, JSON-serialisable (role, steering spec and hash, last receipt)."""
+        role = self._role_text
+        return {
+            "record_version": RECORD_VERSION,
+            "role_id": self._role_id,
+            "role_sha256": None if role is None else _sha256(role),
+            "role_text": role,
+            "role_mode": self.role_mode,
+            "steer": self._spec.to_dict() if self._spec else None,
+            "steer_hash": self._spec.spec_hash() if self._spec else None,
+            "receipt": self._receipt.to_dict() if self._receipt is not None else None,
+        }
+
+    def get_model_info(self) -> dict:
+        """lm-eval's model info plus ``values_condition`` (merged into ``results["config"]``)."""
+        info = super().get_model_info()
+        info["values_condition"] = self.condition_record()
+        return info
+
+    # ------------------------------------------------------------------ roles
+    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        """lm-eval's chat templating with the role inserted (system turn or user prefix)."""
+        history = [dict(m) for m in chat_history]
+        role = self._role_text if self.role_mode != "none" else None
+        if role:
+            if self.role_mode == "system" and self._system_ok():
+                if history and history[0].get("role") == "system":
+                    history[0]["content"] = role + "\n\n" + history[0]["content"]
+                else:
+                    history.insert(0, {"role": "system", "content": role})
+            else:
+                idx = next((i for i, m in enumerate(history) if m.get("role") == "user"), None)
+                if idx is None:
+                    history.insert(0, {"role": "user", "content": role})
+                else:
+                    history[idx]["content"] = role + "\n\n" + history[idx]["content"]
+        out = super().apply_chat_template(history, add_generation_prompt=add_generation_prompt)
+        self._chat_rendered.add(out)
+        return out
+
+    def _system_ok(self) -> bool:
+        """Whether the chat template renders a system turn (else the role becomes a user prefix)."""
+        try:
+            marker = "\x00role-probe\x00"
+            text = self.tokenizer.apply_chat_template([{"role": "system", "content": marker},
+                                                       {"role": "user", "content": "x"}], tokenize=False,
+                                                      **getattr(self, "chat_template_args", {}) or {})
+            ok = marker in text
+        except Exception:  # noqa: BLE001 - templates that reject a system turn
+            ok = False
+        if not ok and not self._warned_system:
+            log.warning("values_hf: the chat template has no system turn; the role is put before the first user message")
+            self._warned_system = True
+        return ok
+
+    def _with_role(self, requests: list[Any]) -> list[Any]:
+        """Copies of ``requests`` whose non-chat contexts carry the role prefix."""
+        role = self._role_text
+        if not role or self.role_mode == "none":
+            return requests
+        out = []
+        for req in requests:
+            ctx = req.args[0]
+            if isinstance(ctx, str) and ctx not in self._chat_rendered:
+                req = copy.copy(req)
+                req.arguments = (role + "\n\n" + ctx, *req.args[1:])
+            out.append(req)
+        return out
+
+    def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+        return super().loglikelihood(self._with_role(requests), disable_tqdm=disable_tqdm)
+
+    def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
+        return super().generate_until(self._with_role(requests), disable_tqdm=disable_tqdm)
+
+    # ------------------------------------------------------------------ steering
+    def _model_call(self, inps: torch.Tensor, attn_mask: torch.Tensor | None = None,
+                    labels: torch.Tensor | None = None) -> torch.Tensor:
+        context, self._pending_context = self._pending_context, None
+        if not self._compiled:
+            return super()._model_call(inps, attn_mask=attn_mask, labels=labels)
+        with attach(self.model, self._compiled, tokenizer=self.tokenizer, context=context, receipt=self._receipt):
+            return super()._model_call(inps, attn_mask=attn_mask, labels=labels)
+
+    def _model_generate(self, context: torch.Tensor, max_length: int, stop: list[str], **generation_kwargs: Any):
+        if not self._compiled:
+            return super()._model_generate(context, max_length, stop, **generation_kwargs)
+        ctx = BatchContext.from_prompts(context, generation_kwargs.get("attention_mask"), self.tokenizer,
+                                        self._compiled.span_texts)
+        with attach(self.model, self._compiled, tokenizer=self.tokenizer, context=ctx, receipt=self._receipt):
+            return super()._model_generate(context, max_length, stop, **generation_kwargs)
+
+    def _loglikelihood_tokens(self, requests: list[Any], disable_tqdm: bool = False,
+                              override_bs: int | None = None) -> list[tuple[float, bool]]:
+        """HFLM's scorer; with steering active, each batch also sets its :class:`BatchContext`.
+
+        Mirrors ``HFLM._loglikelihood_tokens`` (same ordering, batching, padding and
+        one-token-continuation sharing, so unsteered numbers are identical). Sharing is turned
+        off only when a position scope depends on the context/continuation split and two
+        requests with the same tokens split them differently.
+        """
+        if not self._compiled or self.backend != "causal":
+            return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
+        compiled = self._compiled
+        spans = compiled.span_texts
+        res: list[tuple[float, bool]] = []
+
+        def _collate(req: Any) -> tuple[int, tuple[int, ...]]:
+            toks = req[1] + req[2]
+            return -len(toks), tuple(toks)
+
+        def _lookup_one_token_cont(req: Any) -> list[int]:
+            return req[-2] + req[-1][:-1]
+
+        group = bool(self.logits_cache)
+        if group and compiled.split_dependent:
+            seen: dict[tuple[int, ...], int] = {}
+            for r in requests:
+                if seen.setdefault(tuple(r[1] + r[2][:-1]), len(r[1])) != len(r[1]):
+                    group = False
+                    break
+        re_ord = Collator(requests, sort_fn=_collate, group_by="contexts" if group else None,
+                          group_fn=_lookup_one_token_cont)
+        n_reordered = len(re_ord)
+        batch_size = (self.batch_size if self.batch_size != "auto"
+                      else override_bs if override_bs is not None else 0)
+        batch_fn = (self._batch_scheduler if self.batch_size == "auto" and n_reordered > 0 and not override_bs
+                    else None)
+        if batch_fn is not None:
+            self.batch_sizes = {}
+        chunks = re_ord.get_batched(n=batch_size, batch_fn=batch_fn)
+        pbar = tqdm(total=len(requests), disable=(disable_tqdm or (self.rank != 0)),
+                    desc="Running loglikelihood requests")
+        for chunk in chunks:
+            inps, cont_toks_list, inplens, n_ctxs = [], [], [], []
+            span_rows: dict[str, list[list[int]]] = {s: [] for s in spans}
+            for request_str, context_enc, continuation_enc in chunk:
+                assert len(context_enc) > 0 and len(continuation_enc) > 0
+                assert len(continuation_enc) <= self.max_length
+                full = context_enc + continuation_enc
+                kept = full[-(self.max_length + 1):]
+                n_trunc = len(full) - len(kept)
+                inp = torch.tensor(kept[:-1], dtype=torch.long, device=self.device)
+                inps.append(inp)
+                inplens.append(inp.shape[0])
+                cont_toks_list.append(continuation_enc)
+                n_ctxs.append(max(len(context_enc) - n_trunc, 0))
+                text = request_str[0].rstrip() if request_str and isinstance(request_str[0], str) else None
+                for s in spans:
+                    pos = find_span_positions(self.tokenizer, context_enc, s, text)
+                    span_rows[s].append([p - n_trunc for p in pos if p >= n_trunc])
+            padding_len_inp = max(inplens)
+            batched_inps = pad_and_concat(padding_len_inp, inps, padding_side="right")
+            self._pending_context = BatchContext.from_rows(padding_len_inp, inplens, n_ctxs, span_rows)
+            multi_logits = F.log_softmax(self._model_call(batched_inps), dim=-1, dtype=self.softmax_dtype)
+            for (request_str, ctx_tokens, _), logits, inplen, cont_toks in zip(
+                    chunk, multi_logits, inplens, cont_toks_list, strict=True):
+                contlen = len(cont_toks)
+                ctx_len = inplen + (logits.shape[0] - padding_len_inp)
+                logits = self._select_cont_toks(logits, contlen=contlen, inplen=ctx_len).unsqueeze(0)
+                greedy_tokens = logits.argmax(dim=-1)
+                for request_str, cont_toks, logits in re_ord.get_cache(  # noqa: B020, PLW2901
+                        req_str=request_str, cxt_toks=ctx_tokens, cont_toks=cont_toks, logits=logits):
+                    cont_toks = torch.tensor(cont_toks, dtype=torch.long, device=self.device).unsqueeze(0)
+                    max_equal = (greedy_tokens[:, -cont_toks.shape[1]:] == cont_toks).all()
+                    logits = torch.gather(logits, 2, cont_toks.unsqueeze(-1)).squeeze(-1)
+                    answer = (float(logits.sum()), bool(max_equal))
+                    res.append(answer)
+                    if request_str is not None:
+                        self.cache_hook.add_partial("loglikelihood", request_str, answer)
+                    pbar.update(1)
+        pbar.close()
+        return re_ord.get_original(res)
+
+
+def _resolve_alias(name: str) -> str:
+    """Embedded-model aliases (e.g. ``smollm2-135m-instruct``) -> cached model folder."""
+    try:
+        from lm_eval_values.embedded_models import is_alias, resolve_model_path
+    except ImportError:  # the module is optional for plain paths
+        return name
+    return resolve_model_path(name) if is_alias(name) else name

@@ -1,0 +1,174 @@
+"""Loading steering sources: sae-lens SAEs, vector files, lm-eval ``steered`` ``.pt`` files.
+
+Nothing here unpickles: ``.pt`` files are read with ``torch.load(weights_only=True)``,
+vectors with safetensors or NumPy (``allow_pickle=False``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from steering_hooks.errors import SpecError
+
+_SAE_CACHE: dict[str, Any] = {}
+
+
+def is_local_ref(ref: str) -> bool:
+    """Whether an SAE reference names a local folder (vs ``release/sae_id`` on the hub)."""
+    p = Path(ref).expanduser()
+    return p.exists() or ref.startswith(("/", "./", "../", "~")) or "/" not in ref
+
+
+def load_sae(ref: str, field: str = "sae", device: str | torch.device = "cpu") -> Any:
+    """Load a sae-lens SAE from a local folder (``SAE.load_from_disk``) or ``release/sae_id``.
+
+    Loaded SAEs are cached per process (a sweep swapping specs does not reload them).
+    """
+    key = f"{ref}@{device}"
+    if key in _SAE_CACHE:
+        return _SAE_CACHE[key]
+    from sae_lens import SAE
+
+    if is_local_ref(ref):
+        p = Path(ref).expanduser()
+        if not (p / "cfg.json").is_file():
+            raise SpecError(field, f"no sae-lens SAE folder at {ref} (cfg.json missing)",
+                            "give a folder written by SAE.save_model, or release/sae_id")
+        sae = SAE.load_from_disk(str(p), device=str(device))
+    else:  # online users: the sae-lens hub registry
+        release, sae_id = ref.split("/", 1)
+        try:
+            sae = SAE.from_pretrained(release, sae_id, device=str(device))
+        except Exception as exc:  # noqa: BLE001 - network / registry errors become one line
+            raise SpecError(field, f"cannot load SAE {release!r} / {sae_id!r} from the hub: "
+                            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                            "check the release and sae_id, or give a local folder") from None
+    sae.eval()
+    for p_ in sae.parameters():
+        p_.requires_grad_(False)
+    _SAE_CACHE[key] = sae
+    return sae
+
+
+def sae_hook_name(sae: Any) -> str | None:
+    """The SAE's own hook name (``cfg.metadata.hook_name`` in sae-lens 6)."""
+    meta = getattr(sae.cfg, "metadata", None)
+    name = getattr(meta, "hook_name", None) if meta is not None else None
+    return name or getattr(sae.cfg, "hook_name", None)
+
+
+def _as_1d(t: Any, field: str, what: str) -> torch.Tensor:
+    import numpy as np
+
+    if not isinstance(t, torch.Tensor):
+        t = torch.as_tensor(np.asarray(t, dtype=np.float32))
+    t = t.detach().to(torch.float32)
+    if t.dim() == 2 and 1 in t.shape:
+        t = t.reshape(-1)
+    if t.dim() != 1:
+        raise SpecError(field, f"{what} has shape {tuple(t.shape)}, expected a vector [d_model]", None)
+    return t.cpu()
+
+
+def load_vector(ref: Any, key: str | None = None, field: str = "vector") -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Load a steering vector -> ``(vector float32 [d], bias or None)``.
+
+    ``ref`` is a tensor / list in code or a file: ``.safetensors`` (``key`` or the only tensor),
+    ``.npy``, ``.npz`` (``key`` or the only array), ``.pt``/``.pth`` holding a tensor or an
+    lm-eval ``steered`` dict ``{hookpoint: {steering_vector, ...}}`` (``key`` = hookpoint).
+    """
+    if not isinstance(ref, (str, Path)):
+        return _as_1d(ref, field, "vector"), None
+    p = Path(ref).expanduser()
+    if not p.is_file():
+        raise SpecError(field, f"vector file not found: {p}", "give a .safetensors, .npy, .npz or .pt file")
+    suffix = p.suffix.lower()
+    bias = None
+    if suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        tensors = load_file(str(p))
+        vec = _pick(tensors, key, field, p)
+    elif suffix in (".npy", ".npz"):
+        import numpy as np
+
+        arr = np.load(str(p), allow_pickle=False)
+        if suffix == ".npz":
+            arr = _pick(dict(arr.items()), key, field, p)
+        vec = torch.as_tensor(np.asarray(arr, dtype=np.float32))
+    elif suffix in (".pt", ".pth"):
+        obj = _torch_load_safe(p, field)
+        if isinstance(obj, torch.Tensor):
+            vec = obj
+        elif isinstance(obj, dict):
+            entry = _pick(obj, key, field, p)
+            if isinstance(entry, dict):
+                vec = entry.get("steering_vector")
+                if vec is None:
+                    raise SpecError(field, f"{p.name}: entry has no steering_vector", None)
+                b = entry.get("bias")
+                bias = None if b is None else _as_1d(b, field, "bias")
+            else:
+                vec = entry
+        else:
+            raise SpecError(field, f"{p.name}: unsupported content {type(obj).__name__}", "save a tensor or a dict")
+    else:
+        raise SpecError(field, f"unsupported vector file type {suffix!r}", "use .safetensors, .npy, .npz or .pt")
+    return _as_1d(vec, field, f"{p.name}"), bias
+
+
+def _pick(mapping: dict[str, Any], key: str | None, field: str, path: Path) -> Any:
+    if key is not None:
+        if key not in mapping:
+            raise SpecError(field + "_key" if field.endswith("vector") else field,
+                            f"{key!r} not in {path.name}", f"use one of {', '.join(sorted(map(str, mapping)))}")
+        return mapping[key]
+    if len(mapping) != 1:
+        raise SpecError(field.replace("vector", "vector_key") if "vector" in field else field,
+                        f"{path.name} holds {len(mapping)} entries", f"name one of {', '.join(sorted(map(str, mapping)))}")
+    return next(iter(mapping.values()))
+
+
+def _torch_load_safe(p: Path, field: str) -> Any:
+    try:
+        return torch.load(str(p), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - includes refusals to unpickle arbitrary objects
+        raise SpecError(field, f"cannot read {p.name} with torch.load(weights_only=True): "
+                        f"{str(exc).splitlines()[0][:160]}", "save plain tensors / dicts of tensors") from None
+
+
+def spec_from_steered_pt(path: str | Path):
+    """Convert an lm-eval ``steered`` ``.pt`` file into a :class:`SteeringSpec`.
+
+    ``action: add`` -> ``add`` at all positions with the file's coefficient; ``action: clamp``
+    -> ``clamp_projection`` with ``value`` = coefficient (and the file's bias). Hook points are
+    lm-eval names (relative to ``model.base_model``). ``head_index`` is not supported.
+    """
+    from steering_hooks.spec import Intervention, SteeringSpec
+
+    p = Path(path)
+    obj = _torch_load_safe(p, "steer")
+    if not isinstance(obj, dict) or not all(isinstance(v, dict) for v in obj.values()):
+        raise SpecError("steer", f"{p.name} is not an lm-eval steered file {{hookpoint: {{steering_vector, ...}}}}",
+                        "see lm_eval/models/hf_steered.py")
+    ivs = []
+    for hookpoint, info in obj.items():
+        where = f"steer[{hookpoint}]"
+        if info.get("head_index") is not None:
+            raise SpecError(f"{where}.head_index", "head_index is not supported", "steer the residual stream")
+        action = info.get("action", "add")
+        coeff = float(info.get("steering_coefficient", 1.0))
+        if action == "add":
+            if info.get("bias") is not None:
+                raise SpecError(f"{where}.bias", "bias is not supported with add (as in lm-eval steered)", None)
+            ivs.append(Intervention(op="add", layer=str(hookpoint), vector=str(p), vector_key=str(hookpoint),
+                                    coeff=coeff, positions="all"))
+        elif action == "clamp":
+            ivs.append(Intervention(op="clamp_projection", layer=str(hookpoint), vector=str(p),
+                                    vector_key=str(hookpoint), value=coeff, positions="all"))
+        else:
+            raise SpecError(f"{where}.action", f"unknown action {action!r}", "use add or clamp")
+    return SteeringSpec(ivs, name=p.stem)
