@@ -182,8 +182,8 @@ class ValueMatrix:
 def _from_sweep_frame(df: pd.DataFrame, source: str) -> ValueMatrix:
     meta = df[list(META_COLUMNS)].copy()
     meta["condition_id"] = meta["condition_id"].astype(str)
-    meta["role_id"] = meta["role_id"].fillna(NO_ROLE).astype(str)
-    meta["split"] = meta["split"].fillna("").astype(str)
+    meta["role_id"] = [NO_ROLE if pd.isna(x) else str(x) for x in meta["role_id"]]
+    meta["split"] = ["" if pd.isna(x) else str(x) for x in meta["split"]]
     meta["steering_id"] = [_norm_steering_id(x) for x in meta["steering_id"]]
     meta["coefficient"] = pd.to_numeric(meta["coefficient"], errors="coerce")
     meta["seed"] = pd.to_numeric(meta["seed"], errors="coerce").astype("Int64")
@@ -196,7 +196,7 @@ def _from_study_frame(df: pd.DataFrame, source: str, split: str | None) -> Value
     score_cols = [c for c in df.columns
                   if c not in _STUDY_MARKERS and c not in _STUDY_EXTRA and ":" not in str(c)]
     steering = [_norm_steering_id(x) for x in df["steer_dim"]]
-    roles = df["player_name"].fillna(NO_ROLE).astype(str).str.strip().tolist()
+    roles = [NO_ROLE if pd.isna(x) else str(x).strip() for x in df["player_name"]]
     if split is None:
         name = Path(source).name.lower()
         split = "train" if "train" in name else "test" if "test" in name else ""

@@ -226,6 +226,11 @@ def discover(data: ValueMatrix | pd.DataFrame, algo: str = "pc", alpha: float = 
         frame = (frame - frame.mean()) / frame.std(ddof=1)
     X = frame.to_numpy(dtype=float)
     names = [str(c) for c in frame.columns]
+    if algo == "ges" or indep_test in ("fisherz", "mv_fisherz"):
+        eig = np.linalg.eigvalsh(np.corrcoef(X.T))
+        if eig.min() < 1e-10 * max(eig.max(), 1.0):
+            raise UserError("matrix", "the correlation matrix is singular (a column is a linear combination of "
+                            "others, e.g. ipsative or one-hot columns)", "drop redundant columns with --columns")
     bk = background.to_causallearn(names) if background is not None and not background.is_empty() else None
     kw = dict(test_kwargs or {})
 
