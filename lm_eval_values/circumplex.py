@@ -534,21 +534,37 @@ def theoretical_circle(order: Sequence[str] = SCHWARTZ_VALUES) -> np.ndarray:
 class ProcrustesFit:
     """Orthogonal Procrustes fit (rotation/reflection, scale, translation) of a configuration.
 
-    ``disparity`` is scipy's standardized sum of squared residuals (0 = identical shape,
-    1 = unrelated); ``fitted`` is the configuration transformed onto the standardized target.
+    Both configurations are centered and scaled to unit Frobenius norm first (as
+    :func:`scipy.spatial.procrustes`). ``disparity`` is the sum of squared residuals after
+    the best rotation and scale (0 = identical shape, 1 = unrelated); ``fitted`` is the
+    rotated and scaled configuration, ``rotated`` the rotated one at unit norm (for
+    drawing: the least-squares scale shrinks unrelated configurations towards the centre).
     """
 
     disparity: float
     target: np.ndarray
     fitted: np.ndarray
+    rotated: np.ndarray
+
+
+def _standardize(x: np.ndarray) -> np.ndarray:
+    c = np.asarray(x, dtype=float) - np.mean(x, axis=0)
+    norm = np.linalg.norm(c)
+    if norm == 0:
+        raise ValueError("configuration has a single point")
+    return c / norm
 
 
 def procrustes_fit(config: np.ndarray, target: np.ndarray) -> ProcrustesFit:
-    """Fit ``config`` onto ``target`` by orthogonal Procrustes (scipy.spatial.procrustes)."""
-    from scipy.spatial import procrustes
+    """Fit ``config`` onto ``target`` by orthogonal Procrustes (Schoenemann 1966; same
+    disparity as :func:`scipy.spatial.procrustes`)."""
+    from scipy.linalg import orthogonal_procrustes
 
-    tgt, fitted, disparity = procrustes(np.asarray(target, dtype=float), np.asarray(config, dtype=float))
-    return ProcrustesFit(float(disparity), tgt, fitted)
+    tgt, cfg = _standardize(target), _standardize(config)
+    rot, scale = orthogonal_procrustes(cfg, tgt)
+    rotated = cfg @ rot
+    fitted = rotated * scale
+    return ProcrustesFit(float(np.sum((tgt - fitted) ** 2)), tgt, fitted, rotated)
 
 
 def _angles_deg(x: np.ndarray) -> np.ndarray:
@@ -568,7 +584,7 @@ def circle_fit_summary(config: np.ndarray, order: Sequence[str] = SCHWARTZ_VALUE
     return {"disparity": fit.disparity, "mean_abs_angle_deviation_deg": float(np.mean(np.abs(dev))),
             "angle_deviation_deg": dict(zip(order, map(float, dev))),
             "angular_order": seq, "cyclic_order_matches": _same_cycle(seq, list(order)),
-            "fitted": fit.fitted}
+            "fitted": fit.fitted, "rotated": fit.rotated}
 
 
 def _same_cycle(seq: list[str], order: list[str]) -> bool:
@@ -705,7 +721,7 @@ class HumanComparison:
     def to_dict(self, digits: int = 6) -> dict[str, Any]:
         """JSON-ready summary (floats rounded to ``digits``; same input -> same output)."""
         def mds(m: MDSConfiguration) -> dict[str, Any]:
-            circle = {k: v for k, v in m.circle.items() if k != "fitted"}
+            circle = {k: v for k, v in m.circle.items() if k not in ("fitted", "rotated")}
             return {"coords": {v: list(map(float, xy)) for v, xy in zip(m.values, m.coords)},
                     "stress1": m.stress1, "procrustes_to_circle": circle}
         raw = {

@@ -199,8 +199,8 @@ def plot_distance_curves(res: cx.HumanComparison) -> bytes:
 
 
 def _mds_panel(ax: Any, conf: cx.MDSConfiguration, title: str, abbrev: dict[str, str]) -> None:
-    fitted = conf.circle["fitted"]
-    target_r = float(np.sqrt(1.0 / len(conf.values)))  # scipy standardizes the circle to unit norm
+    fitted = conf.circle["rotated"]  # rotated onto the circle, unit norm like the circle itself
+    target_r = float(np.sqrt(1.0 / len(conf.values)))  # radius of the unit-norm standardized circle
     t = np.linspace(0, 2 * np.pi, 200)
     ax.plot(target_r * np.cos(t), target_r * np.sin(t), ls="--", color="0.7", lw=1)
     loop = np.vstack([fitted, fitted[:1]])
@@ -231,7 +231,8 @@ def plot_mds(res: cx.HumanComparison, abbrev: dict[str, str]) -> bytes:
                                  f"{res.mds_to_human_disparity:.3f}", abbrev)
     handles = [Line2D([], [], marker="o", ls="", color=c, label=n) for n, c in GROUP_LEGEND]
     handles.append(Line2D([], [], ls="--", color="0.7", label="theoretical circle"))
-    fig.legend(handles=handles, loc="lower center", ncol=6, fontsize=8, frameon=False)
+    handles.append(Line2D([], [], color="0.6", lw=0.8, label="values joined in theoretical order"))
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle("Metric MDS of value correlations, Procrustes-fitted to the Schwartz circle", fontsize=11)
     fig.subplots_adjust(bottom=0.1, wspace=0.15)
     return _png(fig)

@@ -304,3 +304,18 @@ def test_bootstrap_intervals(ref):
     noise = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 10)), columns=list(SCHWARTZ_VALUES))
     rand = cx.bootstrap_structure(noise, human, n_boot=400, seed=2)
     assert rand["ci"][0] < 0.3 and rand["ci"][1] < small["ci"][0]
+
+
+def test_procrustes_matches_scipy_and_rotated_keeps_scale():
+    from scipy.spatial import procrustes
+
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(size=(10, 2)), rng.normal(size=(10, 2))
+    fit = cx.procrustes_fit(b, a)
+    t, f, disparity = procrustes(a, b)
+    assert fit.disparity == pytest.approx(disparity) and np.allclose(fit.fitted, f) and np.allclose(fit.target, t)
+    assert np.linalg.norm(fit.rotated) == pytest.approx(1.0)
+    angle = 0.7
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    moved = cx.procrustes_fit(3 * a @ rot * [1, -1] + 5, a)  # rotated, reflected, scaled, shifted
+    assert moved.disparity < 1e-12 and np.allclose(moved.rotated, moved.target)
