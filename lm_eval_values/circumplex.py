@@ -38,13 +38,16 @@ import itertools
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from lm_eval_values.errors import UserError
 from lm_eval_values.value_names import SCHWARTZ_VALUES, slugify
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lm_eval_values.causal.graph import ValueGraph
 
 REFERENCE_FILE = "schwartz_pvq40_human.json"
 CENTERINGS = ("mrat", "none")
@@ -140,7 +143,7 @@ def load_human_reference() -> HumanReference:
 # --------------------------------------------------------------------------- input and centering
 
 
-def _column_lookup(columns: Sequence[Any]) -> dict[str, Any]:
+def find_schwartz_columns(columns: Sequence[Any]) -> dict[str, Any]:
     """Map each Schwartz value to the input column that names it (exact, case or slug match)."""
     by_slug: dict[str, Any] = {}
     for col in columns:
@@ -162,7 +165,7 @@ def schwartz_scores(frame: pd.DataFrame, order: Sequence[str] = SCHWARTZ_VALUES,
     Raises :class:`UserError` for missing or non-numeric columns, missing cells, fewer
     than 3 rows or a constant column (its correlations would be undefined).
     """
-    found = _column_lookup(list(frame.columns))
+    found = find_schwartz_columns(list(frame.columns))
     missing = [v for v in order if v not in found]
     if missing:
         raise UserError(field_name, f"missing Schwartz value column(s): {', '.join(missing)}",
@@ -738,7 +741,7 @@ class HumanComparison:
             "settings": self.settings,
             "bootstrap": self.bootstrap,
         }
-        return _rounded(raw, digits)
+        return json_ready(raw, digits)
 
 
 def _keyed(curve: Mapping[int, float]) -> dict[str, float]:
@@ -749,15 +752,16 @@ def _frame_dict(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
     return {str(r): {str(c): float(frame.loc[r, c]) for c in frame.columns} for r in frame.index}
 
 
-def _rounded(obj: Any, digits: int) -> Any:
+def json_ready(obj: Any, digits: int = 6) -> Any:
+    """``obj`` with numpy scalars unwrapped, floats rounded to ``digits`` and NaN/inf as None."""
     if isinstance(obj, float):
         return None if not math.isfinite(obj) else round(obj, digits)
     if isinstance(obj, dict):
-        return {k: _rounded(v, digits) for k, v in obj.items()}
+        return {k: json_ready(v, digits) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_rounded(v, digits) for v in obj]
+        return [json_ready(v, digits) for v in obj]
     if isinstance(obj, (np.floating, np.integer, np.bool_)):
-        return _rounded(obj.item(), digits)
+        return json_ready(obj.item(), digits)
     return obj
 
 
@@ -802,7 +806,7 @@ def compare_with_human(scores: pd.DataFrame, centering: str = "mrat", permutatio
 # --------------------------------------------------------------------------- causal side
 
 
-def human_pc_graph(alpha: float = 0.05, reference: HumanReference | None = None):
+def human_pc_graph(alpha: float = 0.05, reference: HumanReference | None = None) -> "ValueGraph":
     """PC graph of the human (uncentered) PVQ-40 correlations with n = 151 (Fisher-z tests).
 
     The raw matrix is used because MRAT-centered scores are ipsative: their item-weighted
@@ -815,7 +819,7 @@ def human_pc_graph(alpha: float = 0.05, reference: HumanReference | None = None)
     return pc_from_correlation(ref.correlation("none"), n=ref.n, alpha=alpha)
 
 
-def graph_edges(graph: Any) -> list[dict[str, Any]]:
+def graph_edges(graph: "ValueGraph") -> list[dict[str, Any]]:
     """Edges of a ``ValueGraph`` as ``{"u", "v", "kind", "circular_distance"}`` dictionaries.
 
     ``circular_distance`` is the distance of the two values on the Schwartz circle (None for
@@ -829,7 +833,7 @@ def graph_edges(graph: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _edge_summary(graph: Any) -> dict[str, Any]:
+def _edge_summary(graph: "ValueGraph") -> dict[str, Any]:
     edges = graph_edges(graph)
     dists = [e["circular_distance"] for e in edges if e["circular_distance"] is not None]
     return {"n_edges": len(edges), "edges": edges, "text": [f"{e['u']} {e['kind']} {e['v']}" for e in edges],
@@ -864,7 +868,7 @@ def compare_causal_with_human(model_corr: pd.DataFrame, n: int, alpha: float = 0
     return out
 
 
-def _compare_graphs(model: Any, human: Any) -> dict[str, Any]:
+def _compare_graphs(model: "ValueGraph", human: "ValueGraph") -> dict[str, Any]:
     """``compare_graphs(learned=model, reference=human)`` as a JSON-ready dictionary."""
     from lm_eval_values.causal.metrics import compare_graphs
 

@@ -10,6 +10,15 @@ DIR receives ``compare_human.json`` (all metrics, human figures next to the mode
 ``model_correlation.csv`` and three plots: ``distance_curve.png``, ``mds.png``,
 ``correlations.png``. Input is validated and everything is computed before anything is
 written; each file is written atomically.
+
+Example (a role sweep with ``values_schwartz``; unsteered rows only)::
+
+    lm-eval-values compare-human runs/smollm2_roles/matrix.csv --out runs/smollm2_roles/human \
+        --keep-steer none --permutations 10000 --seed 0
+
+The console summary and ``compare_human.json`` give the model's distance curve, RTHOR
+correspondence index with p-value, similarity to the human matrix and bootstrap intervals,
+each next to the human figures.
 """
 
 from __future__ import annotations
@@ -111,7 +120,7 @@ def _select_rows(table: pd.DataFrame, drop_incomplete: bool) -> tuple[pd.DataFra
     """Drop rows with a missing Schwartz score when asked; returns (table, rows dropped)."""
     if not drop_incomplete:
         return table, 0
-    found = cx._column_lookup(list(table.columns))
+    found = cx.find_schwartz_columns(list(table.columns))
     cols = [found[v] for v in cx.SCHWARTZ_VALUES if v in found]
     numeric = table[cols].apply(pd.to_numeric, errors="coerce")
     keep = np.isfinite(numeric.to_numpy(dtype=float)).all(axis=1)
@@ -339,7 +348,7 @@ def main(argv: list[str]) -> int:
                         "keep_steer": args.keep_steer, "item_mean_column": args.item_mean_column}
     if not args.no_causal:
         raw_corr = cx.value_correlations(table, "none", order=ref.values)
-        payload["causal"] = cx._rounded(cx.compare_causal_with_human(raw_corr, res.n_rows, args.alpha, ref), 6)
+        payload["causal"] = cx.json_ready(cx.compare_causal_with_human(raw_corr, res.n_rows, args.alpha, ref), 6)
     plots = {} if args.no_plots else render_plots(res, ref.abbrev)
     check_writable_dir(out)
     atomic_write_text(out / "model_correlation.csv", res.correlation.round(6).to_csv())
