@@ -278,8 +278,8 @@ def build_manifest(cfg: SweepConfig, conds: Sequence[Condition], n_items: dict[s
                   "role_generator_seed": (cfg.raw.get("roles") or {}).get("generate", {}).get("seed")
                   if isinstance((cfg.raw.get("roles") or {}).get("generate"), dict) else None},
         "shard": None if shard[1] == 1 else {"index": shard[0], "count": shard[1]},
-        "conditions": [{**c.meta(), "index": c.index, "n_items": n_items.get(c.condition_id, 0),
-                        "shard": c.index % shard[1]} for c in conds if shard[1] == 1 or c.condition_id in mine],
+        "conditions": [{**c.meta(), "index": c.index, "n_items": n_items.get(c.condition_id, 0)}
+                       for c in conds if shard[1] == 1 or c.condition_id in mine],
         "all_condition_ids": [c.condition_id for c in conds],
         "files": dict(sorted((files or {}).items())), "complete": complete,
     }
@@ -320,7 +320,7 @@ def _quiet_lm_eval() -> Iterator[None]:
     loggers = [logging.getLogger(n) for n in ("lm_eval", "lm-eval", "lm_eval.evaluator", "lm_eval.api.task")]
     old = [lg.level for lg in loggers]
     for lg in loggers:
-        lg.setLevel(logging.WARNING)
+        lg.setLevel(logging.ERROR)
     try:
         yield
     finally:
