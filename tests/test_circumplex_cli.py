@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lm_eval_values.circumplex_cli import main as compare_human_main
 from lm_eval_values.cli import main as cli_main
+from lm_eval_values.errors import UserError
 from lm_eval_values.value_names import SCHWARTZ_VALUES
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -35,7 +37,21 @@ def _sweep_csv(path: Path, scores: pd.DataFrame, steering: list[str] | None = No
 
 
 def _run(*args: str) -> int:
+    """Through the console-script dispatcher (success paths)."""
     return cli_main(["compare-human", *map(str, args)])
+
+
+def _fails(*args: str) -> str:
+    """Run compare-human directly and return the one-line UserError it raises.
+
+    (The dispatcher prints such errors as one line with exit status 2; calling the module
+    directly keeps these tests from importing torch through the dispatcher's error path.)
+    """
+    with pytest.raises(UserError) as info:
+        compare_human_main([str(a) for a in args])
+    text = str(info.value)
+    assert "\n" not in text
+    return text
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +117,7 @@ def test_keep_steer_and_drop_incomplete(tmp_path):
     scores.loc[3, "Power"] = np.nan
     steering = ["none"] * 24 + ["123"] * 6
     csv = _sweep_csv(tmp_path / "matrix.csv", scores, steering)
-    assert _run(csv, "--out", tmp_path / "x", "--no-causal", "--permutations", 50) == 2  # missing cell
+    assert "missing" in _fails(csv, "--out", tmp_path / "x", "--no-causal", "--permutations", 50)
     assert not (tmp_path / "x").exists()
     assert _run(csv, "--out", tmp_path / "y", "--keep-steer", "none", "--drop-incomplete",
                 "--permutations", 50, "--no-causal", "--no-plots", "--bootstrap", 0) == 0
@@ -113,12 +129,10 @@ def test_keep_steer_and_drop_incomplete(tmp_path):
     (lambda s: s.drop(columns=["Benevolence"]), "missing Schwartz value column(s): Benevolence"),
     (lambda s: s.assign(Universalism=4.0), "constant column(s) Universalism"),
 ])
-def test_bad_input_writes_nothing(tmp_path, capsys, mutate, message):
+def test_bad_input_writes_nothing(tmp_path, mutate, message):
     csv = _sweep_csv(tmp_path / "matrix.csv", mutate(_scores(n=15)))
     out = tmp_path / "out"
-    assert _run(csv, "--out", out) == 2
-    err = capsys.readouterr().err.strip()
-    assert message in err and len(err.splitlines()) == 1
+    assert message in _fails(csv, "--out", out)
     assert not out.exists()
 
 
@@ -129,17 +143,17 @@ def test_bad_input_writes_nothing(tmp_path, capsys, mutate, message):
     (["--bootstrap", "-1"], "--bootstrap"),
     (["--item-mean-column", "nope"], "--item-mean-column"),
 ])
-def test_bad_flags_are_one_line_errors(tmp_path, capsys, args, field):
+def test_bad_flags_are_one_line_errors(tmp_path, args, field):
     csv = _sweep_csv(tmp_path / "matrix.csv", _scores(n=15))
-    assert _run(csv, "--out", tmp_path / "out", *args) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(f"error: {field}") and len(err.splitlines()) == 1
+    assert _fails(csv, "--out", tmp_path / "out", *args).startswith(f"{field}:")
     assert not (tmp_path / "out").exists()
 
 
-def test_missing_input_file(tmp_path, capsys):
-    assert _run(tmp_path / "nope.csv", "--out", tmp_path / "out") == 2
-    assert "does not exist" in capsys.readouterr().err
+def test_missing_input_file_and_out_is_a_file(tmp_path):
+    assert "does not exist" in _fails(tmp_path / "nope.csv", "--out", tmp_path / "out")
+    csv = _sweep_csv(tmp_path / "matrix.csv", _scores(n=15))
+    (tmp_path / "file").write_text("x")
+    assert _fails(csv, "--out", tmp_path / "file").startswith("--out:")
 
 
 def test_items_per_value_and_convention(tmp_path):
