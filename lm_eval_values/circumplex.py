@@ -28,6 +28,26 @@ ipsative, so their correlation matrix is singular).
 
 All analysis functions take plain :class:`pandas.DataFrame` objects. Bad input raises
 :class:`~lm_eval_values.errors.UserError`.
+
+References:
+    Schwartz, S. H. (1992). Universals in the content and structure of values. Advances in
+    Experimental Social Psychology 25:1-65.
+    Schwartz, S. H. et al. (2001). Extending the cross-cultural validity of the theory of basic
+    human values with a different method of measurement. J. Cross-Cultural Psychology 32(5):519-542.
+    Hubert, L. & Arabie, P. (1987). Evaluating order hypotheses within proximity matrices.
+    Psychological Bulletin 102(1):172-178.
+    Borg, I., Bardi, A. & Schwartz, S. H. (2017). Does the value circle exist within persons or
+    only across persons? Journal of Personality 85(2):151-162.
+    Phipson, B. & Smyth, G. K. (2010). Permutation p-values should never be zero. Statistical
+    Applications in Genetics and Molecular Biology 9(1):39.
+
+Public API: :func:`load_human_reference` (:class:`HumanReference`), :func:`schwartz_scores`,
+:func:`row_item_mean`, :func:`mrat_center`, :func:`value_correlations`,
+:func:`circular_distances`, :func:`distance_curve`, :func:`correspondence_index`,
+:func:`rthor_test` (:class:`RTHORResult`), :func:`matrix_similarity`, :func:`classical_mds`,
+:func:`metric_mds`, :func:`procrustes_fit`, :func:`mds_configuration`,
+:func:`higher_order_contrasts`, :func:`bootstrap_structure`, :func:`compare_with_human`
+(:class:`HumanComparison`), :func:`human_pc_graph`, :func:`compare_causal_with_human`.
 """
 
 from __future__ import annotations
@@ -337,7 +357,7 @@ class RTHORResult:
     correlation cells at different circular distances, predicted "the closer pair
     correlates higher". Ties count as neither. ``p_value`` is the share of value-label
     permutations whose index is at least the observed one (Monte Carlo: (1 + count) /
-    (1 + permutations), counting only random labelings; exact: count / k!).
+    (1 + permutations), Phipson & Smyth 2010; exact: count / k!, the identity included).
     """
 
     ci: float
