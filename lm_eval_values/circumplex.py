@@ -252,8 +252,7 @@ def mrat_center(scores: pd.DataFrame, item_mean: pd.Series | Sequence[float] | N
     if item_mean is None:
         mean = row_item_mean(scores, items_per_value)
     else:
-        mean = pd.Series(np.asarray(item_mean, dtype=float).ravel(), dtype=float) \
-            if not isinstance(item_mean, pd.Series) else item_mean.astype(float)
+        mean = pd.Series(np.asarray(item_mean, dtype=float).ravel())
         if len(mean) != len(scores):
             raise UserError("item_mean", f"{len(mean)} item means for {len(scores)} rows", "give one per row")
         if not np.all(np.isfinite(mean.to_numpy())):
