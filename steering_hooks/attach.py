@@ -135,12 +135,13 @@ class Steering:
     def _pre_forward(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self._cache_len = _cache_len(kwargs)
         if self._explicit is None and self._cache_len == 0:
-            spans = self.compiled.span_texts
+            # a fresh prompt with no explicit context: every real token is prompt
             ids = kwargs.get("input_ids", args[0] if args else None)
-            if spans and ids is not None and self.tokenizer is not None:
-                self._auto = BatchContext.from_prompts(ids, kwargs.get("attention_mask"), self.tokenizer, spans)
-            else:
+            spans = self.compiled.span_texts
+            if ids is None or (spans and self.tokenizer is None):
                 self._auto = None
+            else:
+                self._auto = BatchContext.from_prompts(ids, kwargs.get("attention_mask"), self.tokenizer, spans)
 
     def _mask(self, ci: CompiledIntervention, B: int, T: int, device: torch.device) -> torch.Tensor | None:
         pos = ci.positions

@@ -153,8 +153,8 @@ class CompiledIntervention:
         new_acts = acts.clone()
         new_acts[..., f:f + 1] = self._target(a)
         recon_new = self.sae.decode(new_acts)
-        if iv.keep_error:
-            out = recon_new + (x32 - self.sae.decode(acts))
+        if iv.keep_error:  # x + (new recon - old recon): exactly x when nothing changes
+            out = x32 + (recon_new - self.sae.decode(acts))
         else:
             out = recon_new
         return out.to(x.dtype)
