@@ -1,0 +1,570 @@
+"""``lm-eval-values train-sae``: train a small sae-lens SAE on a local model, fully offline.
+
+    lm-eval-values train-sae --model smollm2-135m-instruct --layer 15 --width 2048 --tokens 300000 \\
+        [--k 32] [--arch topk|standard] [--out DIR] [--seed 0]
+
+Steps (everything validated first, nothing written on bad input):
+
+1. The model (an embedded alias such as ``smollm2-135m-instruct`` or a local Hugging Face folder)
+   is checked without loading weights: ``--layer`` must exist, ``--width``/``--tokens``/``--k``
+   must be positive, ``--k`` at most ``--width``.
+2. An offline corpus (:mod:`lm_eval_values.corpus`: roles, value items, value definitions,
+   instruction prompts, and text sampled from the model itself with a fixed seed) is packed
+   into rows of ``--context-size`` tokens; a seeded tenth of the documents is held out.
+3. The residual stream after decoder layer ``L`` (the output of ``model.layers[L]``; sae-lens /
+   HF hook ``model.layers.L``, TransformerLens ``blocks.L.hook_resid_post``, lm-eval
+   ``layers.L``) is computed ONCE for the training rows (the forward pass stops after layer L)
+   and written in sae-lens's cached-activation format.
+4. sae-lens's :class:`~sae_lens.LanguageModelSAETrainingRunner` trains the SAE on the HF model
+   with ``use_cached_activations`` for ``--tokens`` tokens (several epochs over the cache when
+   the corpus is smaller), BOS/special tokens excluded. The corpus is small, so this is what
+   makes a few hundred thousand training tokens affordable on a CPU.
+5. The saved SAE is reloaded with ``SAE.load_from_disk`` and evaluated on the held-out rows:
+   explained variance, L0, dead features (never active on any corpus token), and the LM loss
+   with the SAE's reconstruction spliced in (``ce_loss_recovered``).
+
+Output folder (written atomically; default ``$LM_EVAL_VALUES_HOME/saes/<model>-l<L>``):
+``cfg.json`` + ``sae_weights.safetensors`` (sae-lens format; ``cfg.json`` metadata carries
+``hook_name`` and ``hook_names`` in every scheme), ``sparsity.safetensors`` and
+``runner_cfg.json`` from sae-lens, ``metrics.json`` (metrics, timings, corpus manifest, seeds).
+The metrics are also printed, and the folder's path is printed last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from lm_eval_values.corpus import CorpusConfig
+from lm_eval_values.errors import UserError
+
+ARCHS = ("topk", "standard")
+METRICS_FILE = "metrics.json"
+
+
+# ----------------------------------------------------------------------------- model helpers
+@dataclass(frozen=True)
+class ModelShape:
+    """What we need to know about a local causal LM before loading it."""
+
+    path: str
+    name: str
+    n_layers: int
+    d_model: int
+
+
+def resolve_local_model(name_or_path: str, field_name: str = "--model") -> ModelShape:
+    """An embedded alias or a local HF folder -> its :class:`ModelShape` (reads ``config.json`` only)."""
+    from lm_eval_values.embedded_models import is_alias, resolve_model_path
+
+    name = str(name_or_path).strip()
+    if not name:
+        raise UserError(field_name, "is empty", "give an embedded model name (smollm2-135m-instruct) or a local folder")
+    if is_alias(name):
+        path = Path(resolve_model_path(name))
+        short = name
+    else:
+        path = Path(name).expanduser()
+        short = path.resolve().name if path.exists() else name
+    cfg_file = path / "config.json"
+    if not cfg_file.is_file():
+        raise UserError(field_name, f"no Hugging Face model folder at {name} (config.json missing)",
+                        "give a local model folder or an embedded model name such as smollm2-135m-instruct "
+                        "(nothing is downloaded from the hub)")
+    try:
+        raw = json.loads(cfg_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(field_name, f"cannot read {cfg_file} ({exc})", "give a valid Hugging Face model folder") from None
+    text = raw.get("text_config") or raw
+    n_layers = text.get("num_hidden_layers") or text.get("n_layer")
+    d_model = text.get("hidden_size") or text.get("n_embd") or text.get("d_model")
+    if not isinstance(n_layers, int) or not isinstance(d_model, int):
+        raise UserError(field_name, f"{cfg_file} names no num_hidden_layers / hidden_size",
+                        "give a decoder-only causal LM folder")
+    return ModelShape(path=str(path), name=short, n_layers=n_layers, d_model=d_model)
+
+
+def check_layer(layer: Any, shape: ModelShape, field_name: str = "--layer") -> int:
+    """Validate a decoder-layer index against the model."""
+    if isinstance(layer, bool) or not isinstance(layer, int):
+        raise UserError(field_name, f"expected an integer layer, got {layer!r}", f"use 0..{shape.n_layers - 1}")
+    if not 0 <= layer < shape.n_layers:
+        raise UserError(field_name, f"layer {layer} is beyond the model ({shape.n_layers} decoder layers)",
+                        f"use a layer between 0 and {shape.n_layers - 1}")
+    return layer
+
+
+def hook_names(layer: int) -> dict[str, str]:
+    """The hook point 'residual stream after decoder layer L' in every scheme users have."""
+    return {"hf": f"model.layers.{layer}", "sae_lens": f"model.layers.{layer}",
+            "transformer_lens": f"blocks.{layer}.hook_resid_post", "lm_eval": f"layers.{layer}",
+            "layer": str(layer)}
+
+
+def load_model(path: str, device: str = "cpu") -> tuple[Any, Any]:
+    """Load a local causal LM (float32, eval mode) and its tokenizer."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    model.to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model, tok
+
+
+def decoder_layer(model: Any, layer: int) -> Any:
+    """The decoder-layer module whose output is the residual stream after layer ``layer``."""
+    try:
+        from steering_hooks.hookpoints import resolve_hook
+
+        return resolve_hook(model, layer).module
+    except ImportError:  # pragma: no cover - steering_hooks ships with the package
+        return model.model.layers[layer]
+
+
+class _StopForward(Exception):
+    pass
+
+
+@contextmanager
+def capture_layer(model: Any, layer: int, stop: bool = True) -> Iterator[list[Any]]:
+    """Context manager: collect the output of decoder layer ``layer`` on each forward pass.
+
+    With ``stop`` the forward pass is cut right after that layer (callers wrap the call in
+    :func:`run_to_layer`). Handles decoder layers returning a tensor or a tuple.
+    """
+    store: list[Any] = []
+
+    def hook(_mod: Any, _inp: Any, out: Any) -> None:
+        store.append(out[0] if isinstance(out, (tuple, list)) else out)
+        if stop:
+            raise _StopForward
+
+    handle = decoder_layer(model, layer).register_forward_hook(hook)
+    try:
+        yield store
+    finally:
+        handle.remove()
+
+
+def layer_outputs(model: Any, layer: int, input_ids: Any, attention_mask: Any = None, batch_size: int = 16) -> Any:
+    """Residual stream after ``layer`` for ``input_ids`` [N, T] -> float32 tensor [N, T, d] (CPU)."""
+    import torch
+
+    outs = []
+    device = next(model.parameters()).device
+    with torch.no_grad(), capture_layer(model, layer, stop=True) as store:
+        for i in range(0, input_ids.shape[0], batch_size):
+            ids = input_ids[i:i + batch_size].to(device)
+            mask = None if attention_mask is None else attention_mask[i:i + batch_size].to(device)
+            try:
+                model(input_ids=ids, attention_mask=mask, use_cache=False)
+            except _StopForward:
+                pass
+            outs.append(store.pop().float().cpu())
+    return torch.cat(outs, dim=0)
+
+
+# ----------------------------------------------------------------------------- config
+@dataclass(frozen=True)
+class TrainSAEConfig:
+    """All settings of one ``train-sae`` run (recorded in ``metrics.json``)."""
+
+    model: str
+    layer: int
+    width: int
+    tokens: int
+    k: int = 32
+    arch: str = "topk"
+    l1: float = 5.0
+    out: str | None = None
+    seed: int = 0
+    context_size: int = 128
+    batch_tokens: int = 1024
+    lr: float = 5e-4
+    eval_fraction: float = 0.1
+    device: str = "cpu"
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """A validated config plus what validation resolved."""
+
+    cfg: TrainSAEConfig
+    shape: ModelShape
+    out: Path
+
+
+def default_out(shape: ModelShape, layer: int) -> Path:
+    """``$LM_EVAL_VALUES_HOME/saes/<model>-l<layer>``."""
+    from lm_eval_values.embedded_models import cache_home
+
+    return cache_home() / "saes" / f"{shape.name}-l{layer}"
+
+
+def _positive_int(value: Any, field_name: str, fix: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise UserError(field_name, f"must be a positive integer, got {value!r}", fix)
+    return value
+
+
+def validate(cfg: TrainSAEConfig) -> TrainPlan:
+    """Check every input before anything is loaded or written; raise :class:`UserError`."""
+    _positive_int(cfg.width, "--width", "give the number of SAE features, e.g. 2048")
+    _positive_int(cfg.tokens, "--tokens", "give the number of training tokens, e.g. 300000")
+    if cfg.arch not in ARCHS:
+        raise UserError("--arch", f"unknown SAE architecture {cfg.arch!r}", f"use one of: {', '.join(ARCHS)}")
+    if cfg.arch == "topk":
+        _positive_int(cfg.k, "--k", "give the number of active features per token, e.g. 32")
+        if cfg.k > cfg.width:
+            raise UserError("--k", f"k={cfg.k} is larger than the SAE width {cfg.width}", "use k <= width")
+    if not (isinstance(cfg.l1, (int, float)) and cfg.l1 >= 0):
+        raise UserError("--l1", f"must be >= 0, got {cfg.l1!r}", "e.g. --l1 5")
+    if not isinstance(cfg.context_size, int) or isinstance(cfg.context_size, bool) or cfg.context_size < 4:
+        raise UserError("--context-size", f"must be an integer >= 4, got {cfg.context_size!r}", "e.g. 128")
+    _positive_int(cfg.batch_tokens, "--batch-tokens", "e.g. 1024")
+    if not (isinstance(cfg.lr, (int, float)) and cfg.lr > 0 and math.isfinite(cfg.lr)):
+        raise UserError("--lr", f"must be a positive number, got {cfg.lr!r}", "e.g. 5e-4")
+    if not 0.0 < cfg.eval_fraction < 0.9:
+        raise UserError("--eval-fraction", f"must be in (0, 0.9), got {cfg.eval_fraction!r}", "e.g. 0.1")
+    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int):
+        raise UserError("--seed", f"must be an integer, got {cfg.seed!r}", "e.g. --seed 0")
+    c = cfg.corpus
+    for name, v in (("--roles", c.n_roles), ("--prompts", c.n_prompts), ("--samples", c.n_samples),
+                    ("--sample-tokens", c.sample_tokens)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise UserError(name, f"must be a non-negative integer, got {v!r}", "e.g. 32")
+    if c.valuebench is not None and not Path(c.valuebench).expanduser().is_dir():
+        raise UserError("--valuebench", f"no folder at {c.valuebench}", "give a local ValueBench data folder or leave it out")
+    if cfg.device != "cpu" and not cfg.device.startswith(("cuda", "mps")):
+        raise UserError("--device", f"unknown device {cfg.device!r}", "use cpu, cuda or cuda:N")
+    shape = resolve_local_model(cfg.model)
+    check_layer(cfg.layer, shape)
+    out = Path(cfg.out).expanduser() if cfg.out else default_out(shape, cfg.layer)
+    if out.exists() and not out.is_dir():
+        raise UserError("--out", f"{out} exists and is not a folder", "choose a folder path")
+    from lm_eval_values.atomic import check_writable_dir
+
+    check_writable_dir(out.parent, "--out")
+    return TrainPlan(cfg=cfg, shape=shape, out=out)
+
+
+# ----------------------------------------------------------------------------- training
+def _write_activation_cache(acts: Any, rows: Any, hook: str, path: Path) -> None:
+    """Write activations [N, T, d] and token ids [N, T] in sae-lens's cached-activation format."""
+    import datasets
+
+    n, t, d = acts.shape
+    features = datasets.Features({hook: datasets.Array2D(shape=(t, d), dtype="float32"),
+                                  "token_ids": datasets.Sequence(datasets.Value("int32"), length=t)})
+    ds = datasets.Dataset.from_dict({hook: acts.numpy(), "token_ids": rows.to(dtype=__import__("torch").int32).numpy()},
+                                    features=features)
+    ds.save_to_disk(str(path))
+
+
+def _runner_config(plan: TrainPlan, cache_dir: Path, out_dir: Path, n_rows: int) -> Any:
+    from sae_lens import LanguageModelSAERunnerConfig, LoggingConfig, StandardTrainingSAEConfig, TopKTrainingSAEConfig
+
+    cfg, shape = plan.cfg, plan.shape
+    hook = hook_names(cfg.layer)["hf"]
+    if cfg.arch == "topk":
+        sae_cfg: Any = TopKTrainingSAEConfig(d_in=shape.d_model, d_sae=cfg.width, k=cfg.k, device=cfg.device,
+                                             normalize_activations="expected_average_only_in")
+    else:
+        sae_cfg = StandardTrainingSAEConfig(d_in=shape.d_model, d_sae=cfg.width, l1_coefficient=cfg.l1,
+                                            device=cfg.device, normalize_activations="expected_average_only_in",
+                                            l1_warm_up_steps=max(1, cfg.tokens // cfg.batch_tokens // 10))
+    steps = max(1, cfg.tokens // cfg.batch_tokens)
+    store_rows = max(1, min(16, n_rows))
+    n_in_buffer = max(4, math.ceil(2 * cfg.batch_tokens / cfg.context_size))
+    window = max(10, min(1000, steps // 2))
+    return LanguageModelSAERunnerConfig(
+        sae=sae_cfg,
+        model_name=shape.path,
+        model_class_name="AutoModelForCausalLM",
+        hook_name=hook,
+        dataset_path=f"lm-eval-values offline corpus (seed {cfg.corpus.seed})",
+        is_dataset_tokenized=True,
+        streaming=False,
+        context_size=cfg.context_size,
+        use_cached_activations=True,
+        cached_activations_path=str(cache_dir),
+        n_batches_in_buffer=n_in_buffer,
+        store_batch_size_prompts=store_rows,
+        training_tokens=cfg.tokens,
+        train_batch_size_tokens=cfg.batch_tokens,
+        lr=cfg.lr,
+        lr_warm_up_steps=max(1, steps // 20),
+        lr_scheduler_name="constant",
+        dead_feature_window=window,
+        feature_sampling_window=window,
+        n_batches_for_norm_estimate=max(1, min(50, math.ceil(n_rows / store_rows))),
+        exclude_special_tokens=True,
+        device=cfg.device,
+        seed=cfg.seed,
+        dtype="float32",
+        prepend_bos=True,
+        logger=LoggingConfig(log_to_wandb=False),
+        n_checkpoints=0,
+        checkpoint_path=None,
+        output_path=str(out_dir),
+        verbose=False,
+    )
+
+
+@contextmanager
+def _quiet_training_env() -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in ("WANDB_MODE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")}
+    os.environ.update(WANDB_MODE="disabled", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def evaluate_sae(sae: Any, model: Any, layer: int, rows: Any, exclude_ids: Sequence[int],
+                 all_acts: Any | None = None, batch_size: int = 16) -> dict[str, float]:
+    """Held-out metrics of an SAE at the output of decoder layer ``layer``.
+
+    ``rows`` [N, T] are evaluation token rows. Returns explained variance
+    (1 - SSE / total variance around the mean, over non-special tokens), L0 (mean active
+    features per token), dead features (never active on the evaluation tokens nor on
+    ``all_acts`` [M, d], e.g. the training activations), the LM cross-entropy clean, with the
+    reconstruction spliced in, and with the layer output zero-ablated, and the fraction of the
+    loss gap recovered.
+    """
+    import torch
+
+    acts = layer_outputs(model, layer, rows, batch_size=batch_size)
+    keep = ~torch.isin(rows, torch.tensor(list(exclude_ids), dtype=rows.dtype)) if exclude_ids else \
+        torch.ones_like(rows, dtype=torch.bool)
+    x = acts[keep]
+    fired = torch.zeros(sae.cfg.d_sae, dtype=torch.bool)
+    with torch.no_grad():
+        feats = sae.encode(x)
+        recon = sae.decode(feats)
+        fired |= (feats > 0).any(0)
+        if all_acts is not None:
+            for i in range(0, all_acts.shape[0], 4096):
+                fired |= (sae.encode(all_acts[i:i + 4096]) > 0).any(0)
+    sse = ((x - recon) ** 2).sum()
+    sst = ((x - x.mean(0, keepdim=True)) ** 2).sum()
+    l0 = (feats > 0).float().sum(-1).mean()
+    ce = _spliced_losses(sae, model, layer, rows, keep, batch_size)
+    gap = ce["ce_loss_zero_ablated"] - ce["ce_loss_clean"]
+    recovered = (ce["ce_loss_zero_ablated"] - ce["ce_loss_with_sae"]) / gap if gap > 1e-9 else float("nan")
+    return {
+        "explained_variance": float(1.0 - sse / sst),
+        "mse_per_token": float(sse / x.shape[0]),
+        "l0": float(l0),
+        "dead_features": int((~fired).sum()),
+        "dead_fraction": float((~fired).float().mean()),
+        "eval_tokens": int(x.shape[0]),
+        **ce,
+        "ce_loss_recovered": float(recovered),
+    }
+
+
+def _spliced_losses(sae: Any, model: Any, layer: int, rows: Any, keep: Any, batch_size: int) -> dict[str, float]:
+    """Next-token loss on ``rows`` clean, with the SAE reconstruction, and zero-ablated (non-special targets)."""
+    import torch
+    import torch.nn.functional as F
+
+    mode = {"m": "clean"}
+
+    def hook(_mod: Any, _inp: Any, out: Any) -> Any:
+        if mode["m"] == "clean":
+            return None
+        h = out[0] if isinstance(out, (tuple, list)) else out
+        new = sae.decode(sae.encode(h.float())).to(h.dtype) if mode["m"] == "sae" else torch.zeros_like(h)
+        return (new, *out[1:]) if isinstance(out, tuple) else new
+
+    totals = {"clean": 0.0, "sae": 0.0, "zero": 0.0}
+    count = 0
+    handle = decoder_layer(model, layer).register_forward_hook(hook)
+    try:
+        with torch.no_grad():
+            for i in range(0, rows.shape[0], batch_size):
+                ids = rows[i:i + batch_size]
+                tgt_keep = keep[i:i + batch_size, 1:]
+                n = int(tgt_keep.sum())
+                if n == 0:
+                    continue
+                for m in totals:
+                    mode["m"] = m
+                    logits = model(input_ids=ids, use_cache=False).logits[:, :-1].float()
+                    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1),
+                                           reduction="none").view_as(tgt_keep)
+                    totals[m] += float(loss[tgt_keep].sum())
+                count += n
+    finally:
+        handle.remove()
+    count = max(count, 1)
+    return {"ce_loss_clean": totals["clean"] / count, "ce_loss_with_sae": totals["sae"] / count,
+            "ce_loss_zero_ablated": totals["zero"] / count}
+
+
+def train(plan: TrainPlan, log: Any = None) -> dict[str, Any]:
+    """Run a validated :class:`TrainPlan`; return the metrics record (also written to ``metrics.json``)."""
+    import torch
+
+    from lm_eval_values.atomic import atomic_directory, atomic_write_json
+    from lm_eval_values.corpus import (corpus_manifest, pack_tokens, project_documents, sample_documents,
+                                       split_documents)
+
+    say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    cfg, shape = plan.cfg, plan.shape
+    hooks = hook_names(cfg.layer)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    model, tok = load_model(shape.path, cfg.device)
+    timings["load_model_s"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    docs = project_documents(cfg.corpus, tok)
+    prompts = [d.text for d in docs if d.source == "prompts"]
+    docs += sample_documents(model, tok, prompts, cfg.corpus)
+    timings["corpus_s"] = time.perf_counter() - t
+    train_docs, eval_docs = split_documents(docs, cfg.eval_fraction, cfg.seed)
+    train_rows = torch.tensor(pack_tokens(train_docs, tok, cfg.context_size), dtype=torch.long)
+    eval_rows = torch.tensor(pack_tokens(eval_docs, tok, cfg.context_size), dtype=torch.long)
+    if train_rows.numel() == 0 or eval_rows.numel() == 0:
+        raise UserError("--context-size", f"the corpus is too small for rows of {cfg.context_size} tokens",
+                        "use a smaller --context-size or more --prompts/--samples")
+    exclude = sorted(set(int(i) for i in tok.all_special_ids))
+    say(f"corpus: {len(docs)} documents, {train_rows.numel()} training tokens in {train_rows.shape[0]} rows, "
+        f"{eval_rows.numel()} held-out tokens; {timings['corpus_s']:.1f} s")
+
+    t = time.perf_counter()
+    acts = layer_outputs(model, cfg.layer, train_rows)
+    timings["activations_s"] = time.perf_counter() - t
+    say(f"activations at {hooks['hf']}: {tuple(acts.shape)} in {timings['activations_s']:.1f} s")
+
+    from sae_lens import SAE, LanguageModelSAETrainingRunner
+    from sae_lens.load_model import HookedProxyLM
+
+    with atomic_directory(plan.out) as out_dir, tempfile.TemporaryDirectory(prefix="lev-sae-cache-") as tmp, \
+            _quiet_training_env():
+        cache_dir = Path(tmp) / "activations"
+        _write_activation_cache(acts, train_rows, hooks["hf"], cache_dir)
+        import datasets
+
+        token_ds = datasets.Dataset.from_dict({"input_ids": train_rows.tolist()})
+        runner_cfg = _runner_config(plan, cache_dir, out_dir, train_rows.shape[0])
+        proxy = HookedProxyLM(model, tok, hook_names=[hooks["hf"]])
+        t = time.perf_counter()
+        runner = LanguageModelSAETrainingRunner(runner_cfg, override_dataset=token_ds, override_model=proxy)
+        meta = runner.sae.cfg.metadata
+        meta.hook_names = hooks
+        meta.hook_layer = cfg.layer
+        meta.model_alias = cfg.model
+        meta.d_model = shape.d_model
+        runner.run()
+        timings["train_s"] = time.perf_counter() - t
+        sae = SAE.load_from_disk(str(out_dir), device=cfg.device)
+        sae.eval()
+        saved_meta = json.loads((out_dir / "cfg.json").read_text())["metadata"]
+        t = time.perf_counter()
+        metrics = evaluate_sae(sae, model, cfg.layer, eval_rows, exclude, all_acts=acts.reshape(-1, acts.shape[-1]))
+        timings["eval_s"] = time.perf_counter() - t
+        timings["total_s"] = time.perf_counter() - t0
+        record = {
+            "model": cfg.model, "model_path": shape.path, "layer": cfg.layer, "d_model": shape.d_model,
+            "hook_name": hooks["hf"], "hook_names": hooks, "architecture": cfg.arch, "width": cfg.width,
+            "k": cfg.k if cfg.arch == "topk" else None,
+            "training_tokens": cfg.tokens,
+            "corpus_tokens": int(train_rows.numel()), "eval_corpus_tokens": int(eval_rows.numel()),
+            "epochs_over_corpus": cfg.tokens / max(1, train_rows.numel()),
+            "metrics": metrics,
+            "training_metadata": {"l0_last_window": saved_meta.get("l0"),
+                                  "dead_features_last_window": saved_meta.get("num_dead_features")},
+            "timings_s": {k: round(v, 2) for k, v in timings.items()},
+            "config": asdict(cfg),
+            "corpus": corpus_manifest(docs, cfg.corpus),
+            "excluded_token_ids": exclude,
+            "seed": cfg.seed,
+            "versions": _versions(),
+        }
+        atomic_write_json(out_dir / METRICS_FILE, record)
+    return record
+
+
+def _versions() -> dict[str, str]:
+    import sae_lens
+    import torch
+    import transformers
+
+    return {"sae_lens": sae_lens.__version__, "torch": torch.__version__, "transformers": transformers.__version__}
+
+
+# ----------------------------------------------------------------------------- CLI
+def build_parser() -> argparse.ArgumentParser:
+    """The ``train-sae`` argument parser."""
+    p = argparse.ArgumentParser(prog="lm-eval-values train-sae",
+                                description="Train a sae-lens SAE on the residual stream after one decoder layer of a "
+                                            "local model, on an offline corpus (no hub).")
+    p.add_argument("--model", required=True, help="embedded model name (smollm2-135m-instruct) or local HF folder")
+    p.add_argument("--layer", required=True, type=int, help="decoder layer L (SAE on the residual stream after it)")
+    p.add_argument("--width", required=True, type=int, help="number of SAE features")
+    p.add_argument("--tokens", required=True, type=int, help="training tokens (epochs over the corpus if larger)")
+    p.add_argument("--k", type=int, default=32, help="active features per token (topk architecture; default 32)")
+    p.add_argument("--arch", default="topk", choices=None, help="topk (default) or standard (ReLU + L1)")
+    p.add_argument("--l1", type=float, default=5.0, help="L1 coefficient for --arch standard")
+    p.add_argument("--out", default=None, help="output folder (default $LM_EVAL_VALUES_HOME/saes/<model>-l<L>)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--context-size", type=int, default=128)
+    p.add_argument("--batch-tokens", type=int, default=1024)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--eval-fraction", type=float, default=0.1, help="held-out fraction of corpus documents")
+    p.add_argument("--roles", type=int, default=CorpusConfig.n_roles, help="synthetic roles in the corpus")
+    p.add_argument("--prompts", type=int, default=CorpusConfig.n_prompts, help="instruction prompts in the corpus")
+    p.add_argument("--samples", type=int, default=CorpusConfig.n_samples, help="prompts continued by sampling the model")
+    p.add_argument("--sample-tokens", type=int, default=CorpusConfig.sample_tokens, help="new tokens per sample")
+    p.add_argument("--valuebench", default=None, help="optional local ValueBench data folder (items, definitions)")
+    p.add_argument("--device", default="cpu")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    """``lm-eval-values train-sae ...``: prints metrics and the SAE folder; exit 2 on bad input."""
+    args = build_parser().parse_args(argv)
+    corpus = CorpusConfig(seed=args.seed, n_roles=args.roles, n_prompts=args.prompts, n_samples=args.samples,
+                          sample_tokens=args.sample_tokens, valuebench=args.valuebench)
+    cfg = TrainSAEConfig(model=args.model, layer=args.layer, width=args.width, tokens=args.tokens, k=args.k,
+                         arch=args.arch, l1=args.l1, out=args.out, seed=args.seed, context_size=args.context_size,
+                         batch_tokens=args.batch_tokens, lr=args.lr, eval_fraction=args.eval_fraction,
+                         device=args.device, corpus=corpus)
+    plan = validate(cfg)
+    record = train(plan)
+    m = record["metrics"]
+    print(f"hook: {record['hook_name']} (TransformerLens {record['hook_names']['transformer_lens']}, "
+          f"lm-eval {record['hook_names']['lm_eval']})")
+    print(f"tokens: {record['training_tokens']} trained ({record['corpus_tokens']} unique corpus tokens, "
+          f"{record['epochs_over_corpus']:.1f} epochs), time {record['timings_s']['total_s']:.1f} s")
+    print(f"explained variance {m['explained_variance']:.4f}, L0 {m['l0']:.2f}, dead features {m['dead_features']}/"
+          f"{record['width']}, CE clean {m['ce_loss_clean']:.3f} / with SAE {m['ce_loss_with_sae']:.3f} / "
+          f"zero-ablated {m['ce_loss_zero_ablated']:.3f} (recovered {m['ce_loss_recovered']:.3f})")
+    print(plan.out)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))
