@@ -58,13 +58,12 @@ def _usage() -> str:
 
 
 def _error_types() -> tuple[type[BaseException], ...]:
+    """User-error classes. steering_hooks' SpecError counts only if that module was loaded
+    (if it was not, no SpecError can have been raised; importing it would cost torch's import)."""
     types: list[type[BaseException]] = [UserError]
-    try:
-        from steering_hooks.errors import SpecError
-
-        types.append(SpecError)
-    except Exception:  # pragma: no cover - steering_hooks always ships with us
-        pass
+    spec_errors = sys.modules.get("steering_hooks.errors")
+    if spec_errors is not None:
+        types.append(spec_errors.SpecError)
     return tuple(types)
 
 

@@ -270,7 +270,6 @@ def fetch_model(name: str = DEFAULT_MODEL, force: bool = False, verify: str = "f
             with atomic_directory(target) as build_dir:
                 _convert(spec, gguf, build_dir)
                 _write_manifest(spec, build_dir)
-                build_dir.chmod(0o755)
         _log(f"{spec.name} ready in {time.time() - t0:.1f} s: {target}")
     return target
 
