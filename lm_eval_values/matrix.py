@@ -44,7 +44,7 @@ ITEM_COLUMNS: tuple[str, ...] = META_COLUMNS + (
     "task", "doc_id", "item_id", "value", "agreement", "format", "inventory", "metric", "score")
 #: Per-sample metrics tried, in order, as the item score when none is configured.
 ITEM_SCORE_METRICS: tuple[str, ...] = (
-    "value_score", "score", "expected_score", "item_score", "argmax_score", "acc")
+    "score", "value_score", "expected_score", "item_score", "score_argmax", "acc")
 
 CONDITIONS_DIR = "conditions"
 CONDITION_FILE = "condition.json"
@@ -145,25 +145,33 @@ def _model_args_dict(cfg: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def _steering_from_record(steer: dict[str, Any], steer_hash: str | None) -> tuple[str, float]:
+    ivs = steer.get("interventions") or []
+    coef = float(ivs[0].get("coeff", float("nan"))) if len(ivs) == 1 else float("nan")
+    if len(ivs) == 1 and ivs[0].get("feature") is not None:
+        return str(ivs[0]["feature"]), coef
+    if steer.get("name") and steer.get("name") != "model_args":
+        return str(steer["name"]), coef
+    if len(ivs) == 1 and isinstance(ivs[0].get("vector"), str):
+        return Path(ivs[0]["vector"]).stem, coef
+    return (steer_hash or "steered")[:12], coef
+
+
 def _plain_meta(results: dict[str, Any], cond_id: str) -> dict[str, Any]:
+    """Meta columns of a plain lm-eval run (``values_hf`` condition record or model_args)."""
     cfg = results.get("config") or {}
-    rec = results.get("values_condition") or cfg.get("values_condition") or {}
+    rec = cfg.get("values_condition") or results.get("values_condition") or {}
     ma = _model_args_dict(cfg)
-    role_id = rec.get("role_id", ma.get("role_id", ""))
-    steering_id = rec.get("steering_id")
-    coef = rec.get("coefficient")
-    if steering_id is None:
-        if ma.get("feature") not in (None, ""):
-            steering_id = str(ma["feature"])
-        elif ma.get("steer"):
-            steering_id = Path(str(ma["steer"])).stem
-        else:
-            steering_id = "none"
-    if coef is None:
-        coef = ma.get("coeff", 0.0 if steering_id == "none" else float("nan"))
-    seed = cfg.get("random_seed")
-    return {"condition_id": cond_id, "role_id": role_id or "", "split": rec.get("split", ""),
-            "steering_id": steering_id, "coefficient": coef, "seed": seed}
+    role_id = rec.get("role_id") or ma.get("role_id") or ""
+    steering_id, coef = "none", 0.0
+    if rec.get("steer"):
+        steering_id, coef = _steering_from_record(rec["steer"], rec.get("steer_hash"))
+    elif ma.get("feature") not in (None, ""):
+        steering_id, coef = str(ma["feature"]), float(ma.get("coeff", "nan"))
+    elif ma.get("steer"):
+        steering_id, coef = Path(str(ma["steer"])).stem, float("nan")
+    return {"condition_id": cond_id, "role_id": str(role_id), "split": "", "steering_id": steering_id,
+            "coefficient": coef, "seed": cfg.get("random_seed")}
 
 
 _RESULTS_RE = re.compile(r"^results_(.+)\.json$")
@@ -221,6 +229,11 @@ def read_conditions(path: str | Path, condition_ids: Sequence[str] | None = None
                                 "run the remaining shards or re-run the sweep to finish them")
             names = list(condition_ids)
         conds = [read_sweep_condition(cdir / n) for n in names]
+        idents = sorted({str(c.record.get("identity_hash")) for c in conds})
+        if len(idents) > 1:
+            raise UserError("DIR", f"{cdir} mixes conditions of {len(idents)} different sweeps "
+                            "(model, tasks, format or sampling differ)",
+                            "give each sweep its own output folder, or delete the stale condition folders")
     if condition_ids is None:
         conds += read_plain_conditions(root)
     if not conds:

@@ -60,8 +60,6 @@ def make_task_manager(cfg: SweepConfig):
     from lm_eval_values.registration import get_task_manager
 
     metadata = dict(cfg.task_metadata)
-    if cfg.format is not None:
-        metadata["format"] = cfg.format
     kwargs: dict[str, Any] = {"metadata": metadata} if metadata else {}
     return get_task_manager(include_path=[str(p) for p in cfg.include_path], **kwargs)
 
@@ -147,6 +145,26 @@ class ConditionRunner:
         if cfg.model == "values_hf" and not self.has_set_condition:
             raise UserError("model", "this values_hf model has no set_condition()", "update lm-eval-values")
 
+    def check_steering(self, settings: dict[str, Any]) -> None:
+        """Compile every steering setting against the loaded model once, before any condition runs.
+
+        Raises:
+            UserError: a spec that does not fit the model (layer, feature index, SAE width...).
+        """
+        if not self.has_set_condition:
+            return
+        from steering_hooks.errors import SpecError
+
+        try:
+            for key, setting in settings.items():
+                if setting.steer is not None:
+                    self.lm.set_condition(role=None, role_id=None, steer=setting.steer)
+        except SpecError as exc:
+            raise UserError(f"steering[{setting.id}].{exc.field}", exc.problem, exc.fix) from None
+        finally:
+            with contextlib.suppress(Exception):
+                self.lm.set_condition(role=None, role_id=None, steer=None)
+
     def run(self, cond: Condition, samples: dict[str, list[int]]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Evaluate ``cond`` on the given doc indices; returns (lm-eval results, model condition record)."""
         import lm_eval
@@ -157,8 +175,6 @@ class ConditionRunner:
         if self.has_set_condition:
             self.lm.set_condition(role=cond.role_prompt or None, role_id=cond.role.id or None,
                                   steer=cond.steering.steer)
-            if hasattr(self.lm, "condition_record"):
-                record = dict(self.lm.condition_record() or {})
         else:
             system_instruction = cond.role_prompt or None
         results = lm_eval.simple_evaluate(
@@ -169,6 +185,8 @@ class ConditionRunner:
             random_seed=cond.seed, numpy_random_seed=cond.seed, torch_random_seed=cond.seed,
             fewshot_random_seed=cond.seed,
         )
+        if self.has_set_condition and hasattr(self.lm, "condition_record"):
+            record = dict(self.lm.condition_record() or {})  # after the run: the receipt is filled in
         if results is None:  # pragma: no cover - only on non-zero ranks
             raise RuntimeError("simple_evaluate returned no results")
         return dict(results), record
@@ -309,6 +327,8 @@ class SweepSummary:
     elapsed_s: float
     matrix_path: Path
     computed: list[str]
+    load_s: float = 0.0
+    total_s: float = 0.0
 
     @property
     def items_per_s(self) -> float:
@@ -372,25 +392,30 @@ def run_sweep(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), out: str | Path
         doc_index = load_doc_index(cfg, tm)
     selections = {c.condition_id: select_items(doc_index, cfg, c) for c in all_conds}
     n_items = {cid: sum(map(len, s.values())) for cid, s in selections.items()}
-    # -- all validation done: now write
     check_writable_dir(out_dir, "output_dir")
     _check_output_compatible(out_dir, cfg)
+    pending = [c for c in mine if not is_finished(out_dir, c)]
+    n_skipped = len(mine) - len(pending)
+    runner: ConditionRunner | None = None
+    t_load = time.time()
+    if pending:
+        with _quiet_lm_eval():
+            runner = ConditionRunner(cfg, tm)
+            runner.check_steering({c.steering.id + "|" + repr(c.steering.coefficient): c.steering for c in pending})
+    load_s = time.time() - t_load
+    # -- everything validated (config, tasks, model, steering specs): now write
     suffix = shard_suffix(shard)
     atomic_write_json(out_dir / f"manifest{suffix}.json", build_manifest(cfg, all_conds, n_items, shard, None, False))
     clean_own_temp_dirs(out_dir, mine)
-    pending = [c for c in mine if not is_finished(out_dir, c)]
-    n_skipped = len(mine) - len(pending)
     if n_skipped:
         print(f"sweep: {n_skipped} of {len(mine)} conditions already finished in {out_dir}; skipping them",
               file=sys.stderr)
     computed: list[str] = []
     items_run = 0
     t_run = time.time()
-    if pending:
+    if runner is not None:
         from tqdm.auto import tqdm
 
-        with _quiet_lm_eval():
-            runner = ConditionRunner(cfg, tm)
         bar = tqdm(total=sum(n_items[c.condition_id] for c in pending), unit="item", file=sys.stderr,
                    disable=not progress, desc="sweep", dynamic_ncols=True)
         try:
@@ -421,10 +446,11 @@ def run_sweep(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), out: str | Path
     atomic_write_json(out_dir / f"manifest{suffix}.json",
                       build_manifest(cfg, all_conds, n_items, shard, files, complete))
     summary = SweepSummary(out=out_dir, n_conditions=len(mine), n_run=len(computed), n_skipped=n_skipped,
-                           n_items_run=items_run, elapsed_s=elapsed_run, matrix_path=matrix_path, computed=computed)
+                           n_items_run=items_run, elapsed_s=elapsed_run, matrix_path=matrix_path, computed=computed,
+                           load_s=load_s, total_s=time.time() - t0)
     print(f"sweep: {summary.n_run} conditions run ({items_run} items in {elapsed_run:.1f} s, "
-          f"{summary.items_per_s:.2f} items/s), {n_skipped} skipped, total {time.time() - t0:.1f} s -> {matrix_path}",
-          file=sys.stderr)
+          f"{summary.items_per_s:.2f} items/s; model load {load_s:.1f} s), {n_skipped} skipped, "
+          f"total {summary.total_s:.1f} s -> {matrix_path}", file=sys.stderr)
     return summary
 
 

@@ -9,7 +9,8 @@ Example (all keys; only ``model_args.pretrained`` and ``tasks`` are required)::
     model: values_hf                 # or hf (roles only, as system_instruction)
     model_args: {pretrained: smollm2-135m-instruct, dtype: float32}
     tasks: [values_schwartz]
-    format: yesno                    # passed to the tasks as metadata (null: task default)
+    format: yesno                    # yesno | likert | likert_rev | generate: picks the task variant
+                                     # (values_schwartz -> values_schwartz_likert ...); null: as named
     task_metadata: {}                # more metadata for the TaskManager
     include_path: []                 # extra task folders
     apply_chat_template: true
@@ -24,9 +25,16 @@ Example (all keys; only ``model_args.pretrained`` and ``tasks`` are required)::
       limit: null                    # keep the first N roles of each split
     steering:
       - {type: none}
-      - {type: sae, id: sae, sae: ./sae_dir, layer: 6, features: [12, 40], coefficients: [50, 100]}
-      - {type: vector, id: vec, vector: ./v.safetensors, layer: 3, coefficients: [4, 8]}
+      - {type: sae, id: sae, sae: ./sae_dir, layer: 6, features: [12, 40], coefficients: [50, 100],
+         positions: 'span:" your values"'}        # op (default add), options: {scale: ...}
+      - {type: vector, id: vec, vector: ./v.safetensors, layer: 3, coefficients: [4, 8], positions: prompt}
+      - {type: spec, id: mine, spec: ./spec.yaml, coefficients: [1, 2]}   # steering_hooks spec; coeff overridden
       - {type: prompt, values: [Power], directions: [inclined, disinclined]}
+
+Steering ids: ``none``; ``<id>:<feature>`` for SAE entries (id defaults to ``sae``); the entry id
+for vector/spec entries; ``prompt:<Value>`` (coefficient +1 inclined, -1 disinclined) for
+value-definition prompts, which are appended to the role text. SAE/vector/spec settings are
+passed to ``ValuesHFLM.set_condition(steer=...)`` as :mod:`steering_hooks` spec dicts.
     sampling: {fraction: 0.4, seed: 0, per_split: {test: 1.0}, max_items_per_value: null}
     seeds: [0]
     batch_size: 8
@@ -36,6 +44,7 @@ Example (all keys; only ``model_args.pretrained`` and ``tasks`` are required)::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -195,14 +204,39 @@ class SteeringSetting:
     coefficient: float
     steer: Any = None
     prompt: str = ""
+    sources: tuple[tuple[str, str], ...] = ()
 
     def record(self) -> dict[str, Any]:
-        """JSON-able description (hashed into the condition id)."""
-        return {"id": self.id, "kind": self.kind, "coefficient": self.coefficient,
-                "steer": _jsonable(self.steer), "prompt": self.prompt}
+        """JSON-able description (hashed into the condition id; includes source file digests)."""
+        out = {"id": self.id, "kind": self.kind, "coefficient": self.coefficient,
+               "steer": _jsonable(self.steer), "prompt": self.prompt}
+        if self.sources:
+            out["sources"] = dict(self.sources)
+        return out
+
+
+_DIGESTS: dict[str, str] = {}
+
+
+def file_digest(path: str | Path) -> str:
+    """sha256 of a file, or of a folder's files (names and contents, sorted); cached per process."""
+    p = Path(path)
+    key = str(p.resolve())
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        files = [p] if p.is_file() else sorted(x for x in p.rglob("*") if x.is_file())
+        for f in files:
+            h.update(f.relative_to(p).as_posix().encode() if f != p else b"")
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+        _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
 
 
 def _jsonable(x: Any) -> Any:
+    if hasattr(x, "to_dict") and callable(x.to_dict):  # a steering_hooks SteeringSpec (tensors summarised)
+        return _jsonable(x.to_dict())
     if isinstance(x, Path):
         return str(x)
     if isinstance(x, dict):
@@ -213,19 +247,39 @@ def _jsonable(x: Any) -> Any:
 
 
 def _steer_target(entry: dict[str, Any], where: str) -> dict[str, Any]:
+    """The intervention keys shared by an entry's settings (layer/hook, op, positions, options)."""
     out: dict[str, Any] = {}
     if "layer" in entry and "hookpoint" in entry:
         raise UserError(f"{where}.hookpoint", "give either layer or hookpoint, not both", "remove one of them")
     if "layer" in entry:
         out["layer"] = _int(entry["layer"], f"{where}.layer", minimum=0)
     elif "hookpoint" in entry:
-        out["hookpoint"] = _str(entry["hookpoint"], f"{where}.hookpoint")
-    for key in ("op", "positions"):
-        if key in entry:
-            out[key] = _str(entry[key], f"{where}.{key}")
-    if "options" in entry:
-        out.update(_mapping(entry["options"], f"{where}.options"))
+        out["layer"] = _str(entry["hookpoint"], f"{where}.hookpoint")
+    out["op"] = _str(entry.get("op", "add"), f"{where}.op")
+    if "positions" in entry:
+        out["positions"] = _str(entry["positions"], f"{where}.positions")
+    for k, v in _mapping(entry.get("options"), f"{where}.options").items():
+        if k in ("sae", "vector", "feature", "coeff", "layer", "op", "positions"):
+            raise UserError(f"{where}.options.{k}", "is set by the entry itself", f"use the entry's own key for {k}")
+        out[str(k)] = v
     return out
+
+
+def _spec(name: str, intervention: dict[str, Any], where: str) -> dict[str, Any]:
+    """A one-intervention :mod:`steering_hooks` spec dict, parsed once to validate it (no files read)."""
+    spec = {"name": name, "interventions": [intervention]}
+    _validate_spec(spec, where)
+    return spec
+
+
+def _validate_spec(spec: Any, where: str) -> Any:
+    from steering_hooks.errors import SpecError
+    from steering_hooks.spec import spec_from_obj
+
+    try:
+        return spec_from_obj(spec)
+    except SpecError as exc:
+        raise UserError(f"{where}.{exc.field}", exc.problem, exc.fix) from None
 
 
 def parse_steering(entries: Any, base: Path) -> list[SteeringSetting]:
@@ -254,6 +308,7 @@ def parse_steering(entries: Any, base: Path) -> list[SteeringSetting]:
                                 "add sae: <folder>, features: [..], coefficients: [..]")
             sae = entry["sae"]
             sae_ref: str = str(_path(sae, f"{where}.sae", base)) if not _looks_like_release(sae) else _str(sae, f"{where}.sae")
+            src = ((sae_ref, file_digest(sae_ref)),) if Path(sae_ref).exists() else ()
             feats = entry["features"] if isinstance(entry["features"], list) else [entry["features"]]
             if not feats:
                 raise UserError(f"{where}.features", "is empty", "list at least one feature index")
@@ -261,8 +316,9 @@ def parse_steering(entries: Any, base: Path) -> list[SteeringSetting]:
             target = _steer_target(entry, where)
             for f in feats:
                 for c in _number_list(entry["coefficients"], f"{where}.coefficients"):
-                    steer = {"sae": sae_ref, "feature": f, "coeff": c, **target}
-                    settings.append(SteeringSetting(id=f"{sid or 'sae'}:{f}", kind="sae", coefficient=c, steer=steer))
+                    steer = _spec(f"{sid or 'sae'}:{f}", {**target, "sae": sae_ref, "feature": f, "coeff": c}, where)
+                    settings.append(SteeringSetting(id=f"{sid or 'sae'}:{f}", kind="sae", coefficient=c, steer=steer,
+                                                    sources=src))
         elif kind == "vector":
             if "vector" not in entry or "coefficients" not in entry:
                 raise UserError(where, "a vector entry needs vector and coefficients",
@@ -270,17 +326,24 @@ def parse_steering(entries: Any, base: Path) -> list[SteeringSetting]:
             vec = str(_path(entry["vector"], f"{where}.vector", base))
             target = _steer_target(entry, where)
             for c in _number_list(entry["coefficients"], f"{where}.coefficients"):
-                steer = {"vector": vec, "coeff": c, **target}
-                settings.append(SteeringSetting(id=sid or "vector", kind="vector", coefficient=c, steer=steer))
+                steer = _spec(sid or "vector", {**target, "vector": vec, "coeff": c}, where)
+                settings.append(SteeringSetting(id=sid or "vector", kind="vector", coefficient=c, steer=steer,
+                                                sources=((vec, file_digest(vec)),)))
         elif kind == "spec":
             if "spec" not in entry:
                 raise UserError(f"{where}.spec", "missing", "give a steering spec file or mapping")
             spec = entry["spec"]
-            spec_ref: Any = str(_path(spec, f"{where}.spec", base)) if isinstance(spec, str) else _mapping(spec, f"{where}.spec")
-            coefs = _number_list(entry["coefficients"], f"{where}.coefficients") if "coefficients" in entry else [1.0]
-            for c in coefs:
-                steer = {"spec": spec_ref, "scale": c}
-                settings.append(SteeringSetting(id=sid or "spec", kind="spec", coefficient=c, steer=steer))
+            spec_obj = _validate_spec(str(_path(spec, f"{where}.spec", base)) if isinstance(spec, str)
+                                      else _mapping(spec, f"{where}.spec"), f"{where}.spec")
+            if spec_obj.name is None:
+                spec_obj.name = sid or "spec"
+            if "coefficients" in entry:
+                for c in _number_list(entry["coefficients"], f"{where}.coefficients"):
+                    scaled = type(spec_obj)([dataclasses.replace(iv, coeff=c) for iv in spec_obj.interventions],
+                                            name=spec_obj.name)
+                    settings.append(SteeringSetting(id=sid or "spec", kind="spec", coefficient=c, steer=scaled))
+            else:
+                settings.append(SteeringSetting(id=sid or "spec", kind="spec", coefficient=1.0, steer=spec_obj))
         else:  # prompt
             values = _str_list(entry.get("values"), f"{where}.values")
             dirs = _str_list(entry.get("directions", ["inclined", "disinclined"]), f"{where}.directions")
@@ -499,6 +562,23 @@ class SweepConfig:
         return out
 
 
+#: task-name suffix of each answer format of the values_* task families
+FORMAT_SUFFIXES: dict[str, str] = {"yesno": "", "likert": "_likert", "likert_rev": "_likert_rev", "generate": "_gen"}
+
+
+def resolve_task_names(tasks: Sequence[str], fmt: str | None) -> list[str]:
+    """Apply an answer ``format`` to task/group names: ``values_schwartz`` + ``likert`` -> ``values_schwartz_likert``.
+
+    Names that already end with a format suffix are kept as they are.
+    """
+    if fmt is None:
+        return list(tasks)
+    if fmt not in FORMAT_SUFFIXES:
+        raise UserError("format", f"unknown answer format {fmt!r}", f"use one of: {', '.join(FORMAT_SUFFIXES)}")
+    suffixes = [x for x in FORMAT_SUFFIXES.values() if x]
+    return [t if any(t.endswith(x) for x in suffixes) else t + FORMAT_SUFFIXES[fmt] for t in tasks]
+
+
 def parse_config(data: Any, base: Path | None = None, source: str = "") -> SweepConfig:
     """Validate a config mapping (already parsed YAML) and return a :class:`SweepConfig`."""
     base = Path(base or ".").resolve()
@@ -528,10 +608,10 @@ def parse_config(data: Any, base: Path | None = None, source: str = "") -> Sweep
     for k, v in model_args.items():
         if isinstance(v, (dict, list)):
             raise UserError(f"model_args.{k}", "must be a scalar", "give a string, number or boolean")
-    tasks = _str_list(d.get("tasks"), "tasks")
     fmt = d.get("format")
     if fmt is not None:
         fmt = _str(fmt, "format")
+    tasks = resolve_task_names(_str_list(d.get("tasks"), "tasks"), fmt)
     include = d.get("include_path") or []
     include = [include] if isinstance(include, str) else include
     if not isinstance(include, list):
