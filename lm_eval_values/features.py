@@ -1,0 +1,602 @@
+"""``lm-eval-values discover-features``: rank SAE features for steering values.
+
+    lm-eval-values discover-features --model smollm2-135m-instruct --sae DIR --layer 15 \\
+        --method span --span " your values" --top 24 --out features.json
+    lm-eval-values discover-features --model smollm2-135m-instruct --sae DIR --layer 15 \\
+        --method contrastive --value Benevolence --top 24 --out benevolence.csv
+
+Methods
+-------
+``span`` (the study's method, Kang et al. 2025): encode the no-role instruction prompt (the
+value tasks' prompt: "Answer the Question according to your values. ..." in the system turn,
+a question, ``Answer:``; or ``--prompt TEXT``) and rank features by their activation on the
+tokens of ``--span``, **max over the span**. ``score`` = that max.
+
+``contrastive``: for ``--value V`` build value-high and value-low role prompts (the study's
+"You are inclined / disinclined to the value of V, which means <definition>." appended to
+``--roles`` synthetic personas and to no persona), pool each prompt's feature activations over
+``--pool`` positions (``span``: the ``--span`` tokens, which follow the role in the system
+turn; ``role``: the role-hint tokens; ``last``: the last prompt token; ``prompt``: all
+non-special tokens) and rank features by the absolute effect size (Cohen's d, pooled SD) of
+high minus low. ``score`` = d; ``sign`` = +1 when the feature is higher for value-high prompts
+(steer it up to raise the value), -1 otherwise. ``--direction up|down`` keeps one sign.
+
+Statistics of every ranked feature (all activations are the SAE's encoder outputs):
+
+* ``mean_act`` / ``max_act``: mean and max over the scored positions (span method: over the
+  span tokens; contrastive: over the pooled value of every high and low prompt);
+* ``mean_high`` / ``mean_low`` / ``diff`` / ``effect_size`` (contrastive) ; for ``span``,
+  ``effect_size`` = (span max - reference mean) / reference SD, i.e. how specific the feature
+  is to the span compared with ordinary text;
+* ``typical_act``: mean activation when active on a reference corpus (``--reference`` project
+  documents, see :mod:`lm_eval_values.corpus`); ``density``: fraction of reference tokens on
+  which the feature is active; useful to calibrate steering coefficients;
+* ``decoder_norm``: ``||W_dec[f]||``; ``coeff_resid_norm``: the coefficient at which
+  ``coeff * W_dec[f]`` has the median residual-stream norm at the scored positions.
+
+Output (``--out``, by extension)
+--------------------------------
+``.json``: one object::
+
+    {"format": "lm-eval-values/features", "version": 1, "method": "span", "model": ..., "sae": "/abs/dir",
+     "layer": 15, "hook_name": "model.layers.15", "hook_names": {...}, "d_in": 576, "d_sae": 2048,
+     "span": " your values", "value": null, "pool": null, "resid_norm": 41.2,
+     "features": [{"rank": 1, "feature": 1234, "score": ..., "sign": 1, "mean_act": ..., "max_act": ...,
+                   "typical_act": ..., "density": ..., "effect_size": ..., "decoder_norm": ...,
+                   "coeff_resid_norm": ...}, ...],
+     "feature_ids": [1234, ...],
+     "sweep_steering": [{"type": "sae", "id": "sae-span", "sae": "/abs/dir", "layer": 15,
+                         "features": [...], "coefficients": [c/2, c], "positions": "span:\" your values\""}],
+     "settings": {...}}
+
+``sweep_steering`` entries paste directly into a sweep config's ``steering:`` list
+(:mod:`lm_eval_values.sweep_config`); contrastive results give one entry per sign (negative
+coefficients for features that are higher for value-low prompts). ``.csv``: one row per
+feature with the columns above plus ``method, value, layer, hook_name, sae``; the same JSON
+object is written next to it (``<stem>.json``) unless that is the ``--out`` itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import random
+import re
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from lm_eval_values.errors import UserError
+
+METHODS = ("span", "contrastive")
+POOLS = ("span", "role", "last", "prompt")
+DIRECTIONS = ("both", "up", "down")
+FORMAT = "lm-eval-values/features"
+FORMAT_VERSION = 1
+CSV_COLUMNS = ("rank", "feature", "score", "sign", "mean_act", "max_act", "mean_high", "mean_low", "diff",
+               "effect_size", "typical_act", "density", "decoder_norm", "coeff_resid_norm", "method", "value",
+               "layer", "hook_name", "sae")
+DEFAULT_QUESTION = "Should I make time to help the people around me, even when it costs me something?"
+
+
+@dataclass(frozen=True)
+class DiscoverConfig:
+    """Settings of one ``discover-features`` run (recorded in the output)."""
+
+    model: str
+    sae: str
+    out: str
+    layer: int | None = None
+    method: str = "span"
+    span: str = " your values"
+    value: str | None = None
+    definition: str | None = None
+    top: int = 24
+    prompt: str | None = None
+    question: str = DEFAULT_QUESTION
+    roles: int = 16
+    pool: str = "span"
+    direction: str = "both"
+    reference: int = 32
+    seed: int = 0
+    device: str = "cpu"
+
+
+@dataclass
+class FeatureStat:
+    """One ranked feature with its activation statistics (see the module docstring)."""
+
+    rank: int
+    feature: int
+    score: float
+    sign: int
+    mean_act: float
+    max_act: float
+    effect_size: float
+    typical_act: float = 0.0
+    density: float = 0.0
+    decoder_norm: float = 0.0
+    coeff_resid_norm: float = 0.0
+    mean_high: float | None = None
+    mean_low: float | None = None
+    diff: float | None = None
+
+
+# ----------------------------------------------------------------------------- SAE loading
+def sae_layer(sae: Any) -> int | None:
+    """The decoder layer an SAE was trained on, from its metadata (``hook_layer`` or ``hook_name``)."""
+    meta = getattr(sae.cfg, "metadata", None)
+    layer = getattr(meta, "hook_layer", None) if meta is not None else None
+    if isinstance(layer, int):
+        return layer
+    name = getattr(meta, "hook_name", None) if meta is not None else None
+    if not name:
+        return None
+    m = re.search(r"(?:^|\.)(?:layers|blocks|h)\.(\d+)(?:\.hook_resid_post)?$", str(name))
+    return int(m.group(1)) if m else None
+
+
+def load_sae_checked(path: str, d_model: int, layer: int | None, n_layers: int, field_name: str = "--sae",
+                     device: str = "cpu") -> tuple[Any, int]:
+    """Load a local sae-lens SAE and check it against the model; returns (sae, layer).
+
+    Raises :class:`UserError` when the folder is not an SAE, its ``d_in`` differs from the
+    model's hidden size, its weights disagree with its width, or ``layer`` contradicts the
+    layer it was trained on.
+    """
+    p = Path(path).expanduser()
+    if not (p / "cfg.json").is_file():
+        raise UserError(field_name, f"no sae-lens SAE folder at {path} (cfg.json missing)",
+                        "give a folder written by `lm-eval-values train-sae` or SAE.save_model")
+    try:
+        raw = json.loads((p / "cfg.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(field_name, f"cannot read {p / 'cfg.json'} ({exc})", "give a valid sae-lens folder") from None
+    d_in, d_sae = raw.get("d_in"), raw.get("d_sae")
+    if isinstance(d_in, int) and d_in != d_model:
+        raise UserError(field_name, f"the SAE's d_in {d_in} does not match the model's hidden size {d_model}",
+                        "use an SAE trained on this model")
+    from safetensors import safe_open
+
+    wfile = p / "sae_weights.safetensors"
+    if not wfile.is_file():
+        raise UserError(field_name, f"{wfile} is missing", "give a complete sae-lens folder")
+    with safe_open(str(wfile), framework="pt") as fh:
+        shapes = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
+    if "W_enc" in shapes and shapes["W_enc"] != (d_in, d_sae):
+        raise UserError(field_name, f"W_enc has shape {shapes['W_enc']} but cfg.json says d_in={d_in}, "
+                        f"d_sae={d_sae} (width mismatch)", "re-save the SAE or fix its cfg.json")
+    if "W_dec" in shapes and shapes["W_dec"] != (d_sae, d_in):
+        raise UserError(field_name, f"W_dec has shape {shapes['W_dec']} but cfg.json says d_sae={d_sae}, "
+                        f"d_in={d_in} (width mismatch)", "re-save the SAE or fix its cfg.json")
+    from sae_lens import SAE
+
+    try:
+        sae = SAE.load_from_disk(str(p), device=device)
+    except Exception as exc:  # noqa: BLE001 - any loading failure is a bad --sae
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(field_name, f"cannot load the SAE at {path} ({first})", "give a sae-lens folder") from None
+    sae.eval()
+    for prm in sae.parameters():
+        prm.requires_grad_(False)
+    if sae.cfg.d_in != d_model:
+        raise UserError(field_name, f"the SAE's d_in {sae.cfg.d_in} does not match the model's hidden size {d_model}",
+                        "use an SAE trained on this model")
+    own = sae_layer(sae)
+    if layer is None:
+        if own is None:
+            raise UserError("--layer", "the SAE records no hook layer", f"give --layer (0..{n_layers - 1})")
+        layer = own
+    elif own is not None and own != layer:
+        raise UserError("--layer", f"the SAE was trained on layer {own}, not {layer}",
+                        f"use --layer {own} or the SAE for layer {layer}")
+    if not 0 <= layer < n_layers:
+        raise UserError("--layer", f"layer {layer} is beyond the model ({n_layers} decoder layers)",
+                        f"use a layer between 0 and {n_layers - 1}")
+    return sae, layer
+
+
+# ----------------------------------------------------------------------------- encoding
+def _tokenize(tok: Any, text: str) -> list[int]:
+    special = not getattr(tok, "chat_template", None)  # chat-formatted text carries its own specials
+    return list(tok(text, add_special_tokens=special)["input_ids"])
+
+
+def span_positions(tok: Any, ids: Sequence[int], text: str, span: str) -> list[int]:
+    """Token indices of ``ids`` (encoded from ``text``) overlapping any occurrence of ``span``."""
+    from steering_hooks.context import find_span_positions
+
+    return list(find_span_positions(tok, ids, span, text=text))
+
+
+def encode_texts(model: Any, tok: Any, sae: Any, layer: int, texts: Sequence[str]) -> list[tuple[list[int], Any, Any]]:
+    """For each text: (token ids, residual stream [T, d], SAE feature activations [T, d_sae])."""
+    import torch
+
+    from lm_eval_values.train_sae import layer_outputs
+
+    out = []
+    for text in texts:
+        ids = _tokenize(tok, text)
+        resid = layer_outputs(model, layer, torch.tensor([ids], dtype=torch.long))[0]
+        with torch.no_grad():
+            feats = sae.encode(resid.to(sae.W_enc.dtype))
+        out.append((ids, resid, feats))
+    return out
+
+
+def reference_stats(model: Any, tok: Any, sae: Any, layer: int, n_docs: int, seed: int) -> dict[str, Any]:
+    """Per-feature activation statistics on ``n_docs`` project documents (non-special tokens).
+
+    Returns tensors ``mean``, ``std``, ``density`` (fraction active), ``typical`` (mean when
+    active) and the token count.
+    """
+    import torch
+
+    from lm_eval_values.corpus import CorpusConfig, project_documents
+
+    d_sae = sae.cfg.d_sae
+    if n_docs <= 0:
+        z = torch.zeros(d_sae)
+        return {"mean": z, "std": torch.ones(d_sae), "density": z, "typical": z, "tokens": 0}
+    docs = project_documents(CorpusConfig(seed=seed, n_roles=8, n_prompts=max(4, n_docs)), tok)
+    rng = random.Random(f"lm-eval-values-reference|{seed}")
+    picked = rng.sample(docs, min(n_docs, len(docs)))
+    special = set(int(i) for i in tok.all_special_ids)
+    s1 = torch.zeros(d_sae, dtype=torch.float64)
+    s2 = torch.zeros(d_sae, dtype=torch.float64)
+    active = torch.zeros(d_sae, dtype=torch.float64)
+    n = 0
+    for ids, _resid, feats in encode_texts(model, tok, sae, layer, [d.text for d in picked]):
+        keep = torch.tensor([i > 0 and t not in special for i, t in enumerate(ids)], dtype=torch.bool)
+        f = feats[keep].double()
+        s1 += f.sum(0)
+        s2 += (f ** 2).sum(0)
+        active += (f > 0).double().sum(0)
+        n += int(keep.sum())
+    n = max(n, 1)
+    mean = s1 / n
+    std = (s2 / n - mean ** 2).clamp(min=0).sqrt()
+    typical = torch.where(active > 0, s1 / active.clamp(min=1), torch.zeros_like(s1))
+    return {"mean": mean.float(), "std": std.float(), "density": (active / n).float(), "typical": typical.float(),
+            "tokens": n}
+
+
+# ----------------------------------------------------------------------------- methods
+def _decoder_norms(sae: Any) -> Any:
+    return sae.W_dec.detach().float().norm(dim=-1)
+
+
+def rank_span(feats: Any, positions: Sequence[int], top: int) -> list[tuple[int, float, float, float]]:
+    """Study method core: (feature, max over span, mean over span, 0) for the ``top`` active features."""
+    import torch
+
+    span = feats[list(positions)].float()
+    mx = span.max(0).values
+    mean = span.mean(0)
+    order = torch.argsort(mx, descending=True, stable=True)
+    res = []
+    for f in order.tolist():
+        if mx[f] <= 0 or len(res) >= top:
+            break
+        res.append((f, float(mx[f]), float(mean[f]), 0.0))
+    return res
+
+
+def cohens_d(high: Any, low: Any) -> tuple[Any, Any, Any, Any]:
+    """Per-feature mean_high, mean_low, diff and Cohen's d (pooled SD) for [n, d_sae] groups.
+
+    A zero pooled SD with a non-zero difference gives a d of +/-1e6 (a perfect separator);
+    zero difference gives 0.
+    """
+    import torch
+
+    h, lo = high.double(), low.double()
+    mh, ml = h.mean(0), lo.mean(0)
+    nh, nl = h.shape[0], lo.shape[0]
+    vh = h.var(0, unbiased=True) if nh > 1 else torch.zeros_like(mh)
+    vl = lo.var(0, unbiased=True) if nl > 1 else torch.zeros_like(ml)
+    pooled = (((nh - 1) * vh + (nl - 1) * vl) / max(nh + nl - 2, 1)).sqrt()
+    diff = mh - ml
+    tiny = 1e-9
+    d = torch.where(pooled > tiny, diff / pooled.clamp(min=tiny), torch.sign(diff) * 1e6)
+    d = torch.where(diff.abs() <= tiny, torch.zeros_like(d), d)
+    return mh.float(), ml.float(), diff.float(), d.float()
+
+
+def rank_contrastive(high: Any, low: Any, top: int, direction: str = "both") -> list[tuple[int, float, float, float, float, float]]:
+    """(feature, d, mean_high, mean_low, diff, sign) for the ``top`` features by |d| (ties: |diff|)."""
+    import torch
+
+    mh, ml, diff, d = cohens_d(high, low)
+    key = d.abs().double() * 1e6 + diff.abs().double()  # |d| first, |diff| breaks ties
+    if direction == "up":
+        key = torch.where(diff > 0, key, torch.full_like(key, -1.0))
+    elif direction == "down":
+        key = torch.where(diff < 0, key, torch.full_like(key, -1.0))
+    order = torch.argsort(key, descending=True, stable=True)
+    res = []
+    for f in order.tolist():
+        if len(res) >= top or key[f] <= 0:
+            break
+        res.append((f, float(d[f]), float(mh[f]), float(ml[f]), float(diff[f]), 1.0 if diff[f] > 0 else -1.0))
+    return res
+
+
+def contrastive_prompts(tok: Any, value: str, definition: str, n_roles: int, seed: int,
+                        question: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(prompt, role hint) pairs for value-high and value-low prompts (``n_roles`` personas + no persona)."""
+    from lm_eval_values.corpus import chat_prompt, definition_prompt
+    from lm_eval_values.roles import generate_roles
+
+    personas = [""] + [r.text for r in generate_roles(n_train=n_roles, n_test=0, seed=seed)] if n_roles > 0 else [""]
+    out: dict[str, list[tuple[str, str]]] = {"inclined": [], "disinclined": []}
+    for persona in personas:
+        for direction in out:
+            hint = definition_prompt(value, direction, definition)
+            role = f"{persona} {hint}" if persona else hint
+            out[direction].append((chat_prompt(tok, question, role), role))
+    return out["inclined"], out["disinclined"]
+
+
+def _pool_positions(tok: Any, ids: Sequence[int], text: str, pool: str, span: str, role: str) -> list[int]:
+    special = set(int(i) for i in tok.all_special_ids)
+    if pool == "span":
+        return span_positions(tok, ids, text, span)
+    if pool == "role":
+        return span_positions(tok, ids, text, role)
+    if pool == "last":
+        return [len(ids) - 1]
+    return [i for i, t in enumerate(ids) if i > 0 and t not in special]
+
+
+# ----------------------------------------------------------------------------- driver
+def _resolve_value(cfg: DiscoverConfig) -> tuple[str, str]:
+    from lm_eval_values.corpus import value_definitions
+
+    if not cfg.value or not cfg.value.strip():
+        raise UserError("--value", "the contrastive method needs a value", "add --value NAME, e.g. --value Benevolence")
+    if cfg.definition:
+        return cfg.value.strip(), cfg.definition.strip()
+    defs = value_definitions()
+    by_lower = {k.lower(): k for k in defs}
+    key = by_lower.get(cfg.value.strip().lower())
+    if key is None:
+        raise UserError("--value", f"no definition for {cfg.value!r}",
+                        f"use one of: {', '.join(defs) or '(none known)'}, or give --definition TEXT")
+    return key, defs[key]
+
+
+def validate(cfg: DiscoverConfig) -> None:
+    """Check the flags that need no model (the SAE and model are checked in :func:`discover`)."""
+    if cfg.method not in METHODS:
+        raise UserError("--method", f"unknown method {cfg.method!r}", f"use one of: {', '.join(METHODS)}")
+    if isinstance(cfg.top, bool) or not isinstance(cfg.top, int) or cfg.top <= 0:
+        raise UserError("--top", f"must be a positive integer, got {cfg.top!r}", "e.g. --top 24")
+    if cfg.pool not in POOLS:
+        raise UserError("--pool", f"unknown pooling {cfg.pool!r}", f"use one of: {', '.join(POOLS)}")
+    if cfg.direction not in DIRECTIONS:
+        raise UserError("--direction", f"unknown direction {cfg.direction!r}", f"use one of: {', '.join(DIRECTIONS)}")
+    if (cfg.method == "span" or cfg.pool == "span") and not cfg.span:
+        raise UserError("--span", "is empty", 'give the prompt text to score, e.g. --span " your values"')
+    if cfg.roles < 0 or cfg.reference < 0:
+        raise UserError("--roles" if cfg.roles < 0 else "--reference", "must be >= 0", "e.g. 16")
+    suffix = Path(cfg.out).suffix.lower()
+    if suffix not in (".json", ".csv"):
+        raise UserError("--out", f"unknown output format {suffix or '(no extension)'!r}", "name the file *.json or *.csv")
+    if cfg.method == "contrastive":
+        _resolve_value(cfg)
+    from lm_eval_values.atomic import check_writable_dir
+
+    check_writable_dir(Path(cfg.out).expanduser().resolve().parent, "--out")
+
+
+def discover(cfg: DiscoverConfig) -> dict[str, Any]:
+    """Run feature discovery; return the JSON-ready result (see the module docstring)."""
+    import statistics
+
+    import torch
+
+    from lm_eval_values.corpus import chat_prompt
+    from lm_eval_values.train_sae import check_layer, hook_names, load_model, resolve_local_model
+
+    validate(cfg)
+    shape = resolve_local_model(cfg.model)
+    if cfg.layer is not None:
+        check_layer(cfg.layer, shape)
+    sae, layer = load_sae_checked(cfg.sae, shape.d_model, cfg.layer, shape.n_layers, device=cfg.device)
+    if cfg.top > sae.cfg.d_sae:
+        raise UserError("--top", f"top {cfg.top} is larger than the SAE width {sae.cfg.d_sae}",
+                        f"use --top <= {sae.cfg.d_sae}")
+    torch.manual_seed(cfg.seed)
+    model, tok = load_model(shape.path, cfg.device)
+    dec_norm = _decoder_norms(sae)
+    result: dict[str, Any] = {
+        "format": FORMAT, "version": FORMAT_VERSION, "method": cfg.method, "model": cfg.model,
+        "model_path": shape.path, "sae": str(Path(cfg.sae).expanduser().resolve()), "layer": layer,
+        "hook_name": hook_names(layer)["hf"], "hook_names": hook_names(layer), "d_in": int(sae.cfg.d_in),
+        "d_sae": int(sae.cfg.d_sae), "span": cfg.span if (cfg.method == "span" or cfg.pool == "span") else None,
+        "value": None, "pool": None, "settings": asdict(cfg),
+    }
+    stats: list[FeatureStat] = []
+    if cfg.method == "span":
+        prompt = cfg.prompt if cfg.prompt is not None else chat_prompt(tok, cfg.question, "")
+        ids, resid, feats = encode_texts(model, tok, sae, layer, [prompt])[0]
+        pos = span_positions(tok, ids, prompt, cfg.span)
+        if not pos:
+            raise UserError("--span", f"{cfg.span!r} does not occur in the prompt",
+                            "give a span that the prompt contains (see --prompt)")
+        ref = reference_stats(model, tok, sae, layer, cfg.reference, cfg.seed)
+        resid_norm = float(resid[pos].norm(dim=-1).median())
+        for f, mx, mean, _ in rank_span(feats, pos, cfg.top):
+            sd = float(ref["std"][f])
+            eff = (mx - float(ref["mean"][f])) / sd if sd > 1e-9 else float("inf")
+            stats.append(FeatureStat(rank=len(stats) + 1, feature=f, score=mx, sign=1, mean_act=mean, max_act=mx,
+                                     effect_size=eff))
+        result.update(prompt=prompt, span_tokens=[tok.decode([ids[i]]) for i in pos], span_positions=pos)
+    else:
+        value, definition = _resolve_value(cfg)
+        high, low = contrastive_prompts(tok, value, definition, cfg.roles, cfg.seed, cfg.question)
+        pooled: dict[str, Any] = {}
+        norms: list[float] = []
+        for name, group in (("high", high), ("low", low)):
+            rows = []
+            for (ids, resid, feats), (text, role) in zip(encode_texts(model, tok, sae, layer, [t for t, _ in group]), group):
+                pos = _pool_positions(tok, ids, text, cfg.pool, cfg.span, role)
+                if not pos:
+                    raise UserError("--span" if cfg.pool == "span" else "--pool",
+                                    f"no {cfg.pool} positions in a contrastive prompt",
+                                    "use --pool role|last|prompt or a span the prompt contains")
+                rows.append(feats[pos].float().mean(0))
+                norms += resid[pos].norm(dim=-1).tolist()
+            pooled[name] = torch.stack(rows)
+        ref = reference_stats(model, tok, sae, layer, cfg.reference, cfg.seed)
+        resid_norm = float(statistics.median(norms))
+        both = torch.cat([pooled["high"], pooled["low"]])
+        for f, d, mh, ml, diff, sign in rank_contrastive(pooled["high"], pooled["low"], cfg.top, cfg.direction):
+            stats.append(FeatureStat(rank=len(stats) + 1, feature=f, score=d, sign=int(sign),
+                                     mean_act=float(both[:, f].mean()), max_act=float(both[:, f].max()),
+                                     effect_size=d, mean_high=mh, mean_low=ml, diff=diff))
+        result.update(value=value, definition=definition, pool=cfg.pool,
+                      n_prompts={"high": len(high), "low": len(low)},
+                      example_prompts={"high": high[0][0], "low": low[0][0]})
+    for s in stats:
+        s.typical_act = float(ref["typical"][s.feature])
+        s.density = float(ref["density"][s.feature])
+        s.decoder_norm = float(dec_norm[s.feature])
+        s.coeff_resid_norm = resid_norm / s.decoder_norm if s.decoder_norm > 0 else 0.0
+    result["resid_norm"] = resid_norm
+    result["reference_tokens"] = int(ref["tokens"])
+    result["features"] = [_clean(asdict(s)) for s in stats]
+    result["feature_ids"] = [s.feature for s in stats]
+    result["sweep_steering"] = sweep_entries(result, stats, cfg)
+    return result
+
+
+def _clean(d: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, float):
+            v = v if math.isfinite(v) else (1e9 if v > 0 else -1e9)
+            v = round(v, 6)
+        out[k] = v
+    return out
+
+
+def sweep_entries(result: dict[str, Any], stats: Sequence[FeatureStat], cfg: DiscoverConfig) -> list[dict[str, Any]]:
+    """Steering entries for a sweep config: the ranked features with suggested coefficients.
+
+    Coefficients are ``[c/2, c]`` with ``c`` the median ``coeff_resid_norm`` of the features
+    (adding ``c * W_dec[f]`` adds a vector as long as the typical residual stream), negated for
+    features that are higher for value-low prompts.
+    """
+    import statistics
+
+    entries = []
+    groups = [(1, [s for s in stats if s.sign > 0]), (-1, [s for s in stats if s.sign < 0])]
+    for sign, group in groups:
+        if not group:
+            continue
+        c = float(statistics.median(s.coeff_resid_norm for s in group))
+        coeffs = [round(sign * c / 2, 3), round(sign * c, 3)]
+        ident = f"sae-{cfg.method}" + (f"-{_slug(result['value'])}" if result.get("value") else "")
+        if cfg.method == "contrastive":
+            ident += "-up" if sign > 0 else "-down"
+        entry = {"type": "sae", "id": ident, "sae": result["sae"], "layer": result["layer"],
+                 "features": [s.feature for s in group], "coefficients": coeffs}
+        if cfg.span:
+            entry["positions"] = "span:" + json.dumps(cfg.span)
+        entries.append(entry)
+    return entries
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
+
+
+def to_csv(result: dict[str, Any]) -> str:
+    """The ranked features as CSV text (columns :data:`CSV_COLUMNS`)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    w.writeheader()
+    for f in result["features"]:
+        row = {k: f.get(k) for k in CSV_COLUMNS}
+        row.update(method=result["method"], value=result.get("value") or "", layer=result["layer"],
+                   hook_name=result["hook_name"], sae=result["sae"])
+        w.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def write_result(result: dict[str, Any], out: str | Path) -> list[Path]:
+    """Write ``result`` to ``out`` (.json, or .csv plus a sibling .json), atomically."""
+    from lm_eval_values.atomic import atomic_write_json, atomic_write_text
+
+    out = Path(out).expanduser()
+    written = []
+    if out.suffix.lower() == ".csv":
+        written.append(atomic_write_text(out, to_csv(result)))
+        written.append(atomic_write_json(out.with_suffix(".json"), result))
+    else:
+        written.append(atomic_write_json(out, result))
+    return written
+
+
+def format_table(result: dict[str, Any], limit: int = 24) -> str:
+    """A short text table of the ranked features."""
+    lines = [f"{result['method']} features of {Path(result['sae']).name} at {result['hook_name']}"
+             + (f" for {result['value']}" if result.get("value") else "")
+             + (f" (span {result['span']!r})" if result.get("span") else ""),
+             f"{'rank':>4} {'feature':>7} {'score':>9} {'sign':>4} {'mean':>8} {'max':>8} {'effect':>8} "
+             f"{'typical':>8} {'density':>8}"]
+    for f in result["features"][:limit]:
+        lines.append(f"{f['rank']:>4} {f['feature']:>7} {f['score']:>9.3f} {f['sign']:>4} {f['mean_act']:>8.3f} "
+                     f"{f['max_act']:>8.3f} {f['effect_size']:>8.2f} {f['typical_act']:>8.3f} {f['density']:>8.4f}")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``discover-features`` argument parser."""
+    p = argparse.ArgumentParser(prog="lm-eval-values discover-features",
+                                description="Rank SAE features for value steering: the study's span method or a "
+                                            "value-high vs value-low contrast.")
+    p.add_argument("--model", required=True, help="embedded model name or local HF folder")
+    p.add_argument("--sae", required=True, help="local sae-lens SAE folder")
+    p.add_argument("--layer", type=int, default=None, help="decoder layer (default: the SAE's own)")
+    p.add_argument("--method", default="span", help="span (default) or contrastive")
+    p.add_argument("--span", default=" your values", help='prompt text to score (default " your values")')
+    p.add_argument("--value", default=None, help="value for --method contrastive, e.g. Benevolence")
+    p.add_argument("--definition", default=None, help="definition text for --value (default: the project's)")
+    p.add_argument("--top", type=int, default=24)
+    p.add_argument("--prompt", default=None, help="span method: the exact prompt text (default: the no-role task prompt)")
+    p.add_argument("--question", default=DEFAULT_QUESTION, help="question inside the generated prompts")
+    p.add_argument("--roles", type=int, default=16, help="contrastive: synthetic personas (plus no persona)")
+    p.add_argument("--pool", default="span", help="contrastive pooling: span (default), role, last, prompt")
+    p.add_argument("--direction", default="both", help="contrastive: both (default), up, down")
+    p.add_argument("--reference", type=int, default=32, help="reference documents for typical activation/density")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", required=True, help="output file: *.json or *.csv (+ sibling .json)")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    """``lm-eval-values discover-features ...``: writes the ranked list and prints a table."""
+    a = build_parser().parse_args(argv)
+    cfg = DiscoverConfig(model=a.model, sae=a.sae, out=a.out, layer=a.layer, method=a.method, span=a.span,
+                         value=a.value, definition=a.definition, top=a.top, prompt=a.prompt, question=a.question,
+                         roles=a.roles, pool=a.pool, direction=a.direction, reference=a.reference, seed=a.seed,
+                         device=a.device)
+    result = discover(cfg)
+    paths = write_result(result, cfg.out)
+    print(format_table(result))
+    for p in paths:
+        print(p)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))
