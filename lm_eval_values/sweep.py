@@ -55,13 +55,23 @@ DocIndex = dict[str, list[tuple[int, str, str]]]
 
 
 # ----------------------------------------------------------------------------- tasks and sampling
+_TASK_MANAGERS: dict[str, Any] = {}
+
+
 def make_task_manager(cfg: SweepConfig):
-    """The plugin's TaskManager with the config's extra task folders and metadata."""
+    """The plugin's TaskManager with the config's extra task folders and metadata.
+
+    Indexing the task folders takes seconds, so one manager is kept per (folders, metadata)
+    for the life of the process (task loading does not change the index).
+    """
     from lm_eval_values.registration import get_task_manager
 
     metadata = dict(cfg.task_metadata)
-    kwargs: dict[str, Any] = {"metadata": metadata} if metadata else {}
-    return get_task_manager(include_path=[str(p) for p in cfg.include_path], **kwargs)
+    key = canonical_json({"include": [str(p) for p in cfg.include_path], "metadata": metadata})
+    if key not in _TASK_MANAGERS:
+        kwargs: dict[str, Any] = {"metadata": metadata} if metadata else {}
+        _TASK_MANAGERS[key] = get_task_manager(include_path=[str(p) for p in cfg.include_path], **kwargs)
+    return _TASK_MANAGERS[key]
 
 
 def load_doc_index(cfg: SweepConfig, task_manager: Any) -> DocIndex:
