@@ -65,7 +65,8 @@ class Item:
 
 def _read_text(source: str, field: str) -> str:
     """Text of a local file or http(s) URL; :class:`UserError` when it cannot be read."""
-    fix = f"give a readable local path (e.g. set {VALUEBENCH_ENV}=/path/to/value_orientation.csv)"
+    fix = (f"point {VALUEBENCH_ENV} or --metadata '{{\"{VALUEBENCH_METADATA_KEY}\": PATH}}' "
+           "at a readable copy of the inventory (e.g. value_orientation.csv)")
     if source.startswith(("http://", "https://")):
         try:
             with urllib.request.urlopen(source, timeout=_FETCH_TIMEOUT_S) as resp:  # noqa: S310 (http(s) only)
