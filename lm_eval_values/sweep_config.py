@@ -457,6 +457,7 @@ def parse_roles(x: Any, base: Path) -> list[Role]:
         path = _path(f.get("path"), f"roles.files[{i}].path", base)
         split = _str(f["split"], f"roles.files[{i}].split") if "split" in f else None
         roles += load_roles(path, template=template, split=split)
+    check_unique_ids(roles, "roles")
     limit = _int(d.get("limit"), "roles.limit", minimum=0, allow_none=True)
     splits = list(dict.fromkeys(r.split for r in roles))
     if limit is not None:
