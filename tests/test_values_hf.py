@@ -18,6 +18,26 @@ QUESTIONS = [
 ]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny matmuls on a shared 2-core machine: one thread is ~15x faster than oversubscribed threads."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _skip_env_report():
+    """lm-eval's add_env_info runs `pip list` in subprocesses (~3 s per evaluation): skip it here."""
+    import lm_eval.evaluator
+
+    saved = lm_eval.evaluator.add_env_info
+    lm_eval.evaluator.add_env_info = lambda results: None
+    yield
+    lm_eval.evaluator.add_env_info = saved
+
+
 @pytest.fixture(scope="module")
 def task_dir(tmp_path_factory) -> Path:
     """Two tiny lm-eval tasks over the same docs: multiple choice and generation."""
