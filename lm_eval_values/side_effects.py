@@ -242,7 +242,8 @@ def paired_changes(vm: ValueMatrix, steering_ids: Sequence[str] | None = None) -
 
 
 def observed_changes(diffs: Mapping[str, pd.DataFrame], q: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Wilcoxon signed-rank p-values (two-sided, zeros dropped; all-zero -> p = 1) per
+    """Wilcoxon signed-rank p-values (two-sided, zeros dropped, normal approximation with tie
+    correction, as scores are discrete; all-zero -> p = 1) per
     (steering, value) and BH rejections at FDR ``q`` over all of them. Returns (pvalues, significant)."""
     from scipy.stats import wilcoxon
 
@@ -255,7 +256,7 @@ def observed_changes(diffs: Mapping[str, pd.DataFrame], q: float = 0.05) -> tupl
             if len(x) == 0:
                 pv[s][v] = 1.0
                 continue
-            pv[s][v] = float(wilcoxon(x, zero_method="wilcox", alternative="two-sided").pvalue)
+            pv[s][v] = float(wilcoxon(x, zero_method="wilcox", alternative="two-sided", method="approx").pvalue)
     P = pd.DataFrame(pv).T
     rej = benjamini_hochberg(P.to_numpy().ravel(), q).reshape(P.shape)
     return P, pd.DataFrame(rej, index=P.index, columns=P.columns)
@@ -419,7 +420,7 @@ def heldout_evaluation(graph_dg: nx.DiGraph, train: ValueMatrix, heldout: ValueM
         rows.append(agg)
     table = pd.DataFrame(rows)
     params = {"q": q, "n_random": int(n_random), "seed": int(seed), "steering_ids": ids,
-              "n_heldout_roles": int(max(len(d) for d in diffs.values())), "test": "wilcoxon signed-rank, BH FDR",
+              "n_heldout_roles": int(max(len(d) for d in diffs.values())), "test": "wilcoxon signed-rank (zeros dropped, normal approx.), BH FDR",
               "target_rule": "largest |mean paired change| on the training rows",
               "score": "1 / shortest path length from the target (0 = unreachable)"}
     return HeldoutResult(table, pd.DataFrame(per), P, sig, targets, params)

@@ -1,0 +1,167 @@
+"""Side effects: the study's metric (reproduced on the Gemma data), held-out prediction, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from lm_eval_values.causal.reference import load_reference
+from lm_eval_values.errors import UserError
+from lm_eval_values.side_effects import (
+    auroc, benjamini_hochberg, cochange_frequencies, degree_preserving_random, descendant_sets,
+    heldout_evaluation, role_changes, steering_changes, study_side_effects,
+)
+from lm_eval_values.value_matrix import META_COLUMNS, ValueMatrix, read_value_matrix
+
+KEPT = [14351, 1025, 2965, 10096, 1341, 1975, 10605, 14049, 1312, 4752]
+
+
+# ---------------------------------------------------------------------- unit tests
+def test_cochange_and_expected_unexpected_by_hand() -> None:
+    D = pd.DataFrame({"a": [1, 1, 0, 1], "b": [1, 0, 0, 1], "c": [0, 1, 1, 0]}, dtype=float)
+    F = cochange_frequencies(D)
+    assert F.loc["a", "b"] == pytest.approx(2 / 3) and F.loc["a", "c"] == pytest.approx(1 / 3)
+    assert F.loc["b", "a"] == 1.0 and F.loc["c", "b"] == 0.0 and np.isnan(F.loc["a", "a"])
+    res = study_side_effects(D, {"a": {"b"}, "b": set(), "c": {"a", "b"}})
+    # a: expected = F[a,b] = 2/3, unexpected = F[a,c] = 1/3; b: no descendants -> expected NaN,
+    # unexpected = mean(F[b,a], F[b,c]) = (1 + 0) / 2; c: expected = mean(1/2, 0), no unexpected
+    assert res.per_value.loc["a", "expected"] == pytest.approx(2 / 3)
+    assert np.isnan(res.per_value.loc["b", "expected"]) and res.per_value.loc["b", "unexpected"] == 0.5
+    assert res.expected == pytest.approx((2 / 3 + 1 / 4) / 2)
+    assert res.unexpected == pytest.approx((1 / 3 + 1 / 2) / 2)
+    assert study_side_effects(D * 0.01, {"a": {"b"}}, tol=0.05).per_value["n_changed"].sum() == 0
+
+
+def test_bh_and_auroc() -> None:
+    p = np.array([0.01, 0.04, 0.03, 0.2])
+    # sorted 0.01, 0.03, 0.04, 0.2 vs 0.0125, 0.025, 0.0375, 0.05: only the first passes
+    assert benjamini_hochberg(p, 0.05).tolist() == [True, False, False, False]
+    assert benjamini_hochberg(np.array([0.01, 0.02, 0.03]), 0.05).all()
+    assert auroc(np.array([0.9, 0.8, 0.1, 0.2]), np.array([1, 1, 0, 0])) == 1.0
+    assert auroc(np.array([1.0, 1.0, 1.0]), np.array([1, 0, 0])) == 0.5
+    assert np.isnan(auroc(np.array([1.0, 2.0]), np.array([1, 1])))
+
+
+def test_degree_preserving_random_keeps_degrees() -> None:
+    g = nx.gnm_random_graph(10, 25, seed=1, directed=True)
+    r = degree_preserving_random(g, seed=3)
+    assert dict(r.in_degree()) == dict(g.in_degree()) and dict(r.out_degree()) == dict(g.out_degree())
+    assert set(r.edges()) != set(g.edges())
+
+
+def _matrix(seed: int, n_roles: int = 20) -> ValueMatrix:
+    """True graph a -> b -> c, d -> e. Setting s1 pushes a, s2 pushes d; scores are discrete
+    (unaffected values do not move at all)."""
+    rng = np.random.default_rng(seed)
+    rows, meta = [], []
+    for r in range(n_roles):
+        base = rng.integers(-3, 4, size=5) / 6
+        for s in ("none", "s1", "s2"):
+            x = base.copy()
+            if s == "s1":
+                da = 1.0 + rng.integers(0, 3) / 6
+                x[0] += da
+                x[1] += 0.6 * da
+                x[2] += 0.36 * da
+            if s == "s2":
+                dd = 1.0 + rng.integers(0, 3) / 6
+                x[3] += dd
+                x[4] += 0.5 * dd
+            rows.append(dict(zip("abcde", x)))
+            meta.append({"condition_id": f"{r}|{s}", "role_id": f"r{r}", "split": "", "steering_id": s,
+                         "coefficient": 0.0, "seed": 0})
+    return ValueMatrix(pd.DataFrame(rows), pd.DataFrame(meta)[list(META_COLUMNS)])
+
+
+def test_heldout_true_graph_beats_baselines() -> None:
+    true = nx.DiGraph([("a", "b"), ("b", "c"), ("d", "e")])
+    wrong = nx.DiGraph([("a", "d"), ("a", "e"), ("d", "b"), ("d", "c")])  # ranks the wrong values first
+    reversed_ = nx.DiGraph([("b", "a"), ("c", "b"), ("e", "d")])  # predicts nothing from a or d
+    res = heldout_evaluation(true, _matrix(0), _matrix(1), reference={"wrong": wrong, "reversed": reversed_},
+                             n_random=20, seed=0)
+    t = res.table.set_index("predictor")
+    assert res.targets == {"s1": "a", "s2": "d"}
+    assert res.significant.loc["s1", ["a", "b", "c"]].all() and not res.significant.loc["s1", ["d", "e"]].any()
+    assert t.loc["learned graph", "auroc"] == 1.0
+    assert t.loc["learned graph", "precision"] == 1.0 and t.loc["learned graph", "recall"] == 1.0
+    assert t.loc["everything changes", "auroc"] == 0.5
+    assert t.loc["wrong", "auroc"] < 0.5
+    assert t.loc["reversed", "auroc"] == 0.5 and np.isnan(t.loc["reversed", "precision"])
+    rand = [i for i in t.index if i.startswith("degree-preserving random")]
+    assert len(rand) == 1 and 0.0 <= t.loc[rand[0], "auroc"] <= 1.0  # 3 edges: few swaps possible
+    with pytest.raises(UserError, match="not in both"):
+        heldout_evaluation(true, _matrix(0), _matrix(1), steering_ids=["s9"])
+
+
+def test_change_matrix_builders() -> None:
+    vm = _matrix(2, n_roles=4)
+    d = role_changes(vm, "r0")
+    assert list(d.index) == ["r1", "r2", "r3"]
+    assert np.allclose(d.loc["r1"].to_numpy(), (vm.scores.iloc[3] - vm.scores.iloc[0]).to_numpy())
+    s = steering_changes(vm, "r1", ["s2"])
+    assert list(s.index) == ["s2"] and s.loc["s2", "a"] == 0.0 and s.loc["s2", "d"] > 0
+    with pytest.raises(UserError, match="unknown role"):
+        steering_changes(vm, "nobody")
+    with pytest.raises(UserError, match="unknown steering id"):
+        steering_changes(vm, "r1", ["s7"])
+    with pytest.raises(UserError, match="explicit reachability policy"):
+        from lm_eval_values.causal.graph import ValueGraph
+
+        descendant_sets(ValueGraph(list("abcde")), list("abcde"))
+
+
+# ---------------------------------------------------------------------- the study's numbers
+@pytest.fixture(scope="module")
+def vcg(shared_data: Path) -> Path:
+    d = shared_data / "valuecausalgraph" / "tutorials"
+    if not (d / "useful_data" / "ans_gemma_test_formal.csv").is_file():
+        pytest.skip("valuecausalgraph data not available")
+    return d
+
+
+@pytest.mark.parametrize("graph_name, role_expected, sae_expected", [
+    ("gemma", (0.69, 0.56), (0.57, 0.51)),
+    ("human1", (0.69, 0.59), (0.79, 0.50)),
+])
+def test_study_side_effect_table(vcg: Path, graph_name: str, role_expected: tuple[float, float],
+                                 sae_expected: tuple[float, float]) -> None:
+    test = read_value_matrix(vcg / "useful_data" / "ans_gemma_test_formal.csv", check=False)
+    graph = load_reference(f"{vcg / 'value_graph_gemma.json'}:{graph_name}", nodes=test.values)
+    ds = descendant_sets(graph, test.values, policy="study")
+    roles = study_side_effects(role_changes(test, "Erika Jones"), ds)
+    sae = study_side_effects(steering_changes(test, "Mary Holt", KEPT), ds)
+    assert roles.n_rows == 24 and sae.n_rows == 10
+    assert (round(roles.expected, 2), round(roles.unexpected, 2)) == role_expected
+    assert (round(sae.expected, 2), round(sae.unexpected, 2)) == sae_expected
+
+
+def test_side_effects_cli(vcg: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from lm_eval_values.cli import main as cli_main
+
+    test_csv = vcg / "useful_data" / "ans_gemma_test_formal.csv"
+    train_csv = vcg / "useful_data" / "ans_gemma_train_formal.csv"
+    ref = vcg / "value_graph_gemma.json"
+    out = tmp_path / "se"
+    rc = cli_main(["side-effects", "--graph", f"{ref}:gemma", "--reference", f"{ref}:human1",
+                   "--changes", str(test_csv), "--mode", "steering", "--role", "Mary Holt",
+                   "--keep-steer", ",".join(map(str, KEPT)),
+                   "--train", str(train_csv), "--heldout", str(test_csv), "--n-random", "5", "--out", str(out)])
+    assert rc == 0
+    se = json.loads((out / "side_effects.json").read_text())
+    assert round(se["expected"], 2) == 0.57 and round(se["unexpected"], 2) == 0.51
+    assert round(se["references"][f"{ref}:human1"]["expected"], 2) == 0.79
+    ho = json.loads((out / "heldout.json").read_text())
+    names = [r["predictor"] for r in ho["table"]]
+    assert names[0] == "learned graph" and "everything changes" in names and any("random" in n for n in names)
+    assert all(r["auroc"] is None or 0.0 <= r["auroc"] <= 1.0 for r in ho["table"])
+    assert ho["n_tests"] == 24 * 17
+    capsys.readouterr()
+    bad = tmp_path / "bad"
+    rc = cli_main(["side-effects", "--graph", f"{ref}:gemma", "--changes", str(test_csv), "--out", str(bad)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--mode" in err and not bad.exists()
