@@ -115,7 +115,9 @@ def load_model(path: str, device: str = "cpu") -> tuple[Any, Any]:
     """Load a local causal LM (float32, eval mode) and its tokenizer."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # keep stderr to our own lines (errors are one line)
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     model.to(device).eval()
