@@ -481,6 +481,12 @@ def train(plan: TrainPlan, log: Any = None) -> dict[str, Any]:
         meta.d_model = shape.d_model
         runner.run()
         timings["train_s"] = time.perf_counter() - t
+        runner_file = out_dir / "runner_cfg.json"
+        if runner_file.is_file():  # temporary folder names would make the bytes differ between identical runs
+            rc = json.loads(runner_file.read_text())
+            rc["cached_activations_path"] = "(temporary activation cache of the offline corpus, deleted)"
+            rc["output_path"] = str(plan.out)
+            atomic_write_json(runner_file, rc)
         sae = SAE.load_from_disk(str(out_dir), device=cfg.device)
         sae.eval()
         saved_meta = json.loads((out_dir / "cfg.json").read_text())["metadata"]
