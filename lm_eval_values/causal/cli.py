@@ -101,7 +101,12 @@ def main(argv: list[str]) -> int:
             background = Background.from_dict(json.loads(bpath.read_text(encoding="utf-8")), "--background")
         except json.JSONDecodeError as exc:
             raise UserError("--background", f"{bpath} is not valid JSON ({exc})", "fix the file") from None
-        background.to_causallearn(vm.values + ([] if not args.exogenous_knobs else sorted(background.names())))
+        known = list(vm.values)
+        if args.exogenous_knobs:
+            from lm_eval_values.causal.discovery import _knob_columns
+
+            known += list(_knob_columns(vm).columns)
+        background.to_causallearn(known)
     refs = {spec: load_reference(spec, nodes=vm.values) for spec in args.reference}
     if args.policy == "study":
         for spec, r in refs.items():
