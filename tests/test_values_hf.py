@@ -304,3 +304,21 @@ def test_model_args_shorthand_and_bad_args(tiny_model_dir, sae_dir):
         ValuesHFLM.create_from_arg_string(f"pretrained={tiny_model_dir},sae={sae_dir},feature=99,coeff=1,device=cpu")
     with pytest.raises(SpecError, match="^role_mode"):
         ValuesHFLM.create_from_arg_string(f"pretrained={tiny_model_dir},role_mode=banner,device=cpu")
+
+
+def test_role_file_and_role_id(tiny_model_dir, tmp_path, tm):
+    from lm_eval_values.values_hf import ValuesHFLM
+    from steering_hooks import SpecError
+
+    roles = tmp_path / "roles.jsonl"
+    roles.write_text(json.dumps({"id": "devout", "text": "You honour tradition."}) + "\n"
+                     + json.dumps({"id": "rebel", "text": "You break every rule."}) + "\n")
+    lm = ValuesHFLM.create_from_arg_string(f"pretrained={tiny_model_dir},role_file={roles},role_id=rebel,device=cpu")
+    rec = lm.condition_record()
+    assert rec["role_id"] == "rebel" and rec["role_text"] == "You break every rule."
+    res = _evaluate(lm, tm, apply_chat_template=True)
+    assert "<|im_start|>system\nYou break every rule.<|im_end|>" in _first_context(res)
+    lm.set_condition(role_id="devout")
+    assert lm.condition_record()["role_text"] == "You honour tradition."
+    with pytest.raises(SpecError, match="^role_id"):
+        lm.set_condition(role_id="nobody")
