@@ -104,7 +104,7 @@ def load_doc_index(cfg: SweepConfig, task_manager: Any) -> DocIndex:
 
 
 def select_items(doc_index: DocIndex, cfg: SweepConfig, cond: Condition) -> dict[str, list[int]]:
-    """Doc indices to ask in ``cond`` per task (sorted; every task gets at least one)."""
+    """Doc indices to ask in ``cond`` per task (sorted; tasks with no chosen item are left out)."""
     frac = cfg.sampling.fraction_for(cond.role.split)
     cap = cfg.sampling.max_items_per_value
     by_value: dict[str, list[tuple[str, str, int]]] = {}
@@ -175,8 +175,13 @@ class ConditionRunner:
             with contextlib.suppress(Exception):
                 self.lm.set_condition(role=None, role_id=None, steer=None)
 
-    def run(self, cond: Condition, samples: dict[str, list[int]]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Evaluate ``cond`` on the given doc indices; returns (lm-eval results, model condition record)."""
+    def run(self, cond: Condition, samples: dict[str, list[int]],
+            tasks: list[str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Evaluate ``cond`` on the given doc indices; returns (lm-eval results, model condition record).
+
+        ``tasks`` defaults to the config's task names; pass the leaf tasks of ``samples`` when some
+        leaf has no chosen item (lm-eval would otherwise evaluate all of its docs).
+        """
         import lm_eval
 
         cfg = self.cfg
@@ -188,7 +193,7 @@ class ConditionRunner:
         else:
             system_instruction = cond.role_prompt or None
         results = lm_eval.simple_evaluate(
-            model=self.lm, tasks=list(cfg.tasks), task_manager=self.task_manager, log_samples=True,
+            model=self.lm, tasks=list(tasks or cfg.tasks), task_manager=self.task_manager, log_samples=True,
             samples=samples, num_fewshot=cfg.num_fewshot, gen_kwargs=cfg.gen_kwargs,
             apply_chat_template=cfg.apply_chat_template, fewshot_as_multiturn=cfg.fewshot_as_multiturn,
             system_instruction=system_instruction, bootstrap_iters=cfg.bootstrap_iters,
@@ -437,8 +442,14 @@ def run_sweep(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), out: str | Path
                                         f"{cond.steering.id})", refresh=False)
                     samples = selections[cond.condition_id]
                     tc = time.time()
-                    results, record = runner.run(cond, samples)
-                    write_condition(out_dir, cfg, cond, samples, results, record, time.time() - tc)
+                    leaves = None if set(samples) == set(doc_index) else sorted(samples)
+                    results, record = runner.run(cond, samples, leaves)
+                    try:
+                        write_condition(out_dir, cfg, cond, samples, results, record, time.time() - tc)
+                    except OSError as exc:  # disk full, permissions changed mid-run...
+                        raise UserError("output_dir", f"cannot write condition {cond.condition_id} to {out_dir} "
+                                        f"({exc.strerror or exc})", "free disk space or fix permissions, then "
+                                        "re-run: finished conditions are kept") from None
                     computed.append(cond.condition_id)
                     items_run += n_items[cond.condition_id]
                     bar.update(n_items[cond.condition_id])
