@@ -1,0 +1,200 @@
+"""End-to-end study on a tiny random model: stages, resume, report regeneration, config errors."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lm_eval_values.errors import UserError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_config(model_dir: Path) -> dict:
+    """A small study: 4 train + 2 test roles (+ no-role in both) x (none, prompt:Power +1, vec:Power +0.5)."""
+    return {
+        "name": "Tiny study",
+        "seed": 0,
+        "models": [{"id": "tiny", "label": "tiny llama", "model_args": {"pretrained": str(model_dir), "dtype": "float32"},
+                    "apply_chat_template": True}],
+        "sweep": {
+            "tasks": ["values_schwartz"],
+            "roles": {"generate": {"train": 4, "test": 2, "seed": 0}, "no_role": ["train", "test"]},
+            "steering": [{"type": "none"}, {"type": "prompt", "values": ["Power"], "directions": ["inclined"]}],
+            "sampling": {"max_items_per_value": 2, "seed": 0},
+            "batch_size": 32,
+        },
+        "vectors": {"values": ["Power"], "layer": 1, "coefficients": [0.5]},
+        "graph": {"bootstrap": 4, "jobs": 1},
+        "human": {"permutations": 50, "bootstrap": 20},
+        "side_effects": {"n_random": 5},
+    }
+
+
+def write_config(tmp: Path, cfg: dict) -> Path:
+    p = tmp / "study.yaml"
+    p.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return p
+
+
+@pytest.fixture(scope="module")
+def peaky_model(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """The tiny random model with its weights scaled up, so that answers depend on the role text
+    (the unscaled model's near-uniform probabilities give a rank-deficient value matrix)."""
+    import torch
+    import transformers
+
+    out = tmp_path_factory.mktemp("peaky")
+    for f in tiny_model_dir.iterdir():
+        if f.is_file() and not f.name.endswith(".safetensors"):
+            shutil.copy(f, out / f.name)
+    model = transformers.AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() == 2:
+                p.mul_(6.0)
+    model.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def study_run(tmp_path_factory: pytest.TempPathFactory, peaky_model: Path) -> tuple[Path, Path, str]:
+    """Run the tiny study once for the module; returns (config path, run dir, stdout)."""
+    from lm_eval_values import study
+
+    tmp = tmp_path_factory.mktemp("study")
+    cfg = write_config(tmp, tiny_config(peaky_model))
+    out = tmp / "run"
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert study.main([str(cfg), "--out", str(out), "--no-progress"]) == 0
+    return cfg, out, buf.getvalue()
+
+
+def test_study_runs_every_stage(study_run: tuple[Path, Path, str]) -> None:
+    _, out, stdout = study_run
+    for stage in ("vectors", "sweep", "graph", "human", "side_effects"):
+        assert (out / "tiny" / stage / "stage.json").is_file(), stage
+    assert (out / "tiny" / "vectors" / "power.safetensors").is_file()
+    matrix = (out / "tiny" / "sweep" / "matrix.csv").read_text()
+    lines = matrix.strip().splitlines()
+    # (4 train + 1 no-role) + (2 test + 1 no-role) role conditions x (none, prompt:Power +1, vec:Power 0.5)
+    assert len(lines) == 1 + 8 * 3
+    assert "vec:Power" in matrix and "prompt:Power" in matrix
+    g = json.loads((out / "tiny" / "graph" / "stage.json").read_text())
+    assert g["n_rows"] == 5 * 3 and g["bootstrap"]["n_boot"] == 4, g.get("skipped_reason")
+    h = json.loads((out / "tiny" / "human" / "compare_human.json").read_text())
+    assert h["n_rows"] == 8  # unsteered rows (named roles and no-role) of both splits
+    se = json.loads((out / "tiny" / "side_effects" / "stage.json").read_text())
+    assert "study_metric" in se
+    assert (out / "report.html").is_file()
+    assert "Study 'Tiny study' finished" in stdout and "tiny llama" in stdout
+
+
+def test_html_references_existing_files_only(study_run: tuple[Path, Path, str]) -> None:
+    _, out, _ = study_run
+    page = (out / "report.html").read_text()
+    refs = re.findall(r"""(?:src|href)=['"]([^'"#][^'"]*)['"]""", page)
+    assert any(r.endswith(".png") for r in refs)
+    for r in refs:
+        assert "://" not in r and not r.startswith("/"), r  # relative, no external assets
+        assert (out / r).is_file(), r
+    assert "<script" not in page and "@import" not in page and "url(" not in page
+    n_img = len(re.findall(r"<img ", page))
+    assert n_img >= 6  # profile, 3 human plots, graph, dose-response
+
+
+def test_report_regenerates_same_numbers(study_run: tuple[Path, Path, str], tmp_path: Path) -> None:
+    from lm_eval_values import report
+
+    _, out, _ = study_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    before = (copy / "report.html").read_text()
+    data_before = (copy / "data" / "report_data.json").read_text()
+    (copy / "report.html").unlink()
+    shutil.rmtree(copy / "figures")
+    shutil.rmtree(copy / "data")
+    assert report.main([str(copy)]) == 0
+    assert (copy / "report.html").read_text() == before
+    assert (copy / "data" / "report_data.json").read_text() == data_before
+    # the numbers are the matrix's: the profile mean of one value recomputed by hand
+    import pandas as pd
+
+    m = pd.read_csv(copy / "tiny" / "sweep" / "matrix.csv")
+    un = m[(m["steering_id"] == "none") & m["role_id"].notna()]
+    prof = pd.read_csv(copy / "data" / "tiny_value_profile.csv").set_index("value")
+    assert abs(prof.loc["Power", "mean"] - un["Power"].mean()) < 1e-6
+
+
+def test_rerun_skips_complete_stages(study_run: tuple[Path, Path, str]) -> None:
+    from lm_eval_values import study
+
+    cfg, out, _ = study_run
+    stamp = {p: p.stat().st_mtime_ns for p in (out / "tiny").glob("*/stage.json")}
+    page = (out / "report.html").read_text()
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert study.main([str(cfg), "--out", str(out), "--no-progress"]) == 0
+    assert {p: p.stat().st_mtime_ns for p in (out / "tiny").glob("*/stage.json")} == stamp
+    assert (out / "report.html").read_text() == page
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda c: c.update(bogus=1), "bogus"),
+    (lambda c: c["graph"].update(alpah=0.1), "graph.alpah"),
+    (lambda c: c["sweep"].update(rolez={}), "models[tiny].rolez"),
+    (lambda c: c["models"][0].update(model_args={"pretrained": "/nonexistent/model"}), "models[tiny].model_args.pretrained"),
+    (lambda c: c["vectors"].update(values=["Nonsense"]), "vectors.values"),
+    (lambda c: c["sweep"]["roles"].update(generate={"train": 1, "test": 0}), "models[tiny].roles"),
+    (lambda c: c["models"].append(dict(c["models"][0])), "models[1].id"),
+])
+def test_bad_config_one_line_error_nothing_written(tmp_path: Path, tiny_model_dir: Path, mutate, field: str) -> None:
+    cfg = tiny_config(tiny_model_dir)
+    mutate(cfg)
+    path = write_config(tmp_path, cfg)
+    out = tmp_path / "run"
+    from lm_eval_values import study
+
+    with pytest.raises(UserError) as ei:
+        study.main([str(path), "--out", str(out)])
+    assert ei.value.field == field
+    assert "\n" not in str(ei.value)
+    assert not out.exists()
+
+
+def test_bad_config_cli_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("models: [{id: x, model_args: {pretrained: smollm2-135m-instruct}}]\nsweep: {tasks: [values_schwartz]}\nextra: 1\n")
+    r = subprocess.run([sys.executable, "-m", "lm_eval_values.cli", "study", str(path), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "extra" in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_bundled_configs_validate(tiny_model_dir: Path) -> None:
+    """Every bundled config passes validation (hub models swapped for the tiny model: no hub here)."""
+    from lm_eval_values.study import parse_study_config
+
+    configs = sorted((REPO / "lm_eval_values" / "configs").glob("study_*.yaml"))
+    assert {p.name for p in configs} >= {"study_smollm2.yaml", "study_two_models.yaml"}
+    for p in configs:
+        data = yaml.safe_load(p.read_text())
+        for m in data["models"]:
+            if "/" in str(m["model_args"]["pretrained"]):
+                m["model_args"]["pretrained"] = str(tiny_model_dir)
+        cfg = parse_study_config(data, base=p.parent, source=str(p))
+        assert cfg.models and cfg.graph["bootstrap"] >= 0
