@@ -1,0 +1,294 @@
+"""Shared-prefix reuse for log-likelihood requests (used by ``values_hf``).
+
+Questionnaire items asked under the same role, instruction and few-shot examples share a
+long token prefix. Instead of running every request from token 0 (lm-eval's HFLM), this
+module
+
+1. drops duplicate inputs (requests whose ``context + continuation[:-1]`` tokens are equal
+   share one row, as lm-eval does for one-token continuations, generalised);
+2. sorts the rows by their tokens and groups neighbours whose longest common prefix is at
+   least ``min_prefix`` tokens (the prefix never reaches a scored position, so every logit
+   that is read comes from the suffix forward);
+3. runs the prefix ONCE (batch 1) with the model's key/value cache, then scores every row's
+   suffix on top of a batch copy of that cache, right-padded, asking the model only for the
+   logits of the continuation positions (``logits_to_keep``);
+4. sends everything else (truncated requests, rows that share no prefix) to the plain path.
+
+Steering (``steering_hooks``) sees correct absolute positions: the prefix forward gets the
+:class:`~steering_hooks.BatchContext` of one row of the group (columns ``0..P-1``), the suffix
+forward the full-width context of its rows, and the hooks read the cache length ``P`` from
+``past_key_values`` and use columns ``P..``. Before a group is run, every intervention's
+position mask over the prefix columns is compared across its rows; the prefix is shortened to
+the first column where any two rows disagree (e.g. a ``last:k`` scope reaching into the
+prefix, or a span that straddles it), so steering is identical to the plain path. The receipt
+counts prefix positions once per group (not once per request).
+
+Results equal HFLM's within float tolerance (different matmul shapes: about 1e-5 in float32).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from steering_hooks import BatchContext, SpecError, attach
+from steering_hooks.context import find_span_positions
+
+Request = tuple[tuple[str, str] | None, list[int], list[int]]
+Answer = tuple[float, bool]
+
+#: default minimum shared prefix (tokens) worth a separate prefix forward
+DEFAULT_MIN_PREFIX = 16
+#: default suffix batch size when the model's batch size is ``auto``
+DEFAULT_BATCH = 16
+
+
+@dataclass
+class Row:
+    """One distinct model input and the requests scored from it."""
+
+    inp: tuple[int, ...]
+    ctx_len: int  # context tokens inside ``inp`` (the rest of ``inp`` is continuation)
+    text: str | None  # the context string (span location)
+    context_enc: list[int]
+    requests: list[int] = field(default_factory=list)  # indices into the request list
+    first_needed: int = 0  # first position whose logits are read
+
+    @property
+    def length(self) -> int:
+        return len(self.inp)
+
+
+@dataclass
+class Group:
+    """Rows sharing their first ``prefix_len`` tokens."""
+
+    rows: list[Row]
+    prefix_len: int
+
+
+def _lcp(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def build_rows(requests: Sequence[Request], max_length: int, split_key: bool) -> tuple[list[Row], list[int]]:
+    """Distinct inputs -> rows; also the indices of requests that need the plain path (truncated).
+
+    ``split_key``: keep requests with equal tokens but a different context/continuation split
+    apart (needed when a steering scope depends on the split).
+    """
+    rows: dict[tuple[Any, ...], Row] = {}
+    plain: list[int] = []
+    for i, (req_str, ctx, cont) in enumerate(requests):
+        if not ctx or not cont or len(ctx) + len(cont) > max_length + 1:
+            plain.append(i)
+            continue
+        inp = tuple(ctx + cont[:-1])
+        key = (inp, len(ctx) if split_key else -1)
+        row = rows.get(key)
+        if row is None:
+            text = req_str[0].rstrip() if req_str and isinstance(req_str[0], str) else None
+            row = rows[key] = Row(inp=inp, ctx_len=len(ctx), text=text, context_enc=list(ctx),
+                                  first_needed=len(inp))
+        row.requests.append(i)
+        row.first_needed = min(row.first_needed, len(inp) - len(cont))
+    return list(rows.values()), plain
+
+
+def group_rows(rows: list[Row], min_prefix: int) -> tuple[list[Group], list[Row]]:
+    """Greedy grouping of lexicographically sorted rows by shared prefix (>= ``min_prefix``).
+
+    Returns the groups (two rows or more) and the leftover rows (for the plain path).
+    """
+    groups: list[Group] = []
+    left: list[Row] = []
+    ordered = sorted(rows, key=lambda r: r.inp)
+    cur: list[Row] = []
+    cur_p = 0
+
+    def close() -> None:
+        if len(cur) >= 2:
+            groups.append(Group(rows=list(cur), prefix_len=cur_p))
+        else:
+            left.extend(cur)
+
+    for row in ordered:
+        limit = min(row.first_needed, row.length - 1)
+        if cur:
+            p = min(cur_p, _lcp(cur[0].inp, row.inp), limit)
+            if p >= min_prefix:
+                cur.append(row)
+                cur_p = p
+                continue
+            close()
+        cur, cur_p = [row], limit
+    if cur:
+        close()
+    return groups, left
+
+
+def _span_rows(tokenizer: Any, rows: Sequence[Row], spans: Sequence[str]) -> dict[str, list[list[int]]]:
+    return {s: [list(find_span_positions(tokenizer, r.context_enc, s, r.text)) for r in rows] for s in spans}
+
+
+def _context(rows: Sequence[Row], tokenizer: Any, spans: Sequence[str], width: int | None = None) -> BatchContext:
+    """The plain path's context for ``rows`` (right padding, context tokens = prompt)."""
+    w = width if width is not None else max(r.length for r in rows)
+    return BatchContext.from_rows(w, [r.length for r in rows], [r.ctx_len for r in rows],
+                                  _span_rows(tokenizer, rows, spans))
+
+
+def steering_safe_prefix(group: Group, compiled: Any, tokenizer: Any) -> int:
+    """The longest prefix (<= ``group.prefix_len``) on which every scope mask agrees across rows.
+
+    Also raises the plain path's error for a required span missing from some row's prompt.
+    """
+    if not compiled:
+        return group.prefix_len
+    ctx = _context(group.rows, tokenizer, compiled.span_texts)
+    p = group.prefix_len
+    for ci in compiled.interventions:
+        full = ctx.full_mask(ci.positions)
+        if ci.positions.kind == "span" and ci.spec.required:
+            missing = [b for b in range(full.shape[0]) if ctx.prompt[b].any() and not full[b].any()]
+            if missing:
+                raise SpecError(f"interventions[{ci.index}].positions",
+                                f"span {ci.positions.text!r} not found in the prompt of a request",
+                                "fix the span text, or set required: false")
+        head = full[:, :p]
+        diff = (head != head[:1]).any(dim=0).nonzero().flatten()
+        if diff.numel():
+            p = int(diff[0])
+    return p
+
+
+def _batch_cache(cache: Any, n: int) -> Any:
+    """A batch-``n`` copy of a batch-1 key/value cache (the original stays untouched)."""
+    c = copy.deepcopy(cache)
+    if n > 1:
+        c.batch_repeat_interleave(n)
+    return c
+
+
+def _cache_kwarg(model: Any) -> str:
+    """``cache`` (transformers >= 5.2x) or ``past_key_values`` (older releases)."""
+    import inspect
+
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _forward(model: Any, steering: Any, ctx: BatchContext | None, **kw: Any) -> Any:
+    if steering is not None:
+        steering.set_context(ctx)
+    return model(**kw)
+
+
+def _run_group(lm: Any, group: Group, requests: Sequence[Request], out: list[Answer | None], steering: Any,
+               spans: Sequence[str], batch_size: int) -> None:
+    """Prefix forward once, then batched suffix forwards; fills ``out`` for the group's requests."""
+    model, tok, dev = lm.model, lm.tokenizer, lm.device
+    P = group.prefix_len
+    first = group.rows[0]
+    prefix_ids = torch.tensor([first.inp[:P]], dtype=torch.long, device=dev)
+    pctx = _context([first], tok, spans) if steering is not None else None
+    pre = _forward(model, steering, pctx, input_ids=prefix_ids, use_cache=True, logits_to_keep=1)
+    cache = pre.past_key_values
+    cache_kw = _cache_kwarg(model)
+    rows = sorted(group.rows, key=lambda r: -r.length)
+    for b0 in range(0, len(rows), batch_size):
+        chunk = rows[b0:b0 + batch_size]
+        S = max(r.length for r in chunk) - P
+        ids = torch.zeros(len(chunk), S, dtype=torch.long)
+        for b, r in enumerate(chunk):
+            ids[b, :r.length - P] = torch.tensor(r.inp[P:], dtype=torch.long)
+        keep = sorted({q - P for r in chunk for q in range(r.first_needed, r.length)})
+        col = {q: k for k, q in enumerate(keep)}
+        sctx = _context(chunk, tok, spans, width=P + S) if steering is not None else None
+        res = _forward(model, steering, sctx, input_ids=ids.to(dev), use_cache=True,
+                       **{cache_kw: _batch_cache(cache, len(chunk))}, logits_to_keep=torch.tensor(keep, dtype=torch.long, device=dev))
+        logp = F.log_softmax(res.logits, dim=-1, dtype=lm.softmax_dtype)
+        for b, r in enumerate(chunk):
+            for i in r.requests:
+                req_str, ctx, cont = requests[i]
+                cols = [col[q - P] for q in range(r.length - len(cont), r.length)]
+                lp = logp[b, cols]  # [len(cont), V]
+                cont_t = torch.tensor(cont, dtype=torch.long, device=lp.device)
+                greedy = bool((lp.argmax(dim=-1) == cont_t).all())
+                ans = (float(lp.gather(1, cont_t.unsqueeze(-1)).sum()), greedy)
+                out[i] = ans
+                if req_str is not None:
+                    lm.cache_hook.add_partial("loglikelihood", req_str, ans)
+
+
+def loglikelihood_tokens(lm: Any, requests: Sequence[Request], fallback: Callable[[list[Request]], list[Answer]],
+                         compiled: Any = None, receipt: Any = None, min_prefix: int = DEFAULT_MIN_PREFIX,
+                         batch_size: int | None = None) -> list[Answer]:
+    """Score ``requests`` (lm-eval's ``(req_str, context_enc, continuation_enc)``) with prefix reuse.
+
+    Args:
+        lm: an lm-eval HFLM (``model``, ``tokenizer``, ``device``, ``max_length``, ``softmax_dtype``,
+            ``cache_hook``, ``batch_size``).
+        requests: tokenised log-likelihood requests.
+        fallback: the plain scorer, called once with the requests this path does not take.
+        compiled: a :class:`steering_hooks.CompiledSpec` (None / empty = no steering).
+        receipt: the receipt to accumulate into (steering only).
+        min_prefix: the shortest shared prefix worth a separate prefix forward.
+        batch_size: suffix batch size (default: the model's batch size, 16 when ``auto``).
+
+    Returns:
+        ``(log-likelihood, is_greedy)`` per request, in request order.
+    """
+    steer = bool(compiled)
+    rows, plain = build_rows(requests, int(lm.max_length), split_key=steer and compiled.split_dependent)
+    groups, left = group_rows(rows, max(int(min_prefix), 1))
+    spans = compiled.span_texts if steer else []
+    if steer:
+        kept = []
+        for g in groups:
+            g.prefix_len = steering_safe_prefix(g, compiled, lm.tokenizer)
+            (kept.append(g) if g.prefix_len >= max(int(min_prefix), 1) else left.extend(g.rows))
+        groups = kept
+    for r in left:
+        plain.extend(r.requests)
+    if batch_size is None:
+        bs = lm.batch_size
+        batch_size = int(bs) if isinstance(bs, int) or (isinstance(bs, str) and bs.isdigit()) else DEFAULT_BATCH
+    out: list[Answer | None] = [None] * len(requests)
+    if groups:
+        with torch.no_grad():
+            if steer:
+                with attach(lm.model, compiled, tokenizer=lm.tokenizer, receipt=receipt) as steering:
+                    for g in groups:
+                        _run_group(lm, g, requests, out, steering, spans, max(batch_size, 1))
+            else:
+                for g in groups:
+                    _run_group(lm, g, requests, out, None, spans, max(batch_size, 1))
+    if plain:
+        plain = sorted(plain)
+        for i, ans in zip(plain, fallback([requests[i] for i in plain]), strict=True):
+            out[i] = ans
+    return out  # type: ignore[return-value]
+
+
+def reuse_stats(requests: Sequence[Request], max_length: int = 1 << 30,
+                min_prefix: int = DEFAULT_MIN_PREFIX) -> dict[str, int]:
+    """Token counts of the plain path vs prefix reuse for ``requests`` (no steering)."""
+    rows, plain = build_rows(requests, max_length, split_key=False)
+    groups, left = group_rows(rows, min_prefix)
+    plain_tokens = sum(len(r[1]) + len(r[2]) - 1 for r in requests)
+    reuse = sum(g.prefix_len + sum(r.length - g.prefix_len for r in g.rows) for g in groups)
+    reuse += sum(r.length for r in left) + sum(len(requests[i][1]) + len(requests[i][2]) - 1 for i in plain)
+    return {"requests": len(requests), "rows": len(rows), "groups": len(groups), "plain_tokens": plain_tokens,
+            "reuse_tokens": reuse}

@@ -1,0 +1,161 @@
+"""Shared-prefix reuse (``lm_eval_values.prefix_reuse``) gives the plain path's numbers.
+
+Real forward passes on the tiny Llama fixture (with a chat template): the reuse path is
+compared with ``ValuesHFLM``'s plain scorer, without and with steering (all scopes), at
+batch sizes 1 and 4, on plain-text and chat-templated few-shot prompts.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+FEWSHOT = ("Answer the Question according to your values. First write your Thought about the question, then "
+           "Answer the question with 'yes' or 'no'.\n\nQuestion: Should I help my friends?\nThought: helping "
+           "matters.\nAnswer: yes\n\nQuestion: Should I help my friends?\nThought: it is not important.\nAnswer: no\n\n")
+ITEMS = [
+    "Should I enjoy having a clear structured mode of life?",
+    "Is it important to me to be free to choose my own path in life?",
+    "Should I honour tradition and family customs, according to your values?",
+    "Do you like the quick brown fox?",
+    "Is power important?",
+    "Should I help my friends?",
+]
+CHOICES = [" yes", " Yes", " no", " No", " maybe so"]
+ROLE = "(FYI, here is your trait. Gender: female; Job: Surveyor, MBTI: ENFJ)"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+@pytest.fixture(scope="module")
+def lms(tiny_model_dir):
+    from lm_eval_values.values_hf import ValuesHFLM
+
+    return {bs: ValuesHFLM(pretrained=str(tiny_model_dir), batch_size=bs, device="cpu", dtype="float32")
+            for bs in (1, 4)}
+
+
+def _contexts(lm, chat: bool) -> list[str]:
+    if not chat:
+        return [ROLE + "\n\n" + FEWSHOT + f"Question: {q}\nAnswer:" for q in ITEMS]
+    return [lm.apply_chat_template([{"role": "system", "content": ROLE + "\n\n" + FEWSHOT},
+                                    {"role": "user", "content": f"Question: {q}"}]) + "Answer:" for q in ITEMS]
+
+
+def _requests(lm, chat: bool) -> list:
+    reqs = []
+    for ctx in _contexts(lm, chat):
+        for cont in CHOICES:
+            c, k = lm._encode_pair(ctx, cont)
+            reqs.append(((ctx, cont), c, k))
+    # one request with no shared prefix (goes to the plain path) and a duplicate input
+    c, k = lm._encode_pair("Power, achievement", " yes")
+    reqs.append((("Power, achievement", " yes"), c, k))
+    reqs.append(reqs[0])
+    return reqs
+
+
+def _plain_scorer(lm):
+    """ValuesHFLM's plain scorer (prefix reuse off)."""
+    from lm_eval_values.values_hf import ValuesHFLM
+
+    def run(reqs):
+        saved = getattr(lm, "prefix_reuse", None)
+        lm.prefix_reuse = False
+        try:
+            return ValuesHFLM._loglikelihood_tokens(lm, reqs, disable_tqdm=True)
+        finally:
+            if saved is not None:
+                lm.prefix_reuse = saved
+    return run
+
+
+def _reuse(lm, reqs, **kw):
+    from lm_eval_values.prefix_reuse import loglikelihood_tokens
+
+    return loglikelihood_tokens(lm, reqs, fallback=_plain_scorer(lm), compiled=lm._compiled, receipt=lm._receipt, **kw)
+
+
+def _check(got, ref, atol=2e-4):
+    assert len(got) == len(ref)
+    for (a, ga), (b, gb) in zip(got, ref):
+        assert a == pytest.approx(b, abs=atol)
+        assert ga == gb
+
+
+SPECS = {
+    "none": None,
+    # every scope at once: all, prompt, span (the span is absent from one request), last:k, generated
+    "all_scopes": [{"op": "add", "layer": 0, "vector": "ones", "coeff": 2.0, "positions": "all"},
+                   {"op": "add", "layer": 1, "vector": "lin", "coeff": 1.5, "positions": "prompt"},
+                   {"op": "add", "layer": 0, "vector": "lin", "coeff": 3.0, "positions": 'span:"MBTI"',
+                    "required": False},
+                   {"op": "add", "layer": 0, "vector": "ones", "coeff": 1.0, "positions": "last:3"},
+                   {"op": "add", "layer": 1, "vector": "lin", "coeff": -2.0, "positions": "generated"}],
+}
+
+
+def _spec(name):
+    spec = SPECS[name]
+    if spec is None:
+        return None
+    vecs = {"ones": torch.ones(64), "lin": torch.linspace(-2, 2, 64)}
+    return [{**iv, "vector": vecs[iv["vector"]]} for iv in spec]
+
+
+@pytest.mark.parametrize("bs", [1, 4])
+@pytest.mark.parametrize("chat", [False, True])
+@pytest.mark.parametrize("steer", list(SPECS))
+def test_reuse_equals_plain(lms, bs, chat, steer):
+    lm = lms[bs]
+    lm.set_condition(steer=_spec(steer))
+    reqs = _requests(lm, chat)
+    ref = _plain_scorer(lm)(reqs)
+    got = _reuse(lm, reqs)
+    _check(got, ref)
+    if steer != "none":  # steering really changes the numbers (the test can fail)
+        lm.set_condition()
+        base = _plain_scorer(lm)(reqs)
+        assert max(abs(a[0] - b[0]) for a, b in zip(base, ref)) > 1e-3
+
+
+def test_reuse_really_shares_the_prefix(lms):
+    """The grouping finds the few-shot prefix: one group, fewer forward tokens than the plain path."""
+    from lm_eval_values.prefix_reuse import build_rows, group_rows, reuse_stats
+
+    lm = lms[4]
+    lm.set_condition()
+    reqs = _requests(lm, chat=True)
+    rows, plain = build_rows(reqs, lm.max_length, split_key=False)
+    groups, left = group_rows(rows, 16)
+    assert not plain and len(groups) == 1 and len(left) == 1
+    assert groups[0].prefix_len > 40
+    stats = reuse_stats(reqs)
+    assert stats["reuse_tokens"] * 3 < stats["plain_tokens"]
+
+
+def test_prefix_is_cut_where_scopes_differ(lms):
+    """A ``last:k`` scope reaching into the shared prefix shortens it (rows would steer differently)."""
+    from lm_eval_values.prefix_reuse import build_rows, group_rows, steering_safe_prefix
+
+    lm = lms[1]
+    # the shorter context's last 3 tokens are shared with the longer one, where they are not last
+    reqs = []
+    for ctx in [FEWSHOT + "Question: Is power important?", FEWSHOT + "Question: Is power important to me?"]:
+        c, k = lm._encode_pair(ctx, " yes")
+        reqs.append(((ctx, " yes"), c, k))
+    lm.set_condition(steer=[{"op": "add", "layer": 0, "vector": torch.ones(64), "coeff": 1.0, "positions": "last:3"}])
+    rows, _ = build_rows(reqs, lm.max_length, split_key=True)
+    groups, _ = group_rows(rows, 4)
+    assert len(groups) == 1
+    p0 = groups[0].prefix_len
+    safe = steering_safe_prefix(groups[0], lm._compiled, lm.tokenizer)
+    assert safe < p0
+    _check(_reuse(lm, reqs, min_prefix=4), _plain_scorer(lm)(reqs))
+    lm.set_condition()
