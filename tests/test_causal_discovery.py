@@ -88,6 +88,9 @@ def test_exogenous_knobs_are_tier_zero() -> None:
     for n in g.nodes:
         if g.has_edge(n, "steer=k1"):
             assert g.mark("steer=k1", n) != "arrow"
+    roles_only = discover(vm.filter(roles=[f"role{i}" for i in range(4)]), exogenous_knobs="roles")
+    assert sorted(n for n, k in roles_only.node_kinds.items() if k == "knob") == ["role=role1", "role=role2",
+                                                                                "role=role3"]
     with pytest.raises(UserError, match="single role and a single steering"):
         discover(vm_steer.filter(keep_steering=["none"]), exogenous_knobs=True)
     with pytest.raises(UserError, match="needs a ValueMatrix"):

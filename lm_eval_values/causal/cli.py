@@ -37,8 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep only these steering ids ('none' = unsteered); commas allowed")
     p.add_argument("--columns", nargs="+", default=None, metavar="VALUE", help="value columns to use (commas allowed)")
     p.add_argument("--standardize", action="store_true", help="z-score the value columns first")
-    p.add_argument("--exogenous-knobs", action="store_true",
-                   help="add role one-hot and steering indicators as tier-0 nodes")
+    p.add_argument("--exogenous-knobs", nargs="?", const="all", default=False, choices=("all", "steering", "roles"),
+                   help="add condition knobs as tier-0 nodes: all (role one-hot + steering indicators, the "
+                        "default when given), steering, or roles")
     p.add_argument("--background", default=None, metavar="JSON",
                    help='background knowledge file: {"forbidden": [[u, v]], "required": [...], "tiers": [[...]]}')
     p.add_argument("--max-depth", type=int, default=None, help="maximum conditioning-set size")
@@ -105,7 +106,7 @@ def main(argv: list[str]) -> int:
         if args.exogenous_knobs:
             from lm_eval_values.causal.discovery import _knob_columns
 
-            known += list(_knob_columns(vm).columns)
+            known += list(_knob_columns(vm, args.exogenous_knobs).columns)
         background.to_causallearn(known)
     refs = {spec: load_reference(spec, nodes=vm.values) for spec in args.reference}
     if args.policy == "study":

@@ -108,17 +108,25 @@ class Background:
         return bk
 
 
-def _knob_columns(vm: ValueMatrix) -> pd.DataFrame:
-    """Indicator columns for roles (reference level dropped) and steering settings (vs none)."""
+KNOB_KINDS = ("all", "steering", "roles")
+
+
+def _knob_columns(vm: ValueMatrix, which: str = "all") -> pd.DataFrame:
+    """Indicator columns for roles (reference level dropped) and steering settings (vs none).
+
+    ``which``: ``"all"``, ``"steering"`` or ``"roles"``.
+    """
+    if which not in KNOB_KINDS:
+        raise UserError("exogenous_knobs", f"unknown knob set {which!r}", f"use one of: {', '.join(KNOB_KINDS)}")
     cols: dict[str, np.ndarray] = {}
     roles = vm.role_ids
-    if len(roles) >= 2:
+    if len(roles) >= 2 and which in ("all", "roles"):
         ref = NO_ROLE if NO_ROLE in roles else roles[0]
         for r in roles:
             if r != ref:
                 cols[f"{KNOB_ROLE_PREFIX}{r}"] = (vm.meta["role_id"].astype(str) == r).to_numpy(float)
     steers = vm.steering_ids
-    if len(steers) >= 2:
+    if len(steers) >= 2 and which in ("all", "steering"):
         ref = NO_STEERING if NO_STEERING in steers else steers[0]
         for s in steers:
             if s != ref:
@@ -143,7 +151,7 @@ def _as_frame(data: ValueMatrix | pd.DataFrame, columns: Sequence[str] | None) -
 
 def discover(data: ValueMatrix | pd.DataFrame, algo: str = "pc", alpha: float = 0.05,
              indep_test: str = "fisherz", background: Background | Mapping[str, Any] | None = None,
-             exogenous_knobs: bool = False, columns: Sequence[str] | None = None,
+             exogenous_knobs: bool | str = False, columns: Sequence[str] | None = None,
              standardize: bool = False, stable: bool = True, score_func: str = "local_score_BIC",
              max_depth: int | None = None, test_kwargs: Mapping[str, Any] | None = None) -> ValueGraph:
     """Learn a causal value graph with causal-learn.
@@ -154,7 +162,8 @@ def discover(data: ValueMatrix | pd.DataFrame, algo: str = "pc", alpha: float = 
         alpha: significance level of the independence tests (PC, FCI).
         indep_test: causal-learn test name: fisherz (default), kci, fastkci, rcit, chisq, gsq, mv_fisherz.
         background: :class:`Background` or its dict form (PC and FCI only).
-        exogenous_knobs: add role one-hot and steering indicators as tier-0 nodes (needs a ValueMatrix).
+        exogenous_knobs: add condition knobs as tier-0 nodes (needs a ValueMatrix): ``True`` or
+            ``"all"`` = role one-hot and steering indicators; ``"steering"`` or ``"roles"`` = one kind.
         columns: value columns to use (default all).
         standardize: z-score columns first (does not change Fisher-z results; helps KCI/GES).
         stable: order-independent PC skeleton (causal-learn ``stable=True``).
@@ -191,10 +200,11 @@ def discover(data: ValueMatrix | pd.DataFrame, algo: str = "pc", alpha: float = 
     if exogenous_knobs:
         if vm is None:
             raise UserError("exogenous_knobs", "needs a ValueMatrix with role and steering ids", "pass a ValueMatrix")
-        knobs = _knob_columns(vm)
+        which = "all" if exogenous_knobs is True else str(exogenous_knobs)
+        knobs = _knob_columns(vm, which)
         if knobs.shape[1] == 0:
-            raise UserError("exogenous_knobs", "the matrix has a single role and a single steering setting",
-                            "drop --exogenous-knobs or include more conditions")
+            raise UserError("exogenous_knobs", f"no {which} knobs: the matrix has a single role and a single "
+                            "steering setting", "drop --exogenous-knobs or include more conditions")
         clash = set(knobs.columns) & set(values)
         if clash:
             raise UserError("exogenous_knobs", f"knob names clash with value names: {sorted(clash)}", "rename the values")
@@ -236,7 +246,8 @@ def discover(data: ValueMatrix | pd.DataFrame, algo: str = "pc", alpha: float = 
 
     meta: dict[str, Any] = {"algo": algo, "alpha": float(alpha), "n_rows": int(X.shape[0]),
                             "n_rows_dropped_nan": int(n_dropped), "stable": bool(stable),
-                            "standardize": bool(standardize), "exogenous_knobs": bool(exogenous_knobs)}
+                            "standardize": bool(standardize),
+                            "exogenous_knobs": ("all" if exogenous_knobs is True else exogenous_knobs) or False}
     if algo == "ges":
         meta["score_func"] = score_func
     else:
