@@ -168,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--layer", type=int, default=15)
     ap.add_argument("--coeffs", default="-2,-1,-0.5,0,0.5,1,2")
     ap.add_argument("--limit", type=int, default=None, help="items per task (default: all 10)")
+    ap.add_argument("--values", default=",".join(VALUES),
+                    help="comma-separated values to score (default: all ten; the target is always included)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--sae", default=None, help="a trained sae-lens SAE folder for this model and layer")
     ap.add_argument("--sae-feature", type=int, default=0)
@@ -188,7 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     coeffs = [float(c) for c in args.coeffs.split(",")]
     model_path = resolve_model_path(args.model)
-    tasks = [f"values_schwartz_{v}" for v in VALUES]
+    chosen = [v.strip() for v in args.values.split(",") if v.strip()]
+    bad = [v for v in chosen if v not in VALUES]
+    if bad:
+        ap.error(f"--values: unknown {bad}; use {VALUES}")
+    tasks = [f"values_schwartz_{v}" for v in dict.fromkeys([args.value, *chosen])]
     t_start = time.time()
     lm = ValuesHFLM(pretrained=model_path, batch_size=16, device="cpu", dtype="float32")
     vec_path, vec_meta = build_vector(lm, args.value, args.layer, out)
@@ -246,11 +252,11 @@ def render(rep: dict[str, Any]) -> str:
     lines = [f"### Difference-of-means steering, SmolLM2-135M-Instruct, layer {rep['layer']}, value {rep['value']}",
              "", f"vector norm {rep['vector']['norm']:.3f} from {rep['vector']['n_prompts']} prompts; add at "
              "`prompt` positions; chat template; score in [-1, 1] (mean over 10 items)", "",
-             f"| coeff | {short(target)} (target) | {short(other)} (other) | mean of other 8 | steered positions | "
+             f"| coeff | {short(target)} (target) | {short(other)} (other) | mean of the rest | steered positions | "
              "resid norm before -> after |", "|---|---|---|---|---|---|"]
     for r in rep["dose_response"]:
         s = r["scores"]
-        rest = [v for t, v in s.items() if t not in (target, other)]
+        rest = [v for t, v in s.items() if t not in (target, other)] or [float("nan")]
         before, after = r["mean_resid_norm_before"], r["mean_resid_norm_after"]
         lines.append(f"| {r['coeff']:+g} | {s[target]:+.4f} | {s[other]:+.4f} | {sum(rest) / len(rest):+.4f} | "
                      f"{r['positions_steered']} | {before:.1f} -> {after:.1f} |")
@@ -258,7 +264,7 @@ def render(rep: dict[str, Any]) -> str:
               "Role-prompt baseline (no steering):", "", f"| condition | {short(target)} | {short(other)} |", "|---|---|---|"]
     for p in rep["role_prompts"]:
         lines.append(f"| {p['condition']} | {p['scores'][target]:+.4f} | {p['scores'][other]:+.4f} |")
-    lines += ["", "All ten values per coefficient:", "",
+    lines += ["", "All scored values per coefficient:", "",
               "| coeff | " + " | ".join(short(t) for t in rep["dose_response"][0]["scores"]) + " |",
               "|---|" + "---|" * len(rep["dose_response"][0]["scores"])]
     for r in rep["dose_response"]:

@@ -187,6 +187,9 @@ class ValuesHFLM(HFLM):
 
     def _system_ok(self) -> bool:
         """Whether the chat template renders a system turn (else the role becomes a user prefix)."""
+        cached = getattr(self, "_system_ok_cached", None)
+        if cached is not None:
+            return cached
         try:
             marker = "\x00role-probe\x00"
             text = self.tokenizer.apply_chat_template([{"role": "system", "content": marker},
@@ -198,6 +201,7 @@ class ValuesHFLM(HFLM):
         if not ok and not self._warned_system:
             log.warning("values_hf: the chat template has no system turn; the role is put before the first user message")
             self._warned_system = True
+        self._system_ok_cached = ok
         return ok
 
     def _with_role(self, requests: list[Any]) -> list[Any]:
