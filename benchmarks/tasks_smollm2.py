@@ -29,13 +29,13 @@ DEVOUT_ROLE = ("You are a devout, tradition-minded person. Your religious faith 
 
 
 def _evaluate(model_path: str, tasks: list[str], limit: int | None, system_instruction: str | None,
-              batch_size: int) -> dict[str, Any]:
+              batch_size: int, dtype: str = "bfloat16") -> dict[str, Any]:
     import lm_eval
 
     from lm_eval_values import get_task_manager
 
     return lm_eval.simple_evaluate(
-        model="hf", model_args=f"pretrained={model_path},device=cpu,dtype=float32", tasks=tasks, limit=limit,
+        model="hf", model_args=f"pretrained={model_path},device=cpu,dtype={dtype}", tasks=tasks, limit=limit,
         batch_size=batch_size, apply_chat_template=True, system_instruction=system_instruction,
         log_samples=True, task_manager=get_task_manager(), random_seed=0, numpy_random_seed=0, torch_random_seed=0,
     )
@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="tasks_smollm2.json")
     parser.add_argument("--limit", type=int, default=None, help="items per value (default: all 10)")
     parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--gen_batch_size", type=int, default=8)
     parser.add_argument("--skip-generate", action="store_true")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     from lm_eval_values.embedded_models import resolve_model_path
 
     model_path = resolve_model_path("smollm2-135m-instruct")
-    report: dict[str, Any] = {"model": "smollm2-135m-instruct", "chat_template": True, "role": DEVOUT_ROLE}
+    report: dict[str, Any] = {"model": "smollm2-135m-instruct", "dtype": "bfloat16", "chat_template": True,
+                              "role": DEVOUT_ROLE}
     t0 = time.time()
     runs: dict[str, dict[str, Any]] = {}
     for cond, sysinst in (("no_role", None), ("devout_role", DEVOUT_ROLE)):
@@ -119,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             "likert_acquiescence": float(runs[cond]["results"]["values_schwartz_likert"]["acquiescence,none"]),
         }
         print(f"[{time.time() - t0:.0f}s] {cond}: {json.dumps(report[cond], indent=1)}", flush=True)
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")  # partial results
     report["tradition_change"] = {
         k: report["devout_role"][k]["Tradition"] - report["no_role"][k]["Tradition"]
         for k in ("yesno_score", "yesno_score_argmax", "likert_rating", "likert_score")}
@@ -126,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         cond: {k: sorted(report[cond][k], key=lambda v: -report[cond][k][v]).index("Tradition") + 1
                for k in ("yesno_score", "likert_rating")} for cond in ("no_role", "devout_role")}
     if not args.skip_generate:
-        gen = _evaluate(model_path, ["values_schwartz_gen"], args.limit, None, args.batch_size)
+        gen = _evaluate(model_path, ["values_schwartz_gen"], args.limit, None, args.gen_batch_size)
         report["generate_profile"] = profile(gen, "_gen", "score")
         report["generate_unsure_rate"] = float(gen["results"]["values_schwartz_gen"]["unsure_rate,none"])
         report["generate_vs_yesno_argmax"] = agreement(item_answers(gen, "_gen"), item_answers(runs["no_role"], ""))
