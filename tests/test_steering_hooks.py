@@ -347,3 +347,59 @@ def test_diff_of_means_independent_of_padding(llama):
     b = diff_of_means(model, tok, pos, neg, layer=1, batch_size=1)
     torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     assert a.shape == (64,) and float(a.norm()) > 0
+
+
+def test_vector_file_formats_agree(llama, tmp_path):
+    import numpy as np
+    from safetensors.torch import save_file
+
+    from steering_hooks import load_vector
+
+    v = torch.randn(64)
+    save_file({"a": v, "b": torch.zeros(64)}, str(tmp_path / "v.safetensors"))
+    np.save(tmp_path / "v.npy", v.numpy())
+    np.savez(tmp_path / "v.npz", vec=v.numpy())
+    torch.save(v, tmp_path / "v.pt")
+    torch.save({"layers.1": {"steering_vector": v, "steering_coefficient": 1.0, "action": "add"}}, tmp_path / "s.pt")
+    loaded = [load_vector(str(tmp_path / "v.safetensors"), "a")[0], load_vector(str(tmp_path / "v.npy"))[0],
+              load_vector(str(tmp_path / "v.npz"))[0], load_vector(str(tmp_path / "v.pt"))[0],
+              load_vector(str(tmp_path / "s.pt"), "layers.1")[0]]
+    for t in loaded:
+        assert torch.equal(t, v)
+    with pytest.raises(SpecError, match="vector_key"):
+        compile_spec(llama[0], [{"op": "add", "layer": 1, "vector": str(tmp_path / "v.safetensors")}])
+
+
+def test_feature_act_scale_uses_calibrated_typical_activation(llama, sae_dir):
+    from sae_lens import SAE
+
+    from steering_hooks import calibrate_typical_act
+
+    model, tok = llama
+    sae = SAE.load_from_disk(str(sae_dir))
+    seen, h = _capture(model, 0)
+    _logits(model, _enc(tok, PROMPTS[:1]))
+    h.remove()
+    f = int(sae.encode(seen[0]).sum((0, 1)).argmax())  # a feature that fires on these prompts
+    typical = calibrate_typical_act(model, tok, sae, f, PROMPTS)
+    assert typical > 0
+    assert calibrate_typical_act(model, tok, sae, 5, PROMPTS) == 0.0  # the dead feature
+    compiled = compile_spec(model, [{"op": "add", "sae": str(sae_dir), "feature": f, "coeff": 2.0,
+                                     "scale": "feature_act", "typical_act": typical}])
+    x = torch.randn(1, 3, 64)
+    torch.testing.assert_close(compiled.interventions[0].apply(x, None) - x,
+                               (2.0 * typical * sae.W_dec[f].detach()).expand(1, 3, 64), rtol=1e-5, atol=1e-6)
+
+
+def test_generated_scope_with_context_is_the_continuation(llama):
+    model, tok = llama
+    enc = _enc(tok, PROMPTS)
+    T = enc["input_ids"].shape[1]
+    lengths = enc["attention_mask"].sum(1).tolist()
+    ctx = BatchContext.from_rows(T, lengths, [n - 3 for n in lengths])
+    with attach(model, [{"op": "add", "layer": 0, "vector": torch.ones(64), "positions": "generated"}],
+                context=ctx) as s:
+        _logits(model, enc)
+    r = s.receipt.interventions[0]
+    assert r.positions_steered == 6
+    assert r.last_positions == [[n - 3, n - 2, n - 1] for n in lengths]
