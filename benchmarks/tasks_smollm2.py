@@ -91,13 +91,26 @@ def agreement(gen: dict[str, str], yn: dict[str, str]) -> dict[str, Any]:
             "cohen_kappa_parsed": kappa}
 
 
+def _summarise(report: dict[str, Any]) -> None:
+    """Tradition's change with the role, raw and relative to the mean change of all ten values."""
+    keys = ("yesno_score", "yesno_score_argmax", "likert_rating", "likert_score")
+    change = {k: {v: report["devout_role"][k][v] - report["no_role"][k][v] for v in report["no_role"][k]} for k in keys}
+    report["tradition_change"] = {k: change[k]["Tradition"] for k in keys}
+    report["tradition_change_minus_mean_change"] = {
+        k: change[k]["Tradition"] - sum(change[k].values()) / len(change[k]) for k in keys}
+    report["tradition_rank"] = {
+        cond: {k: sorted(report[cond][k], key=lambda v: -report[cond][k][v]).index("Tradition") + 1
+               for k in ("yesno_score", "likert_rating")} for cond in ("no_role", "devout_role")}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="tasks_smollm2.json")
     parser.add_argument("--limit", type=int, default=None, help="items per value (default: all 10)")
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--gen_batch_size", type=int, default=8)
-    parser.add_argument("--skip-generate", action="store_true")
+    parser.add_argument("--part", choices=("all", "profiles", "agreement"), default="all",
+                        help="profiles: yesno+likert with/without the role; agreement: generate vs yesno argmax")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -109,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                               "role": DEVOUT_ROLE}
     t0 = time.time()
     runs: dict[str, dict[str, Any]] = {}
-    for cond, sysinst in (("no_role", None), ("devout_role", DEVOUT_ROLE)):
+    conds = (("no_role", None), ("devout_role", DEVOUT_ROLE)) if args.part != "agreement" else ()
+    for cond, sysinst in conds:
         runs[cond] = _evaluate(model_path, ["values_schwartz", "values_schwartz_likert"], args.limit, sysinst,
                                args.batch_size)
         report[cond] = {
@@ -122,13 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(f"[{time.time() - t0:.0f}s] {cond}: {json.dumps(report[cond], indent=1)}", flush=True)
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")  # partial results
-    report["tradition_change"] = {
-        k: report["devout_role"][k]["Tradition"] - report["no_role"][k]["Tradition"]
-        for k in ("yesno_score", "yesno_score_argmax", "likert_rating", "likert_score")}
-    report["tradition_rank"] = {
-        cond: {k: sorted(report[cond][k], key=lambda v: -report[cond][k][v]).index("Tradition") + 1
-               for k in ("yesno_score", "likert_rating")} for cond in ("no_role", "devout_role")}
-    if not args.skip_generate:
+    if conds:
+        _summarise(report)
+    if args.part != "profiles":
+        if "no_role" not in runs:
+            runs["no_role"] = _evaluate(model_path, ["values_schwartz"], args.limit, None, args.batch_size)
         gen = _evaluate(model_path, ["values_schwartz_gen"], args.limit, None, args.gen_batch_size)
         report["generate_profile"] = profile(gen, "_gen", "score")
         report["generate_unsure_rate"] = float(gen["results"]["values_schwartz_gen"]["unsure_rate,none"])

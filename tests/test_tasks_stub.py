@@ -161,3 +161,19 @@ def test_vcg17_all_formats_stub(valuebench_csv, monkeypatch) -> None:
         assert all(s["doc"]["item_id"].startswith("vb") and s["doc"]["inventory"] for s in samples)
     for group in ("values_vcg17", "values_vcg17_likert", "values_vcg17_likert_rev", "values_vcg17_gen"):
         assert math.isfinite(_m(res, group, "score"))
+
+
+def test_values_glob_selects_each_task_once() -> None:
+    """`values_*` through get_task_manager(): groups replace their members, nothing is selected twice."""
+    from lm_eval_values.registration import _group_members
+
+    tm = get_task_manager()
+    matched = tm.match_tasks(["values_*"])
+    assert len(matched) == len(set(matched))
+    assert {"values_schwartz", "values_schwartz_gen", "values_vcg17", "values_vcg17_likert_rev", "values_pvq40",
+            "values_pvq40_likert"} <= set(matched)
+    covered = set().union(*(_group_members(tm.task_index, m) for m in matched if m in tm.all_groups))
+    assert not covered & set(matched)
+    assert "values_valuebench_religious" not in matched  # in values_vcg17
+    assert "values_valuebench_abasement" in matched  # outside VCG17: selected as a task
+    assert sum(1 for m in matched if m.startswith("values_valuebench_")) == 4 * (224 - 17)

@@ -33,8 +33,8 @@ def _clean(root: Path) -> None:
             old.unlink()
 
 
-def main(argv: list[str]) -> None:
-    source = argv[0] if argv else valuebench_source()
+def build(source: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(files under tasks/valuebench, files under tasks/pvq40) generated from the CSV at ``source``."""
     items = load_valuebench(source)
     dims = sorted(dimensions(items))
     missing = [v for v in VCG17_VALUES if v not in dims]
@@ -42,25 +42,31 @@ def main(argv: list[str]) -> None:
         raise SystemExit(f"VCG17 dimensions missing from {source}: {missing}")
     both = {d: {it.agreement for it in items if it.value == d} == {1, -1} for d in dims}
 
-    _clean(HERE)
     files = family_files("values_valuebench", "valuebench", dims, note=NOTE, groups=False, number_clashes=True)
     for fmt, suffix in FORMAT_SUFFIX.items():
         members = [f"values_valuebench_{slugify(v)}{suffix}" for v in VCG17_VALUES]
         assert all(f"{fmt}/{m}.yaml" in files for m in members)
         files[f"vcg17/_values_vcg17{suffix}.yaml"] = f"# {NOTE}\n" + group_yaml(
             f"values_vcg17{suffix}", members, fmt, all(both[v] for v in VCG17_VALUES))
-    write_files(HERE, files)
 
     pvq = [it for it in items if it.inventory == "PVQ40"]
     pvq_dims = [v for v in SCHWARTZ_VALUES if any(it.value == v for it in pvq)]
     if len(pvq) != 40 or len(pvq_dims) != 10:
         raise SystemExit(f"expected 40 PVQ40 rows over 10 values in {source}, got {len(pvq)} over {len(pvq_dims)}")
     pvq_both = all({it.agreement for it in pvq if it.value == v} == {1, -1} for v in pvq_dims)
-    _clean(PVQ40_DIR)
     pfiles = family_files("values_pvq40", "valuebench", pvq_dims, note=NOTE, group_acquiescence=pvq_both,
                           extra_kwargs={"values_questionnaire": "PVQ40"})
+    return files, pfiles
+
+
+def main(argv: list[str]) -> None:
+    source = argv[0] if argv else valuebench_source()
+    files, pfiles = build(source)
+    _clean(HERE)
+    write_files(HERE, files)
+    _clean(PVQ40_DIR)
     write_files(PVQ40_DIR, pfiles)
-    print(f"{len(dims)} dimensions -> {len(files)} files under {HERE}; {len(pfiles)} files under {PVQ40_DIR}")
+    print(f"{len(files)} files under {HERE}; {len(pfiles)} files under {PVQ40_DIR}")
 
 
 if __name__ == "__main__":
