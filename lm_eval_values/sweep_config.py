@@ -31,15 +31,21 @@ Example (all keys; only ``model_args.pretrained`` and ``tasks`` are required)::
       - {type: spec, id: mine, spec: ./spec.yaml, coefficients: [1, 2]}   # steering_hooks spec; coeff overridden
       - {type: prompt, values: [Power], directions: [inclined, disinclined]}
 
-Steering ids: ``none``; ``<id>:<feature>`` for SAE entries (id defaults to ``sae``); the entry id
-for vector/spec entries; ``prompt:<Value>`` (coefficient +1 inclined, -1 disinclined) for
-value-definition prompts, which are appended to the role text. SAE/vector/spec settings are
-passed to ``ValuesHFLM.set_condition(steer=...)`` as :mod:`steering_hooks` spec dicts.
     sampling: {fraction: 0.4, seed: 0, per_split: {test: 1.0}, max_items_per_value: null}
     seeds: [0]
     batch_size: 8
     device: null
     output_dir: runs/sweep1
+
+Steering ids: ``none``; ``<id>:<feature>`` for SAE entries (id defaults to ``sae``); the entry id
+for vector/spec entries; ``prompt:<Value>`` (coefficient +1 inclined, -1 disinclined) for
+value-definition prompts, which are appended to the role text. SAE/vector/spec settings are
+passed to ``ValuesHFLM.set_condition(steer=...)`` as :mod:`steering_hooks` spec dicts.
+
+Conditions are seeds x roles x steering settings, in that nesting order (the grid index).
+Item sampling draws ``round(fraction x n)`` (at least 1, at most ``max_items_per_value``) of each
+value's items per (seed, role, value), seeded with the sampling seed; ``per_split`` overrides the
+fraction for a split (the study: 40% on train roles, all items on test roles).
 """
 
 from __future__ import annotations
