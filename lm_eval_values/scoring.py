@@ -35,8 +35,15 @@ Per-task metrics (the names in lm-eval's results, with filter ``none``: ``score,
   out, a tendency to say yes / agree remains. NaN when the evaluated items do not include
   both keys (e.g. an inventory with only positively keyed items, or a small ``--limit``).
 
-Groups (``values_schwartz``, ``values_vcg17``, ...) report the unweighted mean of their
-members' ``score`` and ``score_argmax`` (plus ``rating*`` / ``unsure_rate`` where present).
+Groups (``values_schwartz``, ``values_vcg17``, ...) report the unweighted mean over their
+member tasks (each value counts once) of ``score`` and ``score_argmax`` (plus ``rating*`` /
+``unsure_rate`` for those formats), and of ``acquiescence`` only where every member has items
+of both keys (Schwartz groups and ``values``; not ``values_vcg17`` or ``values_pvq40``, whose
+dimensions include positively keyed items only).
+
+Task names: ``<family>_<value slug><suffix>`` with suffix ``""`` (yesno), ``_likert``,
+``_likert_rev`` or ``_gen``; groups ``<family><suffix>`` (``values_schwartz_likert`` ...), see
+``docs/ITEM_BANK.md``.
 
 Logged samples
 --------------
