@@ -54,7 +54,7 @@ def test_other_algorithms_and_tests_run() -> None:
     assert ges.skeleton() == {frozenset(p) for p in (("a", "c"), ("b", "c"), ("c", "d"))}
     fci = discover(df, algo="fci")
     assert fci.mark("c", "a") == "arrow" and fci.mark("c", "b") == "arrow"  # collider survives in the PAG
-    kci = discover(df.iloc[:120], indep_test="kci")
+    kci = discover(df.iloc[:80], indep_test="kci")
     assert kci.meta["indep_test"] == "kci" and kci.has_edge("a", "c")
     with pytest.raises(UserError, match="unknown algorithm"):
         discover(df, algo="lingam")
