@@ -27,7 +27,7 @@ Statistics of every ranked feature (all activations are the SAE's encoder output
   span tokens; contrastive: over the pooled value of every high and low prompt);
 * ``mean_high`` / ``mean_low`` / ``diff`` / ``effect_size`` (contrastive) ; for ``span``,
   ``effect_size`` = (span max - reference mean) / reference SD, i.e. how specific the feature
-  is to the span compared with ordinary text;
+  is to the span compared with ordinary text (null when the feature never fires on the reference);
 * ``typical_act``: mean activation when active on a reference corpus (``--reference`` project
   documents, see :mod:`lm_eval_values.corpus`); ``density``: fraction of reference tokens on
   which the feature is active; useful to calibrate steering coefficients;
@@ -116,7 +116,7 @@ class FeatureStat:
     sign: int
     mean_act: float
     max_act: float
-    effect_size: float
+    effect_size: float | None
     typical_act: float = 0.0
     density: float = 0.0
     decoder_norm: float = 0.0
@@ -165,8 +165,12 @@ def load_sae_checked(path: str, d_model: int, layer: int | None, n_layers: int, 
     wfile = p / "sae_weights.safetensors"
     if not wfile.is_file():
         raise UserError(field_name, f"{wfile} is missing", "give a complete sae-lens folder")
-    with safe_open(str(wfile), framework="pt") as fh:
-        shapes = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
+    try:
+        with safe_open(str(wfile), framework="pt") as fh:
+            shapes = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error type for a corrupt header
+        raise UserError(field_name, f"{wfile} is not a readable safetensors file ({str(exc).splitlines()[0]})",
+                        "give a complete sae-lens folder") from None
     if "W_enc" in shapes and shapes["W_enc"] != (d_in, d_sae):
         raise UserError(field_name, f"W_enc has shape {shapes['W_enc']} but cfg.json says d_in={d_in}, "
                         f"d_sae={d_sae} (width mismatch)", "re-save the SAE or fix its cfg.json")
@@ -434,7 +438,7 @@ def discover(cfg: DiscoverConfig) -> dict[str, Any]:
         resid_norm = float(resid[pos].norm(dim=-1).median())
         for f, mx, mean, _ in rank_span(feats, pos, cfg.top):
             sd = float(ref["std"][f])
-            eff = (mx - float(ref["mean"][f])) / sd if sd > 1e-9 else float("inf")
+            eff = (mx - float(ref["mean"][f])) / sd if sd > 1e-9 else None  # never active on the reference
             stats.append(FeatureStat(rank=len(stats) + 1, feature=f, score=mx, sign=1, mean_act=mean, max_act=mx,
                                      effect_size=eff))
         result.update(prompt=prompt, span_tokens=[tok.decode([ids[i]]) for i in pos], span_positions=pos)
@@ -554,8 +558,12 @@ def format_table(result: dict[str, Any], limit: int = 24) -> str:
              f"{'typical':>8} {'density':>8}"]
     for f in result["features"][:limit]:
         lines.append(f"{f['rank']:>4} {f['feature']:>7} {f['score']:>9.3f} {f['sign']:>4} {f['mean_act']:>8.3f} "
-                     f"{f['max_act']:>8.3f} {f['effect_size']:>8.2f} {f['typical_act']:>8.3f} {f['density']:>8.4f}")
+                     f"{f['max_act']:>8.3f} {_fmt(f['effect_size']):>8} {f['typical_act']:>8.3f} {f['density']:>8.4f}")
     return "\n".join(lines)
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
 
 
 def build_parser() -> argparse.ArgumentParser:

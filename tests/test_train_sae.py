@@ -70,6 +70,17 @@ def test_training_produces_loadable_sae_with_metrics(trained: tuple[Path, dict])
     assert not list(out.parent.glob(".tmp-*"))
 
 
+def test_same_config_same_bytes(trained: tuple[Path, dict], tiny_model_dir: Path, tmp_path: Path) -> None:
+    out, _ = trained
+    again = tmp_path / "again"
+    train(validate(_cfg(tiny_model_dir, again)), log=lambda _m: None)
+    for name in ("sae_weights.safetensors", "cfg.json"):
+        assert (again / name).read_bytes() == (out / name).read_bytes(), name
+    a, b = (json.loads((d / "runner_cfg.json").read_text()) for d in (out, again))
+    a.pop("output_path"), b.pop("output_path")
+    assert a == b
+
+
 def test_metrics_of_a_perfect_sae(tiny_model_dir: Path) -> None:
     """An SAE that reconstructs exactly (features = relu(x), relu(-x)) scores EV 1 and loses no CE."""
     from sae_lens import StandardSAE, StandardSAEConfig
