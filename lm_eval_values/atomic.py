@@ -114,3 +114,72 @@ def check_writable_dir(path: str | os.PathLike, field: str = "--out") -> Path:
         raise UserError(field, f"cannot write to {path} ({exc.strerror or exc})",
                         "choose a writable output folder") from None
     return path
+
+
+def _first_missing(path: Path) -> tuple[Path | None, Path]:
+    """(the outermost missing folder on the way to ``path`` or None, the nearest existing ancestor)."""
+    missing: Path | None = None
+    p = path
+    while not p.exists() and p != p.parent:
+        missing, p = p, p.parent
+    return missing, p
+
+
+def check_output_dir(path: str | os.PathLike, field: str = "--out") -> Path:
+    """Check, WITHOUT creating anything, that ``path`` is or can become a writable folder.
+
+    The nearest existing ancestor must be a folder we may write into (a path under a regular
+    file, or a file where the folder should be, is refused). Raises
+    :class:`~lm_eval_values.errors.UserError` naming ``field``.
+    """
+    from lm_eval_values.errors import UserError
+
+    path = Path(path)
+    missing, existing = _first_missing(path)
+    if missing is None and not path.is_dir():
+        raise UserError(field, f"{path} exists and is not a folder", "give a folder path")
+    if not existing.is_dir():
+        raise UserError(field, f"cannot create {path}: {existing} is a file, not a folder",
+                        "choose an output folder outside that file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(field, f"cannot write to {existing} (permission denied)", "choose a writable output folder")
+    return path
+
+
+def atomic_write_files(folder: str | os.PathLike, files: dict[str, bytes], field: str = "--out") -> dict[str, Path]:
+    """Write several files into ``folder`` all-or-nothing.
+
+    Every file is first written (and fsynced) to a ``.tmp-`` sibling; only when all are complete
+    are they renamed into place. On an ``OSError`` (disk full, permissions, a path under a
+    file) the temporaries, and any folders this call created, are removed and a
+    :class:`~lm_eval_values.errors.UserError` naming ``field`` is raised: the folder is as before.
+    """
+    from lm_eval_values.errors import UserError
+
+    folder = Path(folder)
+    created, _ = _first_missing(folder)
+    temps: list[tuple[Path, Path]] = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            target = folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + target.name + ".", dir=target.parent)
+            temps.append((Path(tmp), target))
+            os.fchmod(fd, 0o666 & ~_umask())
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+    except OSError as exc:
+        for tmp, _ in temps:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise UserError(field, f"cannot write to {folder} ({exc.strerror or exc})",
+                        "free disk space or choose a writable output folder; nothing was written") from None
+    for tmp, target in temps:
+        os.replace(tmp, target)
+    _fsync_dir(folder)
+    return {name: folder / name for name in files}

@@ -12,6 +12,7 @@ error); it is printed as one line on stderr and the exit status is 2.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -67,6 +68,11 @@ def _error_types() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
+#: errno values that mean "cannot write there" (disk full, quota, read-only, permissions, a file in the way)
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR,
+                             errno.EFBIG})
+
+
 def run_guarded(fn: Callable[[], int | None], debug: bool) -> int:
     """Run ``fn``; turn user errors into one line on stderr and exit status 2."""
     try:
@@ -75,6 +81,15 @@ def run_guarded(fn: Callable[[], int | None], debug: bool) -> int:
         if debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:
+        if debug or exc.errno not in _STORAGE_ERRNOS:
+            raise
+        # a safety net: a full disk or an unwritable path met while writing, one line not a traceback
+        where = exc.filename or "output"
+        print("error: " + UserError(str(where), exc.strerror or str(exc),
+                                    "free disk space or choose a writable output folder, then re-run").one_line(),
+              file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

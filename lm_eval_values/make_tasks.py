@@ -248,7 +248,7 @@ def build_user_family(source: Path, prefix: str, formats: Iterable[str]) -> dict
 
 def main(argv: list[str]) -> int:
     """``lm-eval-values make-tasks``: turn an inventory CSV/JSONL into lm-eval task YAMLs and groups."""
-    from lm_eval_values.atomic import atomic_directory
+    from lm_eval_values.atomic import atomic_directory, check_output_dir
 
     parser = argparse.ArgumentParser(
         prog="lm-eval-values make-tasks", description=main.__doc__,
@@ -266,7 +266,7 @@ def main(argv: list[str]) -> int:
         raise UserError("source", f"{source} is neither .csv nor .jsonl", "give a .csv or .jsonl inventory file")
     formats = _parse_formats(args.formats)
     files = build_user_family(source, args.prefix, formats)  # validates everything first
-    out = Path(args.out or args.prefix)
+    out = check_output_dir(args.out or args.prefix, "--out")  # e.g. not a path under a regular file
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.force:
         raise UserError("--out", f"{out} exists and is not empty", "choose another --out or pass --force to replace it")
     with atomic_directory(out) as tmp:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from lm_eval_values.atomic import atomic_write_text, check_writable_dir
+from lm_eval_values.atomic import atomic_write_files, check_output_dir
 from lm_eval_values.errors import UserError
 from lm_eval_values.value_names import SCHWARTZ_VALUES, VCG17_VALUES
 
@@ -180,6 +180,7 @@ _RESULTS_RE = re.compile(r"^results_(.+)\.json$")
 def read_plain_conditions(root: Path) -> list[ConditionFiles]:
     """Plain lm-eval ``--output_path ... --log_samples`` folders below ``root``, one per condition."""
     found: list[ConditionFiles] = []
+    models: dict[str, str] = {}  # pretrained -> first condition id
     result_files = sorted(p for p in root.rglob("results_*.json") if CONDITIONS_DIR not in p.relative_to(root).parts
                           and not any(part.startswith(".tmp-") for part in p.relative_to(root).parts))
     by_folder: dict[Path, list[Path]] = {}
@@ -204,6 +205,12 @@ def read_plain_conditions(root: Path) -> list[ConditionFiles]:
             results = _read_json(rf, "DIR")
             found.append(ConditionFiles(meta=_plain_meta(results, cid), order=(1, 0, cid), sample_files=files,
                                         source=str(rf)))
+            models.setdefault(str(_model_args_dict(results.get("config") or {}).get("pretrained") or ""), cid)
+    models.pop("", None)
+    if len(models) > 1:
+        (m1, c1), (m2, c2) = sorted(models.items())[:2]
+        raise UserError("DIR", f"{root} mixes results of {len(models)} models ({m1!r} in {c1}, {m2!r} in {c2})",
+                        "build one matrix per model: give a folder holding one model's runs")
     return found
 
 
@@ -344,8 +351,8 @@ def write_tables(out_dir: str | Path, tables: Tables, suffix: str = "") -> dict[
 
     out = Path(out_dir)
     names = {f"matrix{suffix}.csv": tables.matrix_csv, f"items{suffix}.csv": tables.items_csv}
-    for name, text in names.items():
-        atomic_write_text(out / name, text)
+    # both tables or neither (a full disk must not leave a new matrix next to a stale item table)
+    atomic_write_files(out, {name: text.encode("utf-8") for name, text in names.items()}, "output_dir")
     return {name: sha256_hex(text) for name, text in names.items()}
 
 
@@ -376,8 +383,11 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     conds = read_conditions(args.dir)
     tables = build_tables(conds, args.score_metric)
-    out = check_writable_dir(args.out or args.dir, "--out")
-    write_tables(out, tables)
+    out = check_output_dir(args.out or args.dir, "--out")
+    try:
+        write_tables(out, tables)
+    except UserError as exc:
+        raise UserError("--out", exc.problem, exc.fix) from None
     print(f"{tables.n_rows} conditions x {len(tables.values)} values -> {out / MATRIX_FILE}, {out / ITEMS_FILE}",
           file=sys.stderr)
     return 0

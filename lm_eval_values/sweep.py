@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from lm_eval_values.atomic import TMP_PREFIX, atomic_directory, atomic_write_json, check_writable_dir
+from lm_eval_values.atomic import TMP_PREFIX, atomic_directory, atomic_write_json, check_output_dir
 from lm_eval_values.errors import UserError
 from lm_eval_values.matrix import (CONDITION_FILE, CONDITIONS_DIR, RESULTS_FILE, build_tables, read_conditions,
                                    write_tables)
@@ -407,7 +407,7 @@ def run_sweep(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), out: str | Path
         doc_index = load_doc_index(cfg, tm)
     selections = {c.condition_id: select_items(doc_index, cfg, c) for c in all_conds}
     n_items = {cid: sum(map(len, s.values())) for cid, s in selections.items()}
-    check_writable_dir(out_dir, "output_dir")
+    check_output_dir(out_dir, "output_dir")  # creates nothing: a bad steering spec below leaves no folder
     _check_output_compatible(out_dir, cfg)
     pending = [c for c in mine if not is_finished(out_dir, c)]
     n_skipped = len(mine) - len(pending)

@@ -37,7 +37,12 @@ def load_sae(ref: str, field: str = "sae", device: str | torch.device = "cpu") -
         if not (p / "cfg.json").is_file():
             raise SpecError(field, f"no sae-lens SAE folder at {ref} (cfg.json missing)",
                             "give a folder written by SAE.save_model, or release/sae_id")
-        sae = SAE.load_from_disk(str(p), device=str(device))
+        try:
+            sae = SAE.load_from_disk(str(p), device=str(device))
+        except Exception as exc:  # noqa: BLE001 - a folder with a cfg.json that is not an SAE's
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise SpecError(field, f"cannot load the SAE at {ref} ({type(exc).__name__}: {first})",
+                            "give a folder written by SAE.save_model") from None
     else:  # online users: the sae-lens hub registry
         release, sae_id = ref.split("/", 1)
         try:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lm_eval_values.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from lm_eval_values.atomic import atomic_write_files, check_output_dir
 from lm_eval_values.causal.discovery import ALGOS, INDEP_TESTS, Background, discover
 from lm_eval_values.causal.graph import POLICIES, ValueGraph
 from lm_eval_values.errors import UserError
@@ -80,9 +80,7 @@ def main(argv: list[str]) -> int:
     from lm_eval_values.value_matrix import read_value_matrix
 
     # ---------------------------------------------------------------- validate everything first
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UserError("--out", f"{out} exists and is not a folder", "give a folder path")
+    out = check_output_dir(args.out, "--out")
     if not (0.0 < args.alpha < 1.0):
         raise UserError("--alpha", f"{args.alpha} is not in (0, 1)", "use e.g. 0.05")
     if args.bootstrap < 0:
@@ -182,16 +180,14 @@ def main(argv: list[str]) -> int:
         pass
 
     # ---------------------------------------------------------------- write
-    out.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        atomic_write_bytes(out / name, data)
-    atomic_write_json(out / "run.json", json_safe(run))
-    atomic_write_text(out / "edges.txt", "".join(f"{e}\n" for e in graph.edges()))
+    files["run.json"] = (json.dumps(json_safe(run), indent=2, sort_keys=True, default=str) + "\n").encode()
+    files["edges.txt"] = "".join(f"{e}\n" for e in graph.edges()).encode()
+    atomic_write_files(out, files, "--out")  # all or nothing (disk full -> one-line error, folder unchanged)
     print(f"{graph!r}; fit {t_fit:.2f} s" + (f"; bootstrap {args.bootstrap} in {t_boot:.1f} s" if boot else ""))
     for spec, m in metrics.items():
         print(f"vs {spec}: SHD {m['shd']} (naive {m['shd_naive']}), adjacency F1 {m['adjacency_f1']:.3f}, "
               f"descendant sets equal: {m['descendant_sets_equal']}")
-    print(f"wrote {len(files) + 2} files to {out}")
+    print(f"wrote {len(files)} files to {out}")
     return 0
 
 
