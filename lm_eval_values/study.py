@@ -462,6 +462,17 @@ def vector_entries(spec: VectorSpec, folder: Path, layer: int) -> list[dict[str,
 
 
 # ----------------------------------------------------------------------------- stage 3: graph
+#: Errors an analysis stage reports as "skipped: <reason>" (data too small or degenerate) instead of failing.
+_ANALYSIS_ERRORS: tuple[type[BaseException], ...] = (UserError, ValueError, ArithmeticError)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line describing why an analysis was skipped."""
+    if isinstance(exc, UserError):
+        return exc.one_line()
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+
+
 def _study_matrix(matrix_csv: Path):
     from lm_eval_values.value_matrix import read_value_matrix
 
@@ -484,9 +495,9 @@ def graph_stage(matrix_csv: Path, g: dict[str, Any], seed: int, folder: Path) ->
     try:
         vm.check("matrix")
         graph = discover(vm, **kw)
-    except UserError as exc:
-        info["skipped_reason"] = exc.one_line()
-        print(f"    graph skipped: {exc.one_line()}", file=sys.stderr)
+    except _ANALYSIS_ERRORS as exc:
+        info["skipped_reason"] = _reason(exc)
+        print(f"    graph skipped: {info['skipped_reason']}", file=sys.stderr)
         return info
     if g["bootstrap"]:
         jobs = g["jobs"] or min(2, os.cpu_count() or 1)
@@ -543,9 +554,9 @@ def human_stage(matrix_csv: Path, h: dict[str, Any], seed: int, folder: Path) ->
         ref = cx.load_human_reference()
         res = cx.compare_with_human(scores, h["centering"], h["permutations"], seed, reference=ref,
                                     convention=h["convention"], bootstrap=h["bootstrap"])
-    except UserError as exc:
-        info["skipped_reason"] = exc.one_line()
-        print(f"    human comparison skipped: {exc.one_line()}", file=sys.stderr)
+    except _ANALYSIS_ERRORS as exc:
+        info["skipped_reason"] = _reason(exc)
+        print(f"    human comparison skipped: {info['skipped_reason']}", file=sys.stderr)
         return info
     payload = res.to_dict()
     raw_corr = cx.value_correlations(scores, "none", order=ref.values)
@@ -598,8 +609,8 @@ def side_effects_stage(matrix_csv: Path, graph_json: Path, human_graph_json: Pat
         study["role prompting"] = {"n_rows": int(rc.shape[0]), "graphs": {
             name: se.study_side_effects(rc, se.descendant_sets(gr, values, s["policy"]), s["tol"]).to_json()
             for name, gr in graphs.items()}}
-    except UserError as exc:
-        study["role prompting"] = {"skipped_reason": exc.one_line()}
+    except _ANALYSIS_ERRORS as exc:
+        study["role prompting"] = {"skipped_reason": _reason(exc)}
     # steering: the no-role condition under each steered setting minus unsteered (the study used one role)
     try:
         src = held if held.n_rows and NO_ROLE in held.role_ids else train
@@ -607,8 +618,8 @@ def side_effects_stage(matrix_csv: Path, graph_json: Path, human_graph_json: Pat
         study["steering (no role)"] = {"n_rows": int(sc.shape[0]), "graphs": {
             name: se.study_side_effects(sc, se.descendant_sets(gr, values, s["policy"]), s["tol"]).to_json()
             for name, gr in graphs.items()}}
-    except UserError as exc:
-        study["steering (no role)"] = {"skipped_reason": exc.one_line()}
+    except _ANALYSIS_ERRORS as exc:
+        study["steering (no role)"] = {"skipped_reason": _reason(exc)}
     info["study_metric"] = study
     atomic_write_json(folder / "study_metric.json", _jsonable(study))
     try:
@@ -618,9 +629,9 @@ def side_effects_stage(matrix_csv: Path, graph_json: Path, human_graph_json: Pat
         refs = {k: g.to_digraph(s["policy"]) for k, g in graphs.items() if k != "learned graph"}
         ho = se.heldout_evaluation(graph.to_digraph(s["policy"]), train, held, reference=refs, q=s["fdr"],
                                    n_random=s["n_random"], seed=seed)
-    except UserError as exc:
-        info["heldout_skipped_reason"] = exc.one_line()
-        print(f"    held-out evaluation skipped: {exc.one_line()}", file=sys.stderr)
+    except _ANALYSIS_ERRORS as exc:
+        info["heldout_skipped_reason"] = _reason(exc)
+        print(f"    held-out evaluation skipped: {info['heldout_skipped_reason']}", file=sys.stderr)
         return info
     atomic_write_json(folder / "heldout.json", _jsonable(ho.to_json()))
     (folder / "heldout_auroc.csv").write_text(ho.table.to_csv(index=False, float_format="%.4f"))
