@@ -83,7 +83,15 @@ def parse_positions(value: Any, field_name: str = "positions") -> Positions:
         return Positions(text)  # type: ignore[arg-type]
     if text.startswith("span:"):
         body = text[len("span:"):]
-        if len(body) >= 2 and body[0] == body[-1] and body[0] in "\"'":
+        decoded = None
+        if len(body) >= 2 and body[0] == body[-1] == '"':
+            try:  # the form str(Positions) writes (JSON), so that parse(str(p)) == p for any text
+                decoded = json.loads(body)
+            except ValueError:
+                decoded = None
+        if isinstance(decoded, str):
+            body = decoded
+        elif len(body) >= 2 and body[0] == body[-1] and body[0] in "\"'":
             body = body[1:-1]
             if body[:1] != "\\" and '\\"' in body:
                 body = body.replace('\\"', '"')
@@ -225,16 +233,16 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         if isinstance(value, int):
             return value
         if isinstance(value, str):
-            return int(value) if value.strip().lstrip("-").isdigit() else value.strip()
+            return int(value) if value.strip().lstrip("-").isdecimal() else value.strip()
         raise SpecError(fname, f"expected an int or a hook name, got {type(value).__name__}", "e.g. layer: 6")
     if name == "feature":
-        if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdecimal():
             raise SpecError(fname, f"expected a non-negative integer, got {value!r}", "e.g. feature: 123")
         return int(value)
     if name in ("coeff", "typical_act", "value", "multiply"):
         try:
             return float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise SpecError(fname, f"expected a number, got {value!r}", None) from None
     if name in ("normalize", "keep_error", "required"):
         if isinstance(value, str) and value.lower() in ("true", "false"):
@@ -288,7 +296,7 @@ def spec_from_obj(data: Any) -> SteeringSpec:
                         "see steering_hooks.spec for the format")
     unknown = set(data) - {"name", "interventions"}
     if unknown:
-        key = sorted(unknown)[0]
+        key = sorted(map(str, unknown))[0]
         raise SpecError(f"spec.{key}", "unknown key", "top-level keys are name and interventions")
     items = data.get("interventions") or []
     if not isinstance(items, list):
