@@ -170,7 +170,7 @@ class ValueMatrix:
                 raise UserError(field, f"value column {c!r} in {where} is empty or not numeric",
                                 "drop it with --columns or fix the input")
             if col.nunique(dropna=True) < 2:
-                raise UserError(field, f"value column {c!r} in {where} is constant ({col.dropna().iloc[0]!r})",
+                raise UserError(field, f"value column {c!r} in {where} is constant ({float(col.dropna().iloc[0]):g})",
                                 "drop it with --columns (a constant cannot be tested for independence)")
         n_complete = int(self.scores.notna().all(axis=1).sum())
         if n_complete <= self.scores.shape[1]:
