@@ -224,11 +224,14 @@ def sample_documents(model: Any, tokenizer: Any, prompts: Sequence[str], cfg: Co
         done = torch.zeros(len(batch), dtype=torch.bool)
         past = None
         cache_kw = _cache_kwarg(model)
+        import inspect
+
+        last_only = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         cur_ids, cur_pos = ids, pos
         with torch.no_grad():
             for _ in range(cfg.sample_tokens):
-                res = model(input_ids=cur_ids, attention_mask=mask, position_ids=cur_pos, use_cache=True,
+                res = model(input_ids=cur_ids, attention_mask=mask, position_ids=cur_pos, use_cache=True, **last_only,
                             **({cache_kw: past} if past is not None else {}))
                 past = getattr(res, cache_kw, None)
                 logits = res.logits[:, -1, :].float().cpu() / max(cfg.temperature, 1e-5)
