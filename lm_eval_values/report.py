@@ -254,8 +254,16 @@ def _fig(src: str, caption: str) -> str:
     return f"<figure><img src='{_e(src)}' alt='{_e(caption[:80])}'><figcaption>{caption}</figcaption></figure>"
 
 
+#: files this build will write (relative paths): linked even before they exist on disk
+_PLANNED: set[str] = set()
+
+
+def _exists(run: Path, rel: str) -> bool:
+    return rel in _PLANNED or (run / rel).exists()
+
+
 def _link(run: Path, rel: str) -> str:
-    return f"<a href='{_e(rel)}'>{_e(rel)}</a>" if (run / rel).exists() else ""
+    return f"<a href='{_e(rel)}'>{_e(rel)}</a>" if _exists(run, rel) else ""
 
 
 def model_section(run: Path, d: dict[str, Any], figs: dict[str, str]) -> str:
@@ -394,7 +402,7 @@ def model_section(run: Path, d: dict[str, Any], figs: dict[str, str]) -> str:
                          f"data/{mid}_value_profile.csv", f"data/{mid}_dose_response.csv", f"{mid}/graph/graph.json",
                          f"{mid}/graph/bootstrap.csv", f"{mid}/human/compare_human.json",
                          f"{mid}/side_effects/heldout_auroc.csv", f"{mid}/side_effects/study_metric.json")
-             if (run / x).exists()]
+             if _exists(run, x)]
     out.append("<p class='muted'>Data: " + " &middot; ".join(_link(run, x) for x in files) + "</p>")
     return "".join(out)
 
@@ -496,7 +504,8 @@ def methods_section(run: Path, study: dict[str, Any], models: list[dict[str, Any
                                             [("package", "package"), ("version", "version")], ("package", "version")))
     cfg = yaml_dump(study.get("config") or {})
     out.append(f"<h3>Config</h3><p>{_link(run, 'config.yaml')}</p><pre>{_e(cfg)}</pre>")
-    out.append("<p class='muted'>Every number above is read from the files of this run folder by "
+    out.append(f"<p class='muted'>All numbers of this page: {_link(run, 'data/report_data.json')}. "
+               "Every number above is read from the files of this run folder by "
                "<code>lm-eval-values report</code>; running it again gives the same page.</p>")
     return "".join(out)
 
@@ -546,7 +555,13 @@ def build_report(run: str | Path) -> ReportResult:
          "target_effects": target_effects(d["dose"]) if "dose" in d else None,
          "graph": d.get("graph"), "human": d.get("human"), "side_effects": d.get("side_effects"),
          "timings": {k: v.get("elapsed_s") for k, v in d["stages"].items()}} for d in models]})
-    page = render_html(run, study, models, summary, figs)
+    _PLANNED.clear()
+    _PLANNED.update(files)
+    _PLANNED.add("data/report_data.json")
+    try:
+        page = render_html(run, study, models, summary, figs)
+    finally:
+        _PLANNED.clear()
     for rel, b in files.items():
         atomic_write_bytes(run / rel, b)
     atomic_write_json(run / "data" / "report_data.json", data)
