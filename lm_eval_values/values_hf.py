@@ -10,6 +10,11 @@ A subclass of lm-eval's :class:`~lm_eval.models.huggingface.HFLM` (so every HF m
         vector=<file>            (shorthand for a one-intervention spec)
     role=<text> | role_file=<path>,role_id=<id>
     role_mode=system|prefix|none
+    prefix_reuse=true|false  (default true: shared-prefix KV reuse, see lm_eval_values.prefix_reuse)
+    prefix_min_tokens=<int>  (default 16: shortest shared prefix worth reusing)
+
+Without ``dtype=`` the dtype is :func:`lm_eval_values.dtypes.default_dtype` of the device
+(CUDA bf16/fp16; CPU bf16 only with native bf16 instructions, else float32).
 
 Roles. ``system`` (default): with a chat template the role is the system turn (placed before
 any ``--system_instruction``, separated by a blank line); without one it is a prefix
@@ -81,7 +86,7 @@ class ValuesHFLM(HFLM):
                  sae: str | None = None, feature: int | None = None, coeff: float | None = None,
                  op: str | None = None, layer: Any = None, positions: str | None = None, value: float | None = None,
                  vector: str | None = None, multiply: float | None = None, scale: str | None = None,
-                 **kwargs: Any) -> None:
+                 prefix_reuse: Any = True, prefix_min_tokens: int = 16, **kwargs: Any) -> None:
         if role_mode not in ROLE_MODES:
             raise SpecError("role_mode", f"unknown role mode {role_mode!r}", f"use one of {', '.join(ROLE_MODES)}")
         short = shorthand_spec(sae=sae, feature=feature, coeff=coeff, op=op, layer=layer, positions=positions,
@@ -94,7 +99,13 @@ class ValuesHFLM(HFLM):
         spec = spec_from_obj(short if short is not None else steer)
         if kwargs.get("device") is None:  # HFLM defaults to "cuda" even on CPU-only machines
             kwargs["device"] = "cuda" if torch.cuda.is_available() else "cpu"
+        if isinstance(pretrained, str) and kwargs.get("dtype") is None:
+            from lm_eval_values.dtypes import default_dtype
+
+            kwargs["dtype"] = default_dtype(kwargs["device"])
         super().__init__(pretrained=pretrained, **kwargs)
+        self.prefix_reuse = str(prefix_reuse).strip().lower() not in ("false", "0", "no", "off", "none")
+        self.prefix_min_tokens = int(prefix_min_tokens)
         self.role_mode = role_mode
         self.role_file = role_file
         self._roles: dict[str, str] | None = None
@@ -243,6 +254,18 @@ class ValuesHFLM(HFLM):
 
     def _loglikelihood_tokens(self, requests: list[Any], disable_tqdm: bool = False,
                               override_bs: int | None = None) -> list[tuple[float, bool]]:
+        """Shared-prefix reuse (:mod:`lm_eval_values.prefix_reuse`) when on, else the plain scorer."""
+        if getattr(self, "prefix_reuse", False) and self.backend == "causal":
+            from lm_eval_values.prefix_reuse import loglikelihood_tokens
+
+            return loglikelihood_tokens(
+                self, requests, compiled=self._compiled, receipt=self._receipt, min_prefix=self.prefix_min_tokens,
+                batch_size=override_bs,
+                fallback=lambda reqs: self._loglikelihood_tokens_plain(reqs, disable_tqdm=True, override_bs=override_bs))
+        return self._loglikelihood_tokens_plain(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
+
+    def _loglikelihood_tokens_plain(self, requests: list[Any], disable_tqdm: bool = False,
+                                    override_bs: int | None = None) -> list[tuple[float, bool]]:
         """HFLM's scorer; with steering active, each batch also sets its :class:`BatchContext`.
 
         Mirrors ``HFLM._loglikelihood_tokens`` (same ordering, batching, padding and

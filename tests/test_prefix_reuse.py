@@ -159,3 +159,54 @@ def test_prefix_is_cut_where_scopes_differ(lms):
     assert safe < p0
     _check(_reuse(lm, reqs, min_prefix=4), _plain_scorer(lm)(reqs))
     lm.set_condition()
+
+
+# -- through lm-eval: values_hf with prefix reuse on (default) vs off ---------------------------
+@pytest.fixture(scope="module")
+def fewshot_tm(tmp_path_factory):
+    """A multiple-choice task with the study's few-shot prefix as its description."""
+    import json
+
+    from lm_eval.tasks import TaskManager
+
+    root = tmp_path_factory.mktemp("fewshot_task")
+    data = root / "items.jsonl"
+    data.write_text("".join(json.dumps({"question": q, "label": i % 2}) + "\n" for i, q in enumerate(ITEMS)))
+    desc = json.dumps(FEWSHOT)
+    (root / "fs.yaml").write_text(
+        f"task: reuse_fewshot_mc\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: {data}\n"
+        f"test_split: test\ndescription: {desc}\ndoc_to_text: \"Question: {{{{question}}}}\\nAnswer:\"\n"
+        "output_type: multiple_choice\ndoc_to_choice: ['yes', 'Yes', 'no', 'No']\ndoc_to_target: label\n"
+        "metric_list:\n  - metric: acc\n")
+    return TaskManager(include_path=str(root), include_defaults=False)
+
+
+@pytest.mark.parametrize("chat", [False, True])
+def test_values_hf_default_reuse_equals_plain_through_lm_eval(tiny_model_dir, fewshot_tm, chat):
+    import lm_eval
+    import lm_eval.evaluator
+
+    from lm_eval_values.values_hf import ValuesHFLM
+
+    lm = ValuesHFLM(pretrained=str(tiny_model_dir), batch_size=4, device="cpu", role=ROLE)
+    assert lm.prefix_reuse is True  # on by default
+    spec = [{"op": "add", "layer": 0, "vector": torch.linspace(-2, 2, 64), "coeff": 2.0, "positions": "prompt"}]
+    saved = lm_eval.evaluator.add_env_info
+    lm_eval.evaluator.add_env_info = lambda results: None
+    try:
+        out = {}
+        for steer in (None, spec):
+            for reuse in (True, False):
+                lm.set_condition(role=ROLE, steer=steer)
+                lm.prefix_reuse = reuse
+                res = lm_eval.simple_evaluate(model=lm, tasks=["reuse_fewshot_mc"], task_manager=fewshot_tm,
+                                              log_samples=True, verbosity="ERROR", apply_chat_template=chat)
+                samples = sorted(res["samples"]["reuse_fewshot_mc"], key=lambda s: s["doc_id"])
+                out[(steer is not None, reuse)] = [float(r[0][0]) for s in samples for r in s["resps"]]
+    finally:
+        lm_eval.evaluator.add_env_info = saved
+    for steered in (False, True):
+        assert out[(steered, True)] == pytest.approx(out[(steered, False)], abs=2e-4)
+    assert max(abs(a - b) for a, b in zip(out[(True, True)], out[(False, True)])) > 1e-3
+    off = ValuesHFLM(pretrained=str(tiny_model_dir), device="cpu", prefix_reuse="False")
+    assert off.prefix_reuse is False

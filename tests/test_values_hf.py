@@ -85,7 +85,8 @@ def _n_hooks(model) -> int:
 def vlm(tiny_model_dir):
     from lm_eval_values.values_hf import ValuesHFLM
 
-    return ValuesHFLM(pretrained=str(tiny_model_dir), batch_size=4, device="cpu")
+    # the plain scorer (bit-identical to hf); prefix reuse (within float tolerance) is tests/test_prefix_reuse.py
+    return ValuesHFLM(pretrained=str(tiny_model_dir), batch_size=4, device="cpu", prefix_reuse=False)
 
 
 @pytest.fixture(scope="module")
