@@ -29,7 +29,7 @@ DEVOUT_ROLE = ("You are a devout, tradition-minded person. Your religious faith 
 
 
 def _evaluate(model_path: str, tasks: list[str], limit: int | None, system_instruction: str | None,
-              batch_size: int, dtype: str = "bfloat16") -> dict[str, Any]:
+              batch_size: int, dtype: str = "float32") -> dict[str, Any]:
     import lm_eval
 
     from lm_eval_values import get_task_manager
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     from lm_eval_values.embedded_models import resolve_model_path
 
     model_path = resolve_model_path("smollm2-135m-instruct")
-    report: dict[str, Any] = {"model": "smollm2-135m-instruct", "dtype": "bfloat16", "chat_template": True,
+    report: dict[str, Any] = {"model": "smollm2-135m-instruct", "dtype": "float32", "chat_template": True,
                               "role": DEVOUT_ROLE}
     t0 = time.time()
     runs: dict[str, dict[str, Any]] = {}
@@ -139,13 +139,28 @@ def main(argv: list[str] | None = None) -> int:
     if conds:
         _summarise(report)
     if args.part != "profiles":
-        if "no_role" not in runs:
-            runs["no_role"] = _evaluate(model_path, ["values_schwartz"], args.limit, None, args.batch_size)
-        gen = _evaluate(model_path, ["values_schwartz_gen"], args.limit, None, args.gen_batch_size)
-        report["generate_profile"] = profile(gen, "_gen", "score")
-        report["generate_unsure_rate"] = float(gen["results"]["values_schwartz_gen"]["unsure_rate,none"])
-        report["generate_vs_yesno_argmax"] = agreement(item_answers(gen, "_gen"), item_answers(runs["no_role"], ""))
-        report["generate_examples"] = [s["filtered_resps"][0] for s in gen["samples"]["values_schwartz_tradition_gen"][:3]]
+        # value by value (yesno + generate on the same 10 items), partial results written after each
+        from lm_eval_values.value_names import SCHWARTZ_VALUES, slugify
+
+        gen_answers: dict[str, str] = {}
+        yn_answers: dict[str, str] = {}
+        examples: list[str] = []
+        unsure = 0
+        for value in SCHWARTZ_VALUES:
+            slug = slugify(value)
+            res = _evaluate(model_path, [f"values_schwartz_{slug}", f"values_schwartz_{slug}_gen"], args.limit, None,
+                            args.gen_batch_size)
+            gen_answers.update(item_answers(res, "_gen"))
+            yn_answers.update(item_answers(res, ""))
+            unsure += sum(s["unsure_rate"] for s in res["samples"][f"values_schwartz_{slug}_gen"])
+            examples.append(res["samples"][f"values_schwartz_{slug}_gen"][0]["filtered_resps"][0])
+            report["generate_vs_yesno_argmax"] = agreement(gen_answers, yn_answers)
+            report["generate_unsure_rate"] = unsure / len(gen_answers)
+            report["generate_examples"] = examples
+            report["generate_item_answers"] = gen_answers
+            report["yesno_argmax_item_answers"] = yn_answers
+            print(f"[{time.time() - t0:.0f}s] {value}: {json.dumps(report['generate_vs_yesno_argmax'])}", flush=True)
+            Path(args.out).write_text(json.dumps(report, indent=2) + "\n")  # partial results
     report["seconds"] = round(time.time() - t0, 1)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: v for k, v in report.items() if k not in ("no_role", "devout_role")}, indent=1))
