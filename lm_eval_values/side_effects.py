@@ -460,10 +460,15 @@ def _split(items: list[str] | None) -> list[str] | None:
     return [s.strip() for it in items for s in it.split(",") if s.strip()]
 
 
-def _load_graph(spec: str, values: Sequence[str] | None) -> Any:
+def _load_graph(spec: str, values: Sequence[str] | None, flag: str = "--graph") -> Any:
     from lm_eval_values.causal.reference import load_reference
 
-    return load_reference(spec, nodes=list(values) if values is not None else None)
+    try:
+        return load_reference(spec, nodes=list(values) if values is not None else None)
+    except UserError as exc:  # name the flag the user gave, not the loader's generic field
+        if exc.field != "reference":
+            raise
+        raise UserError(flag, exc.problem, exc.fix) from None
 
 
 def _read_changes(args: argparse.Namespace) -> pd.DataFrame:
@@ -518,7 +523,7 @@ def main(argv: list[str]) -> int:
         heldout = read_value_matrix(args.heldout, field="--heldout", check=False)
     values = list(changes.columns) if changes is not None else list(heldout.values)  # type: ignore[union-attr]
     graph = _load_graph(args.graph, values)
-    refs = {spec: _load_graph(spec, values) for spec in args.reference}
+    refs = {spec: _load_graph(spec, values, "--reference") for spec in args.reference}
     files: dict[str, bytes] = {}
     summary: dict[str, Any] = {"graph": args.graph, "policy": args.policy}
     if changes is not None:
