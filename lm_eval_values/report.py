@@ -172,7 +172,8 @@ def model_summary(d: dict[str, Any]) -> list[str]:
         edges = g.get("edges", [])
         stable = sum(1 for e in edges if (e.get("freq") or 0) >= 0.5)
         boot = g.get("bootstrap")
-        bt = f"; {stable} of them in >= 50% of {boot['n_ok']} role-bootstrap resamples" if boot else ""
+        bt = (f"; {stable} of them in >= 50% of the {boot['n_ok']} usable role-bootstrap resamples "
+              f"(of {boot['n_boot']})" if boot else "")
         lines.append(f"{lab} causal graph ({g['settings']['algo'].upper()} on {g['n_rows']} {g['settings']['split'] or 'all'} "
                      f"rows): {g['n_edges']} edges among {len(g['values'])} values{bt}.")
     elif g and g.get("skipped_reason"):
@@ -338,8 +339,9 @@ def model_section(run: Path, d: dict[str, Any], figs: dict[str, str]) -> str:
         out.append(f"<p>{s['algo'].upper()} ({s['indep_test']}, alpha {s['alpha']}) on {g['n_rows']} "
                    f"{_e(s['split'] or 'all')} rows ({g['n_roles']} role conditions x steering settings "
                    f"<code>{_e(', '.join(g['steering_ids']))}</code>), pooled as in the study. "
-                   + (f"Edge width = fraction of {boot['n_ok']} role-bootstrap resamples (whole roles resampled) "
-                      f"containing the adjacency." if boot else "No bootstrap.")
+                   + (f"Edge width = fraction of the {boot['n_ok']} usable role-bootstrap resamples (of "
+                      f"{boot['n_boot']}; whole roles resampled; a resample is unusable when discovery fails on it, "
+                      f"e.g. a constant column) containing the adjacency." if boot else "No bootstrap.")
                    + " Caveat: steered and unsteered rows are pooled, i.e. interventions are treated as "
                      "observations, as in the study.</p>")
         if (run / mid / "graph" / "graph.png").is_file():
