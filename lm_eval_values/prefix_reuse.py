@@ -284,11 +284,18 @@ def loglikelihood_tokens(lm: Any, requests: Sequence[Request], fallback: Callabl
 
 def reuse_stats(requests: Sequence[Request], max_length: int = 1 << 30,
                 min_prefix: int = DEFAULT_MIN_PREFIX) -> dict[str, int]:
-    """Token counts of the plain path vs prefix reuse for ``requests`` (no steering)."""
+    """Forward-token counts for ``requests`` (no steering).
+
+    ``request_tokens``: every request run alone; ``hf_tokens``: lm-eval's HFLM, which runs each
+    distinct ``context + continuation[:-1]`` once; ``reuse_tokens``: this module (prefix once per
+    group plus every row's suffix).
+    """
     rows, plain = build_rows(requests, max_length, split_key=False)
     groups, left = group_rows(rows, min_prefix)
-    plain_tokens = sum(len(r[1]) + len(r[2]) - 1 for r in requests)
+    request_tokens = sum(len(r[1]) + len(r[2]) - 1 for r in requests)
+    plain_rows = {tuple(requests[i][1] + requests[i][2][:-1]) for i in plain}
+    hf_tokens = sum(r.length for r in rows) + sum(len(t) for t in plain_rows)
     reuse = sum(g.prefix_len + sum(r.length - g.prefix_len for r in g.rows) for g in groups)
-    reuse += sum(r.length for r in left) + sum(len(requests[i][1]) + len(requests[i][2]) - 1 for i in plain)
-    return {"requests": len(requests), "rows": len(rows), "groups": len(groups), "plain_tokens": plain_tokens,
-            "reuse_tokens": reuse}
+    reuse += sum(r.length for r in left) + sum(len(t) for t in plain_rows)
+    return {"requests": len(requests), "rows": len(rows), "groups": len(groups), "request_tokens": request_tokens,
+            "hf_tokens": hf_tokens, "reuse_tokens": reuse}
