@@ -113,6 +113,19 @@ def _monotone(xs: list[float]) -> str:
     return "not monotone"
 
 
+def longest_monotone_run(coeffs: list[float], xs: list[float]) -> tuple[float, float, int]:
+    """The longest run of consecutive coefficients over which ``xs`` strictly increases:
+    (first coeff, last coeff, number of coefficients)."""
+    best = (coeffs[0], coeffs[0], 1)
+    start = 0
+    for i in range(1, len(xs) + 1):
+        if i == len(xs) or xs[i] <= xs[i - 1]:
+            if i - start > best[2]:
+                best = (coeffs[start], coeffs[i - 1], i - start)
+            start = i
+    return best
+
+
 def write_tiny_sae(vector_path: Path, layer: int, out: Path, d_sae: int = 16, seed: int = 0) -> Path:
     """A small sae-lens StandardSAE whose feature 0 is the unit difference-of-means direction."""
     import torch
@@ -227,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"model": args.model, "model_path": model_path, "value": args.value, "layer": args.layer,
                               "vector": vec_meta, "dose_response": rows, "role_prompts": prompts,
                               "target_task": target, "other_task": other,
-                              "target_trend": _monotone([r["scores"][target] for r in rows])}
+                              "target_trend": _monotone([r["scores"][target] for r in rows]),
+                              "target_increasing_run": longest_monotone_run(
+                                  [r["coeff"] for r in rows], [r["scores"][target] for r in rows])}
 
     if not args.skip_cli:
         sae_dir = Path(args.sae) if args.sae else write_tiny_sae(vec_path, args.layer, out / "tiny_sae")
@@ -260,7 +275,9 @@ def render(rep: dict[str, Any]) -> str:
         before, after = r["mean_resid_norm_before"], r["mean_resid_norm_after"]
         lines.append(f"| {r['coeff']:+g} | {s[target]:+.4f} | {s[other]:+.4f} | {sum(rest) / len(rest):+.4f} | "
                      f"{r['positions_steered']} | {before:.1f} -> {after:.1f} |")
-    lines += ["", f"target trend over coefficients: **{rep['target_trend']}**", "",
+    a, b, n = rep["target_increasing_run"]
+    lines += ["", f"target trend over all coefficients: **{rep['target_trend']}**; strictly increasing from "
+              f"{a:+g} to {b:+g} ({n} coefficients)", "",
               "Role-prompt baseline (no steering):", "", f"| condition | {short(target)} | {short(other)} |", "|---|---|---|"]
     for p in rep["role_prompts"]:
         lines.append(f"| {p['condition']} | {p['scores'][target]:+.4f} | {p['scores'][other]:+.4f} |")

@@ -93,7 +93,8 @@ def vlm(tiny_model_dir):
 def hf_lls(tiny_model_dir, tm):
     from lm_eval.models.huggingface import HFLM
 
-    return _lls(_evaluate(HFLM(pretrained=str(tiny_model_dir), batch_size=4, device="cpu"), tm))
+    # values_hf defaults to float32 on this CPU (lm_eval_values.dtypes); give hf the same dtype
+    return _lls(_evaluate(HFLM(pretrained=str(tiny_model_dir), batch_size=4, device="cpu", dtype="float32"), tm))
 
 
 @pytest.fixture(scope="module")
@@ -177,8 +178,8 @@ def test_values_hf_equals_lm_eval_steered(tiny_model_dir, tm, tmp_path):
                 "layers.0": {"steering_vector": torch.randn(64), "steering_coefficient": 0.7, "action": "clamp",
                              "bias": torch.randn(64), "head_index": None}}, pt)
     ref = _lls(_evaluate(SteeredModel(pretrained=str(tiny_model_dir), steer_path=str(pt), batch_size=4,
-                                      device="cpu"), tm))
-    ours = ValuesHFLM(pretrained=str(tiny_model_dir), steer=str(pt), batch_size=4, device="cpu")
+                                      device="cpu", dtype="float32"), tm))
+    ours = ValuesHFLM(pretrained=str(tiny_model_dir), steer=str(pt), batch_size=4, device="cpu", prefix_reuse=False)
     got = _lls(_evaluate(ours, tm))
     assert got == pytest.approx(ref, abs=1e-5)
     rec = ours.condition_record()
