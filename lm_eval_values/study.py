@@ -22,7 +22,7 @@ The config (YAML, ``yaml.safe_load``) is validated completely before anything ru
 unknown keys raise :class:`~lm_eval_values.errors.UserError`::
 
     name: SmolLM2 value study          # report title
-    output_dir: runs/study             # --out overrides; relative to the current directory
+    output_dir: runs/study             # --out overrides; default runs/<config file name>; relative to the cwd
     seed: 0                            # bootstrap / permutation / random-graph seed
     models:                            # one or more; ids name the sub-folders
       - id: smollm2
@@ -777,15 +777,13 @@ def main(argv: list[str]) -> int:
                     "bootstrap, comparison with the human Schwartz structure, held-out side effects) and write "
                     "report.html. Re-running resumes: finished stages and conditions are skipped.")
     parser.add_argument("config", metavar="CONFIG", help="study YAML, e.g. lm_eval_values/configs/study_smollm2.yaml")
-    parser.add_argument("--out", default=None, help="run folder (default: output_dir of the config)")
+    parser.add_argument("--out", default=None,
+                        help="run folder (default: output_dir of the config, else runs/<config file name>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     t0 = time.time()
     cfg = load_study_config(args.config)
-    out_s = args.out or (str(cfg.output_dir) if cfg.output_dir else None)
-    if not out_s:
-        raise UserError("--out", "no output folder", "pass --out DIR or set output_dir in the config")
-    out = Path(out_s)
+    out = Path(args.out or (str(cfg.output_dir) if cfg.output_dir else f"runs/{Path(args.config).stem}"))
     if out.exists() and not out.is_dir():
         raise UserError("--out", f"{out} exists and is not a folder", "give a folder path")
     rec = run_study(cfg, out, progress=not args.no_progress)
