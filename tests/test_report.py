@@ -138,3 +138,25 @@ def test_report_bad_run_dir(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="study.json"):
         report.main([str(tmp_path)])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_report_compares_two_models(run_dir: Path, tmp_path: Path) -> None:
+    """A second model (here a copy of the first) gets its own section and the side-by-side comparison."""
+    import shutil
+
+    from lm_eval_values import report
+
+    two = tmp_path / "two"
+    shutil.copytree(run_dir, two)
+    shutil.copytree(two / "m", two / "m2")
+    st = json.loads((two / "study.json").read_text())
+    st["config"]["models"].append({"id": "m2", "label": "Copy", "model_args": {"pretrained": "gemma-3-270m"}})
+    st["models"]["m2"] = {"label": "Copy"}
+    (two / "study.json").write_text(json.dumps(st))
+    res = report.build_report(two)
+    page = (two / "report.html").read_text()
+    assert "Models side by side" in page and "id='m2'" in page
+    assert "SHD 0, adjacency F1 1.00" in page  # identical graphs
+    assert any(line.startswith("Copy") for line in res.summary)
+    for r in re.findall(r"""(?:src|href)=['"]([^'"#][^'"]*)['"]""", page):
+        assert (two / r).is_file(), r
