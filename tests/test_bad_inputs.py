@@ -446,7 +446,7 @@ def _(env: Env) -> list[str]:
     return ["compare-human", str(m), "--out", str(env.work / "cmp"), "--no-plots", "--permutations", "10"]
 
 
-@_c("side-effects-graph-unknown-values", "graph input", "unknown node", "Kindness")
+@_c("side-effects-graph-unknown-values", "graph input", "--graph", "unknown node")
 def _(env: Env) -> list[str]:
     g = env.write("g.json", json.dumps([["Power", "Tradition"]]))
     ch = env.write("changes.csv", "Kindness,Greed\n0.1,0.2\n0.3,-0.1\n")
