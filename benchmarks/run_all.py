@@ -302,19 +302,26 @@ def fig_steering(R: dict, reps: int) -> None:
     tok.padding_side = "right"
     enc = tok(prompts, return_tensors="pt", padding=True)
 
+    from steering_hooks import Receipt, compile_spec
+
     def run(spec):
+        # compiled once, as values_hf does in set_condition; each forward attaches and detaches the hooks
+        compiled = compile_spec(model, spec) if spec is not None else None
+        receipt = Receipt.for_spec(compiled) if compiled is not None else None
+
         def f():
             with torch.no_grad():
-                if spec is None:
+                if compiled is None:
                     return model(**enc).logits
-                with attach(model, spec, tokenizer=tok, record=False):
+                with attach(model, compiled, tokenizer=tok, receipt=receipt, record=False):
                     return model(**enc).logits
         return f
-    for s in specs.values():  # warm up (SAE load, compile)
-        run(s)()
-    t = alternate({k: run(s) for k, s in specs.items()}, max(reps, 5))
+    fns = {k: run(s) for k, s in specs.items()}
+    for fn in fns.values():  # warm up
+        fn()
+    t = alternate(fns, max(reps, 7))
     R["fig3"] = {"forward": f"SmolLM2, batch 2 x {enc.input_ids.shape[1]} tokens, hook at layer 15",
-                 "reps": max(reps, 5), "median_s": {k: med(v) for k, v in t.items()},
+                 "reps": max(reps, 7), "median_s": {k: med(v) for k, v in t.items()},
                  "overhead": {k: ratio(t, k, "none") for k in specs if k != "none"}}
     # values_hf vs lm-eval steered with the same add vector (all positions), values_schwartz
     from lm_eval.models.hf_steered import SteeredModel
@@ -558,6 +565,7 @@ def render(R: dict) -> str:
     for num, name, val, target, ok in rows:
         status = "missing" if val is None else ("reported" if ok is None else _met(ok(val)))
         lines.append(f"| {num} | {name} | {_f(val)}{'x' if val is not None else ''} | {target} | {status} |")
+    lines += extra_sections(R)
     lines += ["", "## Details", "", "```json", json.dumps({k: v for k, v in R.items() if k != "machine"}, indent=1,
                                                           default=str), "```", "",
               "## Notes", "", NOTES]
@@ -590,6 +598,68 @@ NOTES = """\
   bf16 is much slower than float32 here, which is why `lm_eval_values.dtypes.default_dtype` picks
   float32 on such CPUs and bf16 only with avx512_bf16 / amx_bf16 / Arm bf16 (CUDA: bf16, else fp16).
 """
+
+
+def extra_sections(R: dict) -> list[str]:
+    """Readable tables for figures 2 (tokens), 5, 6 and the dtype comparison."""
+    out: list[str] = []
+    fs = _get(R, "fig2_study")
+    if fs:
+        tok = fs.get("forward_tokens_all_items", {})
+        hf_t = tok.get("hf_tokens")
+        out += ["", "## Prefix reuse (figure 2)", "",
+                f"- Study protocol, {fs.get('items')} items timed: stock hf {_f(_get(fs, 'median_s', 'hf'))} s, "
+                f"values_hf {_f(_get(fs, 'median_s', 'values_hf_reuse'))} s (median), ratio "
+                f"{_f(fs.get('ratio_reuse_vs_hf'))}x; largest log-likelihood difference "
+                f"{fs.get('max_abs_ll_diff'):.2e}.",
+                f"- Forward tokens over all {tok.get('rows')} items of the task: "
+                + (f"stock hf {hf_t}, " if hf_t else f"every request alone {tok.get('plain_tokens')}, ")
+                + f"prefix reuse {tok.get('reuse_tokens')} -- the ratio a full run approaches as the item count grows."]
+        f2 = _get(R, "fig2_schwartz")
+        if f2:
+            out.append(f"- values_schwartz ({f2.get('items')} items, short shared prefix): "
+                       f"{_f(f2.get('ratio_reuse_vs_hf'))}x; largest difference {f2.get('max_abs_ll_diff'):.2e}.")
+    f5 = _get(R, "fig5")
+    if f5:
+        ft = f5.get("forward_tokens_per_item", {})
+        out += ["", "## generate vs yesno (figure 5)", "", "| | generate (study) | yesno (stock hf) | yesno (prefix reuse) |",
+                "|---|---|---|---|",
+                f"| forward tokens per item | {_f(ft.get('generate'), 0)} | {_f(ft.get('yesno_stock_hf'), 0)} | "
+                f"{_f(ft.get('yesno_reuse'), 0)} |",
+                f"| seconds per item | {_f(_get(f5, 's_per_item', 'generate'))} | | "
+                f"{_f(_get(f5, 's_per_item', 'yesno'))} |", "",
+                f"Answer agreement (generate parsed vs yesno argmax): {_f(f5.get('answer_agreement'))} over "
+                f"{f5.get('items')} items; unsure rate {_f(f5.get('unsure_rate'))}; "
+                f"{_f(f5.get('generated_tokens_per_item'), 0)} generated tokens per item."]
+    f6 = _get(R, "fig6")
+    if f6:
+        out += ["", "## Scaling (figure 6)", "", f"Model: {f6.get('model')}; roles: {f6.get('roles_task')}.", "",
+                "| roles | seconds | s/role |", "|---|---|---|"]
+        for n, t in (f6.get("roles_s") or {}).items():
+            out.append(f"| {n} | {_f(t)} | {_f(t / int(n), 3)} |")
+        out += ["", "| items (values_schwartz) | seconds | items/s |", "|---|---|---|"]
+        for n, t in (f6.get("items_s") or {}).items():
+            out.append(f"| {n} | {_f(t)} | {_f(int(n) / t, 1)} |")
+        pc = f6.get("pc")
+        if isinstance(pc, dict):
+            out += ["", f"PC (Fisher-z, alpha 0.05, stable) on the study's {pc['shape'][0]} x {pc['shape'][1]} matrix: "
+                    f"{pc['edges']} edges, {_f(pc['pc_s_median'])} s (median of 3). Bootstrap: "
+                    f"{pc['bootstrap_resamples_measured']} resamples in {_f(pc['bootstrap_s_measured'])} s with "
+                    f"{pc['bootstrap_workers']} workers -> 200 resamples "
+                    + ("~" if pc.get("bootstrap_200_extrapolated") else "")
+                    + f"{_f(pc['bootstrap_200_s'], 0)} s"
+                    + (" (extrapolated linearly; each resample is one PC run)." if pc.get("bootstrap_200_extrapolated")
+                       else ".")]
+        elif pc:
+            out += ["", f"PC: {pc}"]
+    dt = _get(R, "dtype")
+    if dt:
+        out += ["", "## dtype (figure 7)", "",
+                f"- {dt.get('task')}: float32 {_f(_get(dt, 's', 'float32'))} s, bfloat16 {_f(_get(dt, 's', 'bfloat16'))} s "
+                f"({_f(dt.get('bf16_slowdown'))}x the float32 time on this CPU without native bf16).",
+                f"- Score difference bf16 vs float32: largest per-value score difference {_f(dt.get('max_abs_score_diff'), 3)}, "
+                f"largest log-likelihood difference {_f(dt.get('max_abs_ll_diff'), 3)}."]
+    return out
 
 
 def _get(R: dict, *keys: str) -> Any:
