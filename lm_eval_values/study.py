@@ -64,6 +64,7 @@ import yaml
 
 from lm_eval_values.atomic import atomic_directory, atomic_write_json, atomic_write_text, check_writable_dir
 from lm_eval_values.errors import UserError
+from lm_eval_values.yaml_io import read_yaml_file
 
 STUDY_FILE = "study.json"
 STAGE_FILE = "stage.json"
@@ -331,16 +332,7 @@ def _check_graph_rows(ms: ModelSpec, vectors: VectorSpec | None, graph: dict[str
 def load_study_config(path: str | Path) -> StudyConfig:
     """Read and validate a study YAML file."""
     p = Path(path)
-    if not p.is_file():
-        raise UserError("CONFIG", f"{p} does not exist", "give a study YAML file, e.g. lm_eval_values/configs/study_smollm2.yaml")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UserError("CONFIG", f"{p} is not valid YAML{where}", "fix the YAML syntax") from None
-    except UnicodeDecodeError:
-        raise UserError("CONFIG", f"{p} is not UTF-8 text", "give a YAML text file") from None
+    data = read_yaml_file(p, "CONFIG", "a study YAML file, e.g. lm_eval_values/configs/study_smollm2.yaml")
     return parse_study_config(data, base=p.resolve().parent, source=str(p))
 
 
@@ -591,7 +583,7 @@ def side_effects_stage(matrix_csv: Path, graph_json: Path, human_graph_json: Pat
     """The study's Expected/Unexpected metric and the held-out side-effect evaluation."""
     from lm_eval_values import side_effects as se
     from lm_eval_values.causal.reference import load_reference
-    from lm_eval_values.value_matrix import NO_ROLE, NO_STEERING
+    from lm_eval_values.value_matrix import NO_ROLE
 
     vm = _with_dose_ids(_study_matrix(matrix_csv))
     values = vm.values

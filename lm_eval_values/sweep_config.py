@@ -58,9 +58,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import yaml
 
 from lm_eval_values.errors import UserError
+from lm_eval_values.yaml_io import read_yaml_file
 from lm_eval_values.roles import NO_ROLE_ID, TEMPLATES, Role, check_unique_ids, generate_roles, load_roles, no_role
 from lm_eval_values.value_names import SCHWARTZ_VALUES
 
@@ -666,16 +666,7 @@ def parse_config(data: Any, base: Path | None = None, source: str = "") -> Sweep
 def load_config(path: str | Path) -> SweepConfig:
     """Read and validate a sweep YAML file (``yaml.safe_load``)."""
     p = Path(path)
-    if not p.is_file():
-        raise UserError("CONFIG", f"{p} does not exist", "give a sweep YAML file")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UserError("CONFIG", f"{p} is not valid YAML{where}", "fix the YAML syntax") from None
-    except UnicodeDecodeError:
-        raise UserError("CONFIG", f"{p} is not UTF-8 text", "give a YAML text file") from None
+    data = read_yaml_file(p, "CONFIG", "a sweep YAML file")
     return parse_config(data, base=p.resolve().parent, source=str(p))
 
 

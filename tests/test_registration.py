@@ -6,9 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
-from lm_eval_values import get_task_manager, tasks_dir
+from lm_eval_values import tasks_dir
 
 
 def test_tasks_dir_is_inside_package_and_has_yaml():

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import pytest
 
 from lm_eval_values import get_task_manager
 from lm_eval_values.value_names import VCG17_VALUES, slugify

@@ -89,7 +89,7 @@ def to_dot_text(graph: ValueGraph, name: str = "values") -> str:
         shape = ', shape=box' if k == "knob" else ""
         lines.append(f"  {_dot_id(n)} [label={_dot_id(n)}{shape}];")
     for e in graph.edges():
-        attrs = [f"dir=both", f"arrowtail={_DOT_HEAD[e.mark_u]}", f"arrowhead={_DOT_HEAD[e.mark_v]}",
+        attrs = ["dir=both", f"arrowtail={_DOT_HEAD[e.mark_u]}", f"arrowhead={_DOT_HEAD[e.mark_v]}",
                  f'kind="{e.kind}"']
         if e.kind == "<->":
             attrs.append("style=dashed")
