@@ -256,6 +256,31 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         if not isinstance(value, str) or not value.strip():
             raise SpecError(fname, f"expected a non-empty string, got {value!r}", None)
         return value.strip() if name == "sae" else value
+    if name == "vector":
+        return _coerce_vector(value, fname)
+    return value
+
+
+def _coerce_vector(value: Any, fname: str) -> Any:
+    """A vector is a file path, or numbers (a list, a NumPy array or a tensor) forming a finite 1-D vector."""
+    import numpy as np
+    import torch
+
+    if isinstance(value, str):
+        if not value.strip():
+            raise SpecError(fname, "expected a file path or a list of numbers, got an empty string", None)
+        return value
+    if isinstance(value, torch.Tensor):
+        arr_ok = value.dim() == 1 and value.numel() > 0 and bool(torch.isfinite(value.float()).all())
+    else:
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            raise SpecError(fname, f"expected a file path or a list of numbers, got {type(value).__name__}",
+                            "e.g. vector: dir.safetensors or vector: [0.1, -0.2, ...]") from None
+        arr_ok = arr.ndim == 1 and arr.size > 0 and bool(np.isfinite(arr).all())
+    if not arr_ok:
+        raise SpecError(fname, "expected a non-empty, finite 1-D vector", "give one number per hidden dimension")
     return value
 
 

@@ -253,3 +253,16 @@ def test_hook_name_schemes_llama(llama, ref, name, site):
                                       ("model.layers.1", "transformer.h.1")])
 def test_hook_name_schemes_gpt2(gpt2, ref, name):
     assert resolve_hook(gpt2, ref).module_name == name
+
+
+@pytest.mark.parametrize("vector", [{}, [], [[1.0, 2.0]], ["a", "b"], [float("nan")], ""])
+def test_malformed_inline_vector_is_a_spec_error(vector):
+    """Regression (found by hypothesis): `vector: {}` used to pass parsing and crash later in to_dict."""
+    with pytest.raises(SpecError, match=r"interventions\[0\]\.vector"):
+        SteeringSpec.from_dict({"interventions": [{"op": "add", "layer": 0, "vector": vector, "coeff": 1.0}]})
+
+
+def test_inline_vector_list_is_accepted_and_summarised():
+    spec = SteeringSpec.from_dict({"interventions": [{"op": "add", "layer": 0, "vector": [0.5, -0.5], "coeff": 1.0}]})
+    summary = spec.to_dict()["interventions"][0]["vector"]
+    assert summary["shape"] == [2] and abs(summary["norm"] - 0.5 ** 0.5) < 1e-6
