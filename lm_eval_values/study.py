@@ -761,6 +761,22 @@ def _read_json(p: Path) -> dict[str, Any] | None:
         return None
 
 
+def print_value_profiles(out: Path) -> list[str]:
+    """Per-value score tables (unsteered, over roles, and the no-role condition) from the saved profile CSVs."""
+    import pandas as pd
+
+    tables = []
+    for csv in sorted((out / "data").glob("*_value_profile.csv")):
+        prof = pd.read_csv(csv)
+        lines = [f"", f"Value profile of {csv.name[: -len('_value_profile.csv')]} (unsteered; score in [-1, 1]):",
+                 f"  {'value':<16}{'mean over roles':>16}{'95% interval':>20}{'roles':>7}{'no role':>9}"]
+        for r in prof.itertuples():
+            lines.append(f"  {r.value:<16}{r.mean:>+16.3f}{f'[{r.ci_lo:+.3f}, {r.ci_hi:+.3f}]':>20}"
+                         f"{int(r.n_roles):>7}{r.no_role:>+9.3f}")
+        tables.append("\n".join(lines))
+    return tables
+
+
 def main(argv: list[str]) -> int:
     """``lm-eval-values study CONFIG [--out DIR] [--no-progress]``."""
     parser = argparse.ArgumentParser(
@@ -782,6 +798,8 @@ def main(argv: list[str]) -> int:
     wall = time.time() - t0
     print("")
     print(f"Study {cfg.name!r} finished in {wall / 60:.1f} min ({wall:.0f} s) -> {rec['report']}")
+    for table in print_value_profiles(out):
+        print(table)
     for line in rec["summary"]:
         print(f"- {line}")
     return 0

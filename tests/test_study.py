@@ -99,6 +99,14 @@ def test_study_runs_every_stage(study_run: tuple[Path, Path, str]) -> None:
     assert "study_metric" in se
     assert (out / "report.html").is_file()
     assert "Study 'Tiny study' finished" in stdout and "tiny llama" in stdout
+    # the per-value table: one row per Schwartz value, numbers equal to the saved profile
+    import pandas as pd
+
+    assert "Value profile of tiny" in stdout
+    prof = pd.read_csv(out / "data" / "tiny_value_profile.csv")
+    assert len(prof) == 10
+    for r in prof.itertuples():
+        assert f"{r.mean:+.3f}" in next(line for line in stdout.splitlines() if line.strip().startswith(r.value + " "))
 
 
 def test_html_references_existing_files_only(study_run: tuple[Path, Path, str]) -> None:
