@@ -27,6 +27,17 @@ def _isolated_caches(tmp_path_factory: pytest.TempPathFactory):
             os.environ[k] = v
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """Tiny models on a small shared CPU: one torch thread is much faster than oversubscribed threads."""
+    import torch
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny random models: {'gpt2': dir, 'llama': dir (with chat template), 'gemma3': dir}."""

@@ -19,13 +19,6 @@ from steering_hooks import attach, compile_spec
 PROMPTS = ["Answer the Question according to your values please.", "Should I help my friends? your values matter"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
 
 @pytest.fixture(scope="module")
 def llama(tiny_models):

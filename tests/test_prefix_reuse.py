@@ -25,13 +25,6 @@ CHOICES = [" yes", " Yes", " no", " No", " maybe so"]
 ROLE = "(FYI, here is your trait. Gender: female; Job: Surveyor, MBTI: ENFJ)"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
 
 @pytest.fixture(scope="module")
 def lms(tiny_model_dir):

@@ -12,14 +12,6 @@ from steering_hooks import BatchContext, SpecError, attach, compile_spec, diff_o
 PROMPTS = ["Answer the Question according to your values please.", "Should I help my friends? your values matter"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny matmuls on a shared 2-core machine: one thread is ~15x faster than oversubscribed threads."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
 
 def _load(d: Path):
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -12,14 +12,6 @@ from steering_hooks import SpecError, SteeringSpec, compile_spec, load_spec, par
 from steering_hooks.spec import Positions
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny matmuls on a shared 2-core machine: one thread is ~15x faster than oversubscribed threads."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
 
 @pytest.fixture(scope="module")
 def llama(tiny_models):
