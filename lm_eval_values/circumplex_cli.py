@@ -24,7 +24,6 @@ each next to the human figures.
 from __future__ import annotations
 
 import argparse
-import io
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -34,6 +33,7 @@ import pandas as pd
 from lm_eval_values import circumplex as cx
 from lm_eval_values.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, check_writable_dir
 from lm_eval_values.errors import UserError
+from lm_eval_values.png import figure_png
 
 JSON_NAME = "compare_human.json"
 PLOT_NAMES = ("distance_curve.png", "mds.png", "correlations.png")
@@ -167,12 +167,7 @@ def _item_mean(table: pd.DataFrame, column: str | None) -> pd.Series | None:
 
 
 def _png(fig: Any) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=130, bbox_inches="tight", metadata={"Software": None})
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_png(fig, dpi=130)
 
 
 def _p_text(p: float | None) -> str:

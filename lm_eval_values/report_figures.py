@@ -11,13 +11,13 @@ Everything is deterministic (matplotlib Agg, no timestamps in PNG metadata).
 
 from __future__ import annotations
 
-import io
 import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from lm_eval_values.png import figure_png
 from lm_eval_values.value_matrix import NO_ROLE, NO_STEERING, ValueMatrix
 
 #: Higher-order group colours (same as the circumplex plots).
@@ -107,12 +107,7 @@ def dose_response(vm: ValueMatrix) -> pd.DataFrame:
 
 
 def _png(fig: Any) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_png(fig, dpi=110)
 
 
 def plot_profile(profile: pd.DataFrame, title: str) -> bytes:

@@ -768,7 +768,7 @@ def print_value_profiles(out: Path) -> list[str]:
     tables = []
     for csv in sorted((out / "data").glob("*_value_profile.csv")):
         prof = pd.read_csv(csv)
-        lines = [f"", f"Value profile of {csv.name[: -len('_value_profile.csv')]} (unsteered; score in [-1, 1]):",
+        lines = ["", f"Value profile of {csv.name[: -len('_value_profile.csv')]} (unsteered; score in [-1, 1]):",
                  f"  {'value':<16}{'mean over roles':>16}{'95% interval':>20}{'roles':>7}{'no role':>9}"]
         for r in prof.itertuples():
             lines.append(f"  {r.value:<16}{r.mean:>+16.3f}{f'[{r.ci_lo:+.3f}, {r.ci_hi:+.3f}]':>20}"

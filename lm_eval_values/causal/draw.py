@@ -7,7 +7,6 @@ circles at the ends); edge width encodes the bootstrap frequency when edges carr
 
 from __future__ import annotations
 
-import io
 import math
 from typing import Mapping
 
@@ -18,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import FancyArrowPatch  # noqa: E402
 
+from lm_eval_values.png import figure_png
 from lm_eval_values.causal.graph import ARROW, CIRCLE, ValueGraph  # noqa: E402
 
 _STYLE = {
@@ -106,7 +106,4 @@ def render_png(graph: ValueGraph, title: str | None = None, size: float = 10.0, 
     if title:
         ax.set_title(title, fontsize=13)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_png(fig, dpi=dpi, tight=False)
