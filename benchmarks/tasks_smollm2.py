@@ -4,6 +4,9 @@
   without a role and with a system instruction describing a devout, tradition-minded person.
 * Agreement between the ``generate`` answers (the study's protocol, parsed yes/no/unsure) and
   the ``yesno`` argmax answers on the same 100 items (no role, chat template).
+* The same ``generate`` run with the two few-shot examples in the other order (the "no" example
+  first, the "yes" example last): a probe of how much the generated answer follows the last
+  example rather than the question (``--part agreement`` runs it too).
 
 Usage (CPU, several minutes)::
 
@@ -28,7 +31,7 @@ DEVOUT_ROLE = ("You are a devout, tradition-minded person. Your religious faith 
                "and you honour the customs of your family, your community and your ancestors.")
 
 
-def _evaluate(model_path: str, tasks: list[str], limit: int | None, system_instruction: str | None,
+def _evaluate(model_path: str, tasks: list[Any], limit: int | None, system_instruction: str | None,
               batch_size: int, dtype: str = "float32") -> dict[str, Any]:
     import lm_eval
 
@@ -56,7 +59,7 @@ def item_answers(result: dict[str, Any], suffix: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for task, samples in result["samples"].items():
         if not task.startswith("values_schwartz_") or not task.endswith(suffix) or (
-                suffix == "" and task.endswith(("_gen", "_likert", "_likert_rev"))):
+                suffix == "" and task.endswith(("_gen", "_gen_fsrev", "_likert", "_likert_rev"))):
             continue
         for s in samples:
             doc = s["doc"]
@@ -89,6 +92,23 @@ def agreement(gen: dict[str, str], yn: dict[str, str]) -> dict[str, Any]:
             "parsed_items": len(parsed),
             "agreement_parsed_items": agree_parsed / len(parsed) if parsed else math.nan,
             "cohen_kappa_parsed": kappa}
+
+
+def swapped_fewshot_task(task_name: str) -> Any:
+    """The ``generate`` task ``task_name`` with its two few-shot examples swapped (``no`` first, ``yes`` last).
+
+    Renamed ``<task_name>_fsrev`` so it can run next to the original in one evaluation.
+    """
+    from lm_eval_values import get_task_manager
+
+    task = get_task_manager().load_task_or_group([task_name])[task_name]
+    head, _, rest = task.config.description.partition("\n\nQuestion:")
+    first, second = rest.split("\n\nQuestion:")
+    if "Answer: yes" not in first or "Answer: no" not in second:
+        raise ValueError(f"{task_name}: unexpected few-shot block {task.config.description!r}")
+    task.config.description = f"{head}\n\nQuestion:{second.rstrip()}\n\nQuestion:{first.rstrip()}\n\n"
+    task.config.task = f"{task_name}_fsrev"
+    return task
 
 
 def _summarise(report: dict[str, Any]) -> None:
@@ -143,21 +163,27 @@ def main(argv: list[str] | None = None) -> int:
         from lm_eval_values.value_names import SCHWARTZ_VALUES, slugify
 
         gen_answers: dict[str, str] = {}
+        rev_answers: dict[str, str] = {}
         yn_answers: dict[str, str] = {}
         examples: list[str] = []
         unsure = 0
         for value in SCHWARTZ_VALUES:
             slug = slugify(value)
-            res = _evaluate(model_path, [f"values_schwartz_{slug}", f"values_schwartz_{slug}_gen"], args.limit, None,
-                            args.gen_batch_size)
+            res = _evaluate(model_path, [f"values_schwartz_{slug}", f"values_schwartz_{slug}_gen",
+                                         swapped_fewshot_task(f"values_schwartz_{slug}_gen")],
+                            args.limit, None, args.gen_batch_size)
             gen_answers.update(item_answers(res, "_gen"))
+            rev_answers.update(item_answers(res, "_gen_fsrev"))
             yn_answers.update(item_answers(res, ""))
             unsure += sum(s["unsure_rate"] for s in res["samples"][f"values_schwartz_{slug}_gen"])
             examples.append(res["samples"][f"values_schwartz_{slug}_gen"][0]["filtered_resps"][0])
             report["generate_vs_yesno_argmax"] = agreement(gen_answers, yn_answers)
+            report["generate_swapped_fewshot_vs_yesno_argmax"] = agreement(rev_answers, yn_answers)
+            report["generate_vs_generate_swapped_fewshot"] = agreement(gen_answers, rev_answers)
             report["generate_unsure_rate"] = unsure / len(gen_answers)
             report["generate_examples"] = examples
             report["generate_item_answers"] = gen_answers
+            report["generate_swapped_fewshot_item_answers"] = rev_answers
             report["yesno_argmax_item_answers"] = yn_answers
             print(f"[{time.time() - t0:.0f}s] {value}: {json.dumps(report['generate_vs_yesno_argmax'])}", flush=True)
             Path(args.out).write_text(json.dumps(report, indent=2) + "\n")  # partial results
