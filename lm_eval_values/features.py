@@ -5,6 +5,11 @@
     lm-eval-values discover-features --model smollm2-135m-instruct --sae DIR --layer 15 \\
         --method contrastive --value Benevolence --top 24 --out benevolence.csv
 
+``--sae`` is a local sae-lens folder (``lm-eval-values train-sae`` writes one) or a sae-lens
+hub reference ``release/sae_id`` (e.g. ``gemma-scope-2b-pt-res-canonical/layer_12/width_16k/canonical``,
+downloaded by sae-lens; for online GPU users). Both load through
+:func:`steering_hooks.sources.load_sae`.
+
 Methods
 -------
 ``span`` (the study's method, Kang et al. 2025): encode the no-role instruction prompt (the
@@ -49,6 +54,7 @@ Output (``--out``, by extension)
                          "features": [...], "coefficients": [c/2, c], "positions": "span:\" your values\""}],
      "settings": {...}}
 
+``"sae"`` is the folder's absolute path, or the ``release/sae_id`` as given.
 ``sweep_steering`` entries paste directly into a sweep config's ``steering:`` list
 (:mod:`lm_eval_values.sweep_config`); contrastive results give one entry per sign (negative
 coefficients for features that are higher for value-low prompts). ``.csv``: one row per
@@ -140,53 +146,41 @@ def sae_layer(sae: Any) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def is_local_sae(ref: str) -> bool:
+    """Whether ``--sae`` names a local folder (else a sae-lens ``release/sae_id``)."""
+    from steering_hooks.sources import is_local_ref
+
+    return is_local_ref(ref)
+
+
+def sae_ref_record(ref: str) -> str:
+    """How an SAE reference is recorded in outputs: a local folder as its absolute path, else as given."""
+    return str(Path(ref).expanduser().resolve()) if is_local_sae(ref) else ref
+
+
 def load_sae_checked(path: str, d_model: int, layer: int | None, n_layers: int, field_name: str = "--sae",
                      device: str = "cpu") -> tuple[Any, int]:
-    """Load a local sae-lens SAE and check it against the model; returns (sae, layer).
+    """Load an SAE (local sae-lens folder or ``release/sae_id``) and check it against the model.
 
-    Raises :class:`UserError` when the folder is not an SAE, its ``d_in`` differs from the
-    model's hidden size, its weights disagree with its width, or ``layer`` contradicts the
-    layer it was trained on.
+    Loading goes through :func:`steering_hooks.sources.load_sae` (one loader, cached per
+    process: the returned SAE may be shared, so it is never modified here). Returns
+    ``(sae, layer)``. Raises :class:`UserError` naming ``field_name`` when the folder is not an
+    SAE, its weights disagree with its width, the hub reference cannot be loaded, its ``d_in``
+    differs from the model's hidden size, or ``layer`` contradicts the layer it was trained on.
+    Local folders are checked from ``cfg.json`` and the safetensors header before loading.
     """
-    p = Path(path).expanduser()
-    if not (p / "cfg.json").is_file():
-        raise UserError(field_name, f"no sae-lens SAE folder at {path} (cfg.json missing)",
-                        "give a folder written by `lm-eval-values train-sae` or SAE.save_model")
-    try:
-        raw = json.loads((p / "cfg.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UserError(field_name, f"cannot read {p / 'cfg.json'} ({exc})", "give a valid sae-lens folder") from None
-    d_in, d_sae = raw.get("d_in"), raw.get("d_sae")
-    if isinstance(d_in, int) and d_in != d_model:
-        raise UserError(field_name, f"the SAE's d_in {d_in} does not match the model's hidden size {d_model}",
-                        "use an SAE trained on this model")
-    from safetensors import safe_open
-
-    wfile = p / "sae_weights.safetensors"
-    if not wfile.is_file():
-        raise UserError(field_name, f"{wfile} is missing", "give a complete sae-lens folder")
-    try:
-        with safe_open(str(wfile), framework="pt") as fh:
-            shapes = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
-    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error type for a corrupt header
-        raise UserError(field_name, f"{wfile} is not a readable safetensors file ({str(exc).splitlines()[0]})",
-                        "give a complete sae-lens folder") from None
-    if "W_enc" in shapes and shapes["W_enc"] != (d_in, d_sae):
-        raise UserError(field_name, f"W_enc has shape {shapes['W_enc']} but cfg.json says d_in={d_in}, "
-                        f"d_sae={d_sae} (width mismatch)", "re-save the SAE or fix its cfg.json")
-    if "W_dec" in shapes and shapes["W_dec"] != (d_sae, d_in):
-        raise UserError(field_name, f"W_dec has shape {shapes['W_dec']} but cfg.json says d_sae={d_sae}, "
-                        f"d_in={d_in} (width mismatch)", "re-save the SAE or fix its cfg.json")
-    from sae_lens import SAE
+    from steering_hooks.errors import SpecError
+    from steering_hooks.sources import check_sae_folder, load_sae
 
     try:
-        sae = SAE.load_from_disk(str(p), device=device)
-    except Exception as exc:  # noqa: BLE001 - any loading failure is a bad --sae
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(field_name, f"cannot load the SAE at {path} ({first})", "give a sae-lens folder") from None
-    sae.eval()
-    for prm in sae.parameters():
-        prm.requires_grad_(False)
+        if is_local_sae(path):
+            d_in = check_sae_folder(path, field_name).get("d_in")
+            if isinstance(d_in, int) and d_in != d_model:
+                raise UserError(field_name, f"the SAE's d_in {d_in} does not match the model's hidden size {d_model}",
+                                "use an SAE trained on this model")
+        sae = load_sae(path, field_name, device=device)
+    except SpecError as exc:
+        raise UserError(field_name, exc.problem, exc.fix) from None
     if sae.cfg.d_in != d_model:
         raise UserError(field_name, f"the SAE's d_in {sae.cfg.d_in} does not match the model's hidden size {d_model}",
                         "use an SAE trained on this model")
@@ -421,7 +415,7 @@ def discover(cfg: DiscoverConfig) -> dict[str, Any]:
     dec_norm = _decoder_norms(sae)
     result: dict[str, Any] = {
         "format": FORMAT, "version": FORMAT_VERSION, "method": cfg.method, "model": cfg.model,
-        "model_path": shape.path, "sae": str(Path(cfg.sae).expanduser().resolve()), "layer": layer,
+        "model_path": shape.path, "sae": sae_ref_record(cfg.sae), "layer": layer,
         "hook_name": hook_names(layer)["hf"], "hook_names": hook_names(layer), "d_in": int(sae.cfg.d_in),
         "d_sae": int(sae.cfg.d_sae), "span": cfg.span if (cfg.method == "span" or cfg.pool == "span") else None,
         "value": None, "pool": None, "settings": asdict(cfg),
@@ -551,7 +545,8 @@ def write_result(result: dict[str, Any], out: str | Path) -> list[Path]:
 
 def format_table(result: dict[str, Any], limit: int = 24) -> str:
     """A short text table of the ranked features."""
-    lines = [f"{result['method']} features of {Path(result['sae']).name} at {result['hook_name']}"
+    sae = Path(result["sae"]).name if is_local_sae(result["sae"]) else result["sae"]
+    lines = [f"{result['method']} features of {sae} at {result['hook_name']}"
              + (f" for {result['value']}" if result.get("value") else "")
              + (f" (span {result['span']!r})" if result.get("span") else ""),
              f"{'rank':>4} {'feature':>7} {'score':>9} {'sign':>4} {'mean':>8} {'max':>8} {'effect':>8} "
@@ -572,7 +567,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Rank SAE features for value steering: the study's span method or a "
                                             "value-high vs value-low contrast.")
     p.add_argument("--model", required=True, help="embedded model name or local HF folder")
-    p.add_argument("--sae", required=True, help="local sae-lens SAE folder")
+    p.add_argument("--sae", required=True,
+                   help="local sae-lens SAE folder, or a sae-lens hub reference release/sae_id "
+                        "(e.g. gemma-scope-2b-pt-res-canonical/layer_12/width_16k/canonical)")
     p.add_argument("--layer", type=int, default=None, help="decoder layer (default: the SAE's own)")
     p.add_argument("--method", default="span", help="span (default) or contrastive")
     p.add_argument("--span", default=" your values", help='prompt text to score (default " your values")')

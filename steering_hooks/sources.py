@@ -22,11 +22,60 @@ def is_local_ref(ref: str) -> bool:
     return p.exists() or ref.startswith(("/", "./", "../", "~")) or "/" not in ref
 
 
+def check_sae_folder(ref: str | Path, field: str = "sae") -> dict[str, Any]:
+    """Cheap checks of a local sae-lens folder before loading it; returns its ``cfg.json``.
+
+    Reads only ``cfg.json`` and the safetensors header (no weights): the folder must have a
+    readable ``cfg.json`` and ``sae_weights.safetensors``, and ``W_enc`` / ``W_dec`` must have
+    the shapes ``cfg.json`` declares (``[d_in, d_sae]`` / ``[d_sae, d_out]``). Raises
+    :class:`SpecError` naming ``field`` otherwise.
+    """
+    import json
+
+    p = Path(ref).expanduser()
+    cfg_file = p / "cfg.json"
+    if not cfg_file.is_file():
+        raise SpecError(field, f"no sae-lens SAE folder at {ref} (cfg.json missing)",
+                        "give a folder written by SAE.save_model, or release/sae_id")
+    try:
+        raw = json.loads(cfg_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SpecError(field, f"cannot read {cfg_file} ({exc})", "give a valid sae-lens folder") from None
+    if not isinstance(raw, dict):
+        raise SpecError(field, f"{cfg_file} is not a JSON object", "give a valid sae-lens folder")
+    wfile = p / "sae_weights.safetensors"
+    if not wfile.is_file():
+        raise SpecError(field, f"{wfile} is missing", "give a complete sae-lens folder")
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(wfile), framework="pt") as fh:
+            shapes = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error type for a corrupt header
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SpecError(field, f"{wfile} is not a readable safetensors file ({first})",
+                        "give a complete sae-lens folder") from None
+    d_in, d_sae = raw.get("d_in"), raw.get("d_sae")
+    d_out = raw.get("d_out", d_in)  # transcoders decode to d_out
+    if isinstance(d_in, int) and isinstance(d_sae, int):
+        if "W_enc" in shapes and shapes["W_enc"] != (d_in, d_sae):
+            raise SpecError(field, f"W_enc has shape {shapes['W_enc']} but cfg.json says d_in={d_in}, "
+                            f"d_sae={d_sae} (width mismatch)", "re-save the SAE or fix its cfg.json")
+        if isinstance(d_out, int) and "W_dec" in shapes and shapes["W_dec"] != (d_sae, d_out):
+            raise SpecError(field, f"W_dec has shape {shapes['W_dec']} but cfg.json says d_sae={d_sae}, "
+                            f"{'d_in' if d_out == d_in else 'd_out'}={d_out} (width mismatch)",
+                            "re-save the SAE or fix its cfg.json")
+    return raw
+
+
 def load_sae(ref: str, field: str = "sae", device: str | torch.device = "cpu") -> Any:
     """Load a sae-lens SAE from a local folder (``SAE.load_from_disk``) or ``release/sae_id``.
 
-    Loaded SAEs are cached per process (a sweep swapping specs does not reload them).
+    Local folders pass :func:`check_sae_folder` first. Loaded SAEs are cached per process (a
+    sweep swapping specs does not reload them), so the returned object may be shared: callers
+    must not modify it in place. It is in eval mode with ``requires_grad`` off.
     """
+    ref = str(ref)
     key = f"{ref}@{device}"
     if key in _SAE_CACHE:
         return _SAE_CACHE[key]
@@ -34,9 +83,7 @@ def load_sae(ref: str, field: str = "sae", device: str | torch.device = "cpu") -
 
     if is_local_ref(ref):
         p = Path(ref).expanduser()
-        if not (p / "cfg.json").is_file():
-            raise SpecError(field, f"no sae-lens SAE folder at {ref} (cfg.json missing)",
-                            "give a folder written by SAE.save_model, or release/sae_id")
+        check_sae_folder(ref, field)
         try:
             sae = SAE.load_from_disk(str(p), device=str(device))
         except Exception as exc:  # noqa: BLE001 - a folder with a cfg.json that is not an SAE's
@@ -48,9 +95,11 @@ def load_sae(ref: str, field: str = "sae", device: str | torch.device = "cpu") -
         try:
             sae = SAE.from_pretrained(release, sae_id, device=str(device))
         except Exception as exc:  # noqa: BLE001 - network / registry errors become one line
-            raise SpecError(field, f"cannot load SAE {release!r} / {sae_id!r} from the hub: "
+            raise SpecError(field, f"{ref} is no local folder, and sae-lens cannot load release {release!r} / "
+                            f"sae_id {sae_id!r}: "
                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-                            "check the release and sae_id, or give a local folder") from None
+                            "check the release and sae_id (sae-lens pretrained SAEs), or give an existing local "
+                            "folder") from None
     sae.eval()
     for p_ in sae.parameters():
         p_.requires_grad_(False)

@@ -185,3 +185,68 @@ def test_sae_shape_mismatches(tiny_model_dir: Path, tmp_path: Path, capsys) -> N
     argv[4] = str(tmp_path / "missing")
     assert cli.main(argv) == 2
     assert capsys.readouterr().err.startswith("error: --sae")
+
+
+HUB_REF = "gemma-scope-2b-pt-res-canonical/layer_1/width_32/canonical"  # release/sae_id, never downloaded here
+
+
+@pytest.fixture
+def fake_hub(span_sae: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    """``sae_lens.SAE.from_pretrained`` replaced by an offline stand-in returning a small StandardSAE."""
+    import sae_lens
+
+    import steering_hooks.sources as sources
+
+    sae = sae_lens.SAE.load_from_disk(str(span_sae))  # offline: the planted span SAE (a StandardSAE)
+    assert isinstance(sae, sae_lens.StandardSAE)
+    calls: list[tuple[str, str, str]] = []
+
+    def from_pretrained(release: str, sae_id: str, device: str = "cpu", **kw):
+        calls.append((release, sae_id, device))
+        return sae
+
+    monkeypatch.setattr(sae_lens.SAE, "from_pretrained", from_pretrained)
+    monkeypatch.setattr(sources, "_SAE_CACHE", {})
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)  # the ref is no local folder
+    return calls
+
+
+def test_hub_reference_reaches_from_pretrained(tiny_model_dir: Path, fake_hub, tmp_path: Path, capsys) -> None:
+    """``--sae release/sae_id`` loads through steering_hooks' loader (SAE.from_pretrained), never mutated."""
+    import steering_hooks.sources as sources
+
+    out = tmp_path / "hub.json"
+    assert cli.main(["discover-features", "--model", str(tiny_model_dir), "--sae", HUB_REF, "--out", str(out),
+                     "--top", "3", "--reference", "0"]) == 0
+    assert fake_hub == [("gemma-scope-2b-pt-res-canonical", "layer_1/width_32/canonical", "cpu")]
+    res = json.loads(out.read_text())
+    assert res["sae"] == HUB_REF and res["layer"] == LAYER and res["feature_ids"][:2] == [7, 3]
+    assert all(e["sae"] == HUB_REF for e in res["sweep_steering"])
+    assert HUB_REF in capsys.readouterr().out
+    sae = sources.load_sae(HUB_REF, "--sae")  # the per-process cache: no second hub call
+    assert fake_hub == [("gemma-scope-2b-pt-res-canonical", "layer_1/width_32/canonical", "cpu")]
+    before = {k: v.clone() for k, v in sae.state_dict().items()}
+    discover(DiscoverConfig(model=str(tiny_model_dir), sae=HUB_REF, out=str(out), top=3, reference=2))
+    assert all(torch.equal(before[k], v) for k, v in sae.state_dict().items())  # the shared SAE is not modified
+    # the post-load checks still apply to hub SAEs
+    assert cli.main(["discover-features", "--model", str(tiny_model_dir), "--sae", HUB_REF, "--layer", "0",
+                     "--out", str(tmp_path / "x.json")]) == 2
+    assert capsys.readouterr().err.startswith("error: --layer: the SAE was trained on layer 1")
+
+
+def test_hub_reference_failure_is_one_line(tiny_model_dir: Path, fake_hub, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import sae_lens
+
+    def missing(release: str, sae_id: str, device: str = "cpu", **kw):
+        raise ValueError(f"ID {sae_id} not found in release {release}. Valid IDs are [...]\nmore detail")
+
+    monkeypatch.setattr(sae_lens.SAE, "from_pretrained", missing)
+    out = tmp_path / "f.json"
+    assert cli.main(["discover-features", "--model", str(tiny_model_dir), "--sae", "some-release/no_such_id",
+                     "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("error: --sae: some-release/no_such_id is no local folder"), err
+    assert "no_such_id not found in release some-release" in err and "(fix: " in err
+    assert not out.exists()
