@@ -566,7 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lm-eval-values discover-features",
                                 description="Rank SAE features for value steering: the study's span method or a "
                                             "value-high vs value-low contrast.")
-    p.add_argument("--model", required=True, help="embedded model name or local HF folder")
+    p.add_argument("--model", required=True, help="embedded model name, local HF folder or hub id (e.g. google/gemma-2-2b-it)")
     p.add_argument("--sae", required=True,
                    help="local sae-lens SAE folder, or a sae-lens hub reference release/sae_id "
                         "(e.g. gemma-scope-2b-pt-res-canonical/layer_12/width_16k/canonical)")

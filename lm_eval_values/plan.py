@@ -9,6 +9,9 @@ Candidates (``--candidates``)
 -----------------------------
 ``roles``: every named role of the value matrix; its effect is the role's unsteered scores minus
 the no-role unsteered scores (baseline role ``""``; seeds averaged).
+``--split SPLIT`` ranks on the rows of one split only (e.g. ``train``), so that ``--verify`` can check
+the plan on roles it has not seen (below).
+
 ``features`` / ``vectors``: every steering setting (steering id x coefficient) of the matrix;
 SAE settings (``<id>:<feature>``) are ``features``; vector / spec settings are ``vectors``
 (with ``--config`` the kinds come from the sweep config; without it, an id ending in
@@ -45,10 +48,13 @@ Output (``--out DIR``, written atomically, after every input was validated)
 ------------
 Runs the top ``--verify-top`` candidates on the model through the sweep machinery
 (:func:`lm_eval_values.sweep.run_sweep`: one model load, conditions in-process) using the sweep
-config ``--config`` (the one that produced the matrix: model, tasks, roles, steering specs),
-restricted to the chosen settings plus their baselines: for roles, the no-role condition and
-the chosen roles (unsteered); for steering settings, ``--verify-roles`` roles of the config
-(default 3, preferring roles present in the matrix) under ``none`` and the chosen settings.
+config ``--config`` (the one that produced the matrix: model, tasks, roles, steering specs; a
+study config works too, for its model ``--study-model``, default its only one), restricted to the
+chosen settings plus their baselines: for roles, the no-role condition and the chosen roles
+(unsteered); for steering settings, ``--verify-roles`` roles of the config (default 3) under
+``none`` and the chosen settings, preferring HELD-OUT roles: roles of the config that were not
+among the rows the plan was ranked on (with ``--split train``, the test roles). Only when there
+are too few of those are ranked roles added; then that part of the check reproduces the measurement.
 ``--model`` replaces ``model_args.pretrained``; ``--verify-fraction`` replaces the item fraction.
 The sweep folder is ``DIR/verify``; ``verify.csv`` / ``verify.json`` put the observed target
 change and side effects (same SD units, same ``U``) next to the prediction.
@@ -248,7 +254,11 @@ def rank_candidates(cands: list[Candidate], target: Target, descendants: set[str
 # ---------------------------------------------------------------------------- verification
 def verify_config(cfg: Any, chosen: pd.DataFrame, kind: str, vm: ValueMatrix, n_roles: int,
                   fraction: float | None) -> Any:
-    """The sweep config restricted to the chosen settings and their baselines (validated, nothing run)."""
+    """The sweep config restricted to the chosen settings and their baselines (validated, nothing run).
+
+    ``vm`` holds the rows the plan was ranked on: steering candidates are verified on the config's
+    roles outside ``vm`` first (held out), in config order, then on roles inside it.
+    """
     from lm_eval_values.sweep_config import SteeringSetting
 
     none = [s for s in cfg.steering if s.kind == "none"] or [SteeringSetting(NO_STEERING, "none", 0.0)]
@@ -269,8 +279,8 @@ def verify_config(cfg: Any, chosen: pd.DataFrame, kind: str, vm: ValueMatrix, n_
         if missing:
             raise UserError("--config", f"steering setting(s) {missing} are not in the sweep config",
                             "give the config that produced the matrix")
-        in_matrix = set(vm.role_ids)
-        ordered = sorted(cfg.roles, key=lambda r: (r.id not in in_matrix, cfg.roles.index(r)))
+        ranked_on = set(vm.role_ids)
+        ordered = sorted(cfg.roles, key=lambda r: (r.id in ranked_on, cfg.roles.index(r)))
         roles, steering = ordered[:n_roles], none[:1] + [have[k] for k in want]
     sampling = cfg.sampling
     if fraction is not None:
@@ -320,11 +330,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how non-directed edges are read for descendants (default: study)")
     p.add_argument("--candidates", required=True, help="roles | features | vectors")
     p.add_argument("--matrix", required=True, help="value matrix: sweep folder, matrix.csv or study-format CSV")
+    p.add_argument("--split", default=None,
+                   help="rank on the rows of this split only (e.g. train); --verify then prefers the other roles")
     p.add_argument("--top", type=int, default=None, help="keep the top K candidates in the table")
     p.add_argument("--penalty", type=float, default=1.0, help="weight of the side effect (default 1)")
     p.add_argument("--tol", type=float, default=0.5, help="a change counts when |z| > tol SD (default 0.5)")
     p.add_argument("--verify", action="store_true", help="run the top candidates on the model (needs --config)")
-    p.add_argument("--config", default=None, help="the sweep config that produced the matrix (for --verify)")
+    p.add_argument("--config", default=None,
+                   help="the sweep (or study) config that produced the matrix (for --verify)")
+    p.add_argument("--study-model", default=None, help="with a study --config: the model id (default: its only model)")
     p.add_argument("--model", default=None, help="override model_args.pretrained of --config for --verify")
     p.add_argument("--verify-top", type=int, default=2, help="how many top candidates --verify runs (default 2)")
     p.add_argument("--verify-roles", type=int, default=3, help="roles per steering candidate in --verify (default 3)")
@@ -342,8 +356,9 @@ def _validate_flags(args: argparse.Namespace) -> None:
         raise UserError("--penalty/--tol", "must be non-negative numbers", "e.g. --penalty 1 --tol 0.5")
     if args.verify and not args.config:
         raise UserError("--config", "--verify needs the sweep config that produced the matrix", "add --config FILE")
-    if (args.config or args.model) and not args.verify:
-        raise UserError("--verify", "--config/--model only matter with --verify", "add --verify or drop them")
+    if (args.config or args.model or args.study_model) and not args.verify:
+        raise UserError("--verify", "--config/--model/--study-model only matter with --verify",
+                        "add --verify or drop them")
     if args.verify_top < 1 or args.verify_roles < 1:
         raise UserError("--verify-top/--verify-roles", "must be at least 1", "e.g. --verify-top 2")
     if args.verify_fraction is not None and not (0 < args.verify_fraction <= 1):
@@ -354,14 +369,41 @@ def _load_config(args: argparse.Namespace) -> Any:
     """The sweep config (``--model`` applied), validated; None without ``--verify``."""
     if not args.verify:
         return None
-    from lm_eval_values.sweep_config import load_config, parse_config
+    from lm_eval_values.sweep_config import parse_config
 
-    cfg = load_config(args.config)
+    cfg = load_sweep_or_study_config(args.config, args.study_model)
     if args.model:
         raw = json.loads(json.dumps(cfg.raw, default=str))
         raw.setdefault("model_args", {})["pretrained"] = args.model
         cfg = parse_config(raw, base=Path(args.config).resolve().parent, source=cfg.source)
     return cfg
+
+
+def load_sweep_or_study_config(path: str, study_model: str | None = None) -> Any:
+    """The validated sweep config in ``path``: a sweep YAML, or a study YAML (one of its ``models``).
+
+    A study config's sweep is the model's merged sweep section (the study's own ``vectors:`` are
+    built by the study and are not part of it).
+    """
+    from lm_eval_values.study import parse_study_config
+    from lm_eval_values.sweep_config import parse_config
+    from lm_eval_values.yaml_io import read_yaml_file
+
+    p = Path(path)
+    data = read_yaml_file(p, "--config", "a sweep or study YAML file")
+    base = p.resolve().parent
+    if not (isinstance(data, dict) and "models" in data):
+        if study_model is not None:
+            raise UserError("--study-model", f"{path} is a sweep config, not a study config", "drop --study-model")
+        return parse_config(data, base=base, source=str(p))
+    study = parse_study_config(data, base=base, source=str(p))
+    ids = [m.id for m in study.models]
+    if study_model is None and len(ids) > 1:
+        raise UserError("--study-model", f"the study config has {len(ids)} models", f"pick one of: {', '.join(ids)}")
+    wanted = study_model if study_model is not None else ids[0]
+    if wanted not in ids:
+        raise UserError("--study-model", f"no model {wanted!r} in {path}", f"use one of: {', '.join(ids)}")
+    return next(m.sweep for m in study.models if m.id == wanted)
 
 
 def _fmt_table(df: pd.DataFrame) -> str:
@@ -379,6 +421,11 @@ def main(argv: list[str]) -> int:
     _validate_flags(args)
     out = check_output_dir(args.out, "--out")
     vm = read_value_matrix(args.matrix, field="--matrix", check=False)
+    if args.split is not None:
+        splits = sorted(set(vm.meta["split"].astype(str)))
+        if args.split not in splits:
+            raise UserError("--split", f"no rows of split {args.split!r} in the matrix", f"use one of: {', '.join(splits)}")
+        vm = vm.filter(split=args.split)
     values = vm.values
     target = parse_target(args.target, values)
     graph = load_reference(args.graph, nodes=values)
@@ -404,7 +451,8 @@ def main(argv: list[str]) -> int:
         vcfg = verify_config(cfg, chosen, args.candidates, vm, args.verify_roles, args.verify_fraction)
     payload: dict[str, Any] = {
         "format": "lm-eval-values/plan", "version": 1, "target": str(target), "graph": args.graph,
-        "policy": args.policy, "candidates": args.candidates, "matrix": args.matrix, "penalty": args.penalty,
+        "policy": args.policy, "candidates": args.candidates, "matrix": args.matrix, "split": args.split,
+        "penalty": args.penalty,
         "tol": args.tol, "descendants": sorted(desc), "parents": {p: float(beta[p]) for p in beta.index},
         "value_sd": {v: float(scale[v]) for v in values},
         "scoring": "score = sign * z[target] - penalty * mean |z[w]| over values w that are neither the target "
@@ -417,13 +465,14 @@ def main(argv: list[str]) -> int:
     print(_fmt_table(table[["rank", "candidate", "effect_source", "target_change_sd", "side_effect",
                             "n_unexpected", "score"]]))
     if vcfg is not None:
-        _run_verify(vcfg, table, args, target, desc, values, scale, out, payload)
+        _run_verify(vcfg, table, args, target, desc, values, scale, out, payload, set(vm.role_ids))
     print(f"wrote {out}")
     return 0
 
 
 def _run_verify(vcfg: Any, table: pd.DataFrame, args: argparse.Namespace, target: Target, desc: set[str],
-                values: list[str], scale: pd.Series, out: Path, payload: dict[str, Any]) -> None:
+                values: list[str], scale: pd.Series, out: Path, payload: dict[str, Any],
+                ranked_roles: set[str]) -> None:
     """Run the restricted sweep (the sweep runner, model loaded once) and write verify.csv / verify.json."""
     from lm_eval_values.atomic import atomic_write_files
     from lm_eval_values.sweep import run_sweep
@@ -435,6 +484,7 @@ def _run_verify(vcfg: Any, table: pd.DataFrame, args: argparse.Namespace, target
     obs = observed_table(chosen, vm_obs, args.candidates, target, desc, values, scale, args.penalty, args.tol)
     ver = {"target": str(target), "sweep": str(out / "verify"), "n_conditions": summary.n_conditions,
            "roles": [r.id for r in vcfg.roles], "steering": [s.id for s in vcfg.steering],
+           "held_out_roles": [r.id for r in vcfg.roles if r.id not in ranked_roles],
            "elapsed_s": round(summary.total_s, 1), "plan": payload["table"][:len(chosen)],
            "table": json.loads(obs.to_json(orient="records"))}
     atomic_write_files(out, {"verify.csv": obs.to_csv(index=False, float_format="%.6g").encode(),

@@ -62,8 +62,19 @@ class ModelShape:
     d_model: int
 
 
+def _looks_like_hub_id(name: str) -> bool:
+    """``org/name`` with no path syntax: a Hugging Face hub model id (for online users)."""
+    return (name.count("/") == 1 and not name.startswith(("/", ".", "~"))
+            and all(part and " " not in part for part in name.split("/")))
+
+
 def resolve_local_model(name_or_path: str, field_name: str = "--model") -> ModelShape:
-    """An embedded alias or a local HF folder -> its :class:`ModelShape` (reads ``config.json`` only)."""
+    """An embedded alias, a local HF folder or a hub id (``google/gemma-2-2b-it``) -> its :class:`ModelShape`.
+
+    Local folders: reads ``config.json`` only. Hub ids (online users; nothing here downloads
+    one) go through ``transformers.AutoConfig.from_pretrained`` and the weights are later
+    loaded from the hub by ``AutoModelForCausalLM.from_pretrained``.
+    """
     from lm_eval_values.embedded_models import is_alias, resolve_model_path
 
     name = str(name_or_path).strip()
@@ -76,21 +87,39 @@ def resolve_local_model(name_or_path: str, field_name: str = "--model") -> Model
         path = Path(name).expanduser()
         short = path.resolve().name if path.exists() else name
     cfg_file = path / "config.json"
-    if not cfg_file.is_file():
+    if cfg_file.is_file():
+        try:
+            raw = json.loads(cfg_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UserError(field_name, f"cannot read {cfg_file} ({exc})", "give a valid Hugging Face model folder") from None
+        where, model_ref = str(cfg_file), str(path)
+    elif not path.exists() and _looks_like_hub_id(name):
+        raw = _hub_config(name, field_name)
+        where, model_ref, short = f"the hub config of {name}", name, name.split("/")[1]
+    else:
         raise UserError(field_name, f"no Hugging Face model folder at {name} (config.json missing)",
-                        "give a local model folder or an embedded model name such as smollm2-135m-instruct "
-                        "(nothing is downloaded from the hub)")
-    try:
-        raw = json.loads(cfg_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UserError(field_name, f"cannot read {cfg_file} ({exc})", "give a valid Hugging Face model folder") from None
+                        "give a local model folder, an embedded model name such as smollm2-135m-instruct, "
+                        "or a hub id such as google/gemma-2-2b-it")
     text = raw.get("text_config") or raw
     n_layers = text.get("num_hidden_layers") or text.get("n_layer")
     d_model = text.get("hidden_size") or text.get("n_embd") or text.get("d_model")
     if not isinstance(n_layers, int) or not isinstance(d_model, int):
-        raise UserError(field_name, f"{cfg_file} names no num_hidden_layers / hidden_size",
-                        "give a decoder-only causal LM folder")
-    return ModelShape(path=str(path), name=short, n_layers=n_layers, d_model=d_model)
+        raise UserError(field_name, f"{where} names no num_hidden_layers / hidden_size",
+                        "give a decoder-only causal LM")
+    return ModelShape(path=model_ref, name=short, n_layers=n_layers, d_model=d_model)
+
+
+def _hub_config(repo_id: str, field_name: str) -> dict[str, Any]:
+    """The config of a hub model as a dict (``AutoConfig.from_pretrained``); one-line error if it fails."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(repo_id).to_dict()
+    except Exception as exc:  # noqa: BLE001 - network, auth and missing-repo errors become one line
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(field_name, f"cannot read the hub model {repo_id!r} ({first})",
+                        "check the model id and your hub access (huggingface-cli login), or give a local folder"
+                        ) from None
 
 
 def check_layer(layer: Any, shape: ModelShape, field_name: str = "--layer") -> int:
@@ -528,7 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lm-eval-values train-sae",
                                 description="Train a sae-lens SAE on the residual stream after one decoder layer of a "
                                             "local model, on an offline corpus (no hub).")
-    p.add_argument("--model", required=True, help="embedded model name (smollm2-135m-instruct) or local HF folder")
+    p.add_argument("--model", required=True, help="embedded model name (smollm2-135m-instruct), local HF folder or hub id")
     p.add_argument("--layer", required=True, type=int, help="decoder layer L (SAE on the residual stream after it)")
     p.add_argument("--width", required=True, type=int, help="number of SAE features")
     p.add_argument("--tokens", required=True, type=int, help="training tokens (epochs over the corpus if larger)")

@@ -143,7 +143,7 @@ def process(doc, results):
 
 @pytest.fixture(scope="module")
 def tiny_sweep(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> dict[str, Path]:
-    """A sweep on the tiny model: (no role + 2 roles) x (none, a random vector), half the items."""
+    """A sweep on the tiny model: (no role + 2 train roles + 1 test role) x (none, a random vector), half the items."""
     from lm_eval_values.sweep import run_sweep
     from lm_eval_values.sweep_config import load_config
 
@@ -155,7 +155,7 @@ def tiny_sweep(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -
     np.save(root / "v1.npy", rng.standard_normal(64).astype("float32"))
     cfg = {"model": "values_hf", "model_args": {"pretrained": str(tiny_model_dir)}, "tasks": ["plantest_values"],
            "include_path": [str(root / "tasks")],
-           "roles": {"generate": {"train": 2, "test": 0, "seed": 1}, "no_role": True},
+           "roles": {"generate": {"train": 2, "test": 1, "seed": 1}, "no_role": True},
            "steering": [{"type": "none"},
                         {"type": "vector", "id": "v1", "vector": "v1.npy", "layer": 1, "coefficients": [4],
                          "positions": "prompt"}],
@@ -163,9 +163,13 @@ def tiny_sweep(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -
     path = root / "sweep.yaml"
     path.write_text(yaml.safe_dump(cfg))
     summary = run_sweep(load_config(path), out=root / "sweep", progress=False)
-    assert summary.n_run == 6
+    assert summary.n_run == 8
     (root / "graph.json").write_text(json.dumps([["Power", "Benevolence"]]))
-    return {"root": root, "config": path, "matrix": root / "sweep", "graph": root / "graph.json"}
+    study = {"name": "tiny study", "models": [{"id": "tiny", "model_args": cfg["model_args"]}],
+             "sweep": {k: v for k, v in cfg.items() if k not in ("model_args", "output_dir", "model")}}
+    (root / "study.yaml").write_text(yaml.safe_dump(study))
+    return {"root": root, "config": path, "matrix": root / "sweep", "graph": root / "graph.json",
+            "study": root / "study.yaml"}
 
 
 def test_verify_vectors_runs_the_top_setting_and_reports_observed(tiny_sweep: dict[str, Path]) -> None:
@@ -190,6 +194,41 @@ def test_verify_vectors_runs_the_top_setting_and_reports_observed(tiny_sweep: di
          - m[(m.role_id == r) & (m.steering_id == "none")]["Power"].iloc[0] for r in roles]
     assert row["observed_target_change"] == pytest.approx(float(np.mean(d)), abs=1e-5)
     assert json.loads((out / "verify.json").read_text())["n_conditions"] == 4
+
+
+def test_split_ranks_on_train_and_verifies_on_held_out_roles(tiny_sweep: dict[str, Path]) -> None:
+    """--split train: the plan sees the train rows only; --verify runs the test role first (held out)."""
+    out = tiny_sweep["root"] / "ps"
+    rc = cli_main(["plan", "--target", "Power:+", "--graph", str(tiny_sweep["graph"]), "--candidates", "vectors",
+                   "--matrix", str(tiny_sweep["matrix"]), "--split", "train", "--verify",
+                   "--config", str(tiny_sweep["study"]), "--verify-top", "1", "--verify-roles", "1",
+                   "--out", str(out)])
+    assert rc == 0
+    m = pd.read_csv(tiny_sweep["matrix"] / "matrix.csv", keep_default_na=False)
+    test_roles = sorted(set(m.loc[m.split == "test", "role_id"]))
+    assert len(test_roles) == 1
+    plan = pd.read_csv(out / "plan.csv")
+    assert plan.iloc[0]["n_roles"] == len(set(m.loc[m.split == "train", "role_id"]))   # train roles only
+    ver = json.loads((out / "verify.json").read_text())
+    assert ver["roles"] == test_roles and ver["held_out_roles"] == test_roles
+    # the held-out observation equals the full matrix's own measurement of that test role
+    sid = plan.iloc[0]["steering_id"]
+    t = m[m.role_id == test_roles[0]]
+    expected = t[t.steering_id == sid]["Power"].iloc[0] - t[t.steering_id == "none"]["Power"].iloc[0]
+    assert pd.read_csv(out / "verify.csv").iloc[0]["observed_target_change"] == pytest.approx(expected, abs=1e-5)
+
+
+def test_split_and_study_model_errors(tiny_sweep: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
+    base = ["plan", "--target", "Power:+", "--graph", str(tiny_sweep["graph"]), "--candidates", "vectors",
+            "--matrix", str(tiny_sweep["matrix"])]
+    for extra, field in ((["--split", "dev"], "--split"),
+                         (["--verify", "--config", str(tiny_sweep["study"]), "--study-model", "nope"], "--study-model"),
+                         (["--verify", "--config", str(tiny_sweep["config"]), "--study-model", "tiny"], "--study-model")):
+        out = tiny_sweep["root"] / "bad_split"
+        capsys.readouterr()
+        assert cli_main([*base, *extra, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and err.startswith(f"error: {field}") and not out.exists()
 
 
 def test_verify_roles(tiny_sweep: dict[str, Path]) -> None:

@@ -130,3 +130,33 @@ def test_bad_inputs_one_line_and_nothing_written(tiny_model_dir: Path, tmp_path:
 def test_missing_model_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="--model"):
         validate(TrainSAEConfig(model=str(tmp_path / "nope"), layer=0, width=8, tokens=10, k=4))
+
+
+def test_hub_model_id_reads_its_config_through_transformers(tiny_model_dir: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--model org/name` (online users): the shape comes from AutoConfig; nothing here touches the network."""
+    import transformers
+
+    from lm_eval_values.train_sae import resolve_local_model
+
+    calls: list[str] = []
+    tiny_cfg = transformers.AutoConfig.from_pretrained(str(tiny_model_dir))
+
+    def fake_from_pretrained(name: str, *a, **kw):
+        calls.append(name)
+        if name == "org/missing":
+            raise OSError("org/missing is not a local folder and is not a valid model identifier\nmore")
+        return tiny_cfg
+
+    monkeypatch.chdir(tmp_path)   # so "org/tiny" is not a local folder
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", fake_from_pretrained)
+    shape = resolve_local_model("org/tiny")
+    assert calls == ["org/tiny"]
+    assert (shape.path, shape.name) == ("org/tiny", "tiny")
+    assert (shape.n_layers, shape.d_model) == (tiny_cfg.num_hidden_layers, tiny_cfg.hidden_size)
+    with pytest.raises(UserError) as err:
+        resolve_local_model("org/missing")
+    assert str(err.value).startswith("--model: cannot read the hub model 'org/missing'") and "\n" not in str(err.value)
+    with pytest.raises(UserError, match="config.json missing"):   # a path-like name is never sent to the hub
+        resolve_local_model("./org/tiny")
+    assert calls == ["org/tiny", "org/missing"]
