@@ -103,6 +103,26 @@ def collect_model(run: Path, mid: str, label: str) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- summary text
+def _observed_rule(params: dict[str, Any]) -> str:
+    """How a held-out change was counted, in words (significance, centring, minimum size)."""
+    rule = f"significant at FDR {params['q']:g}"
+    if params.get("tol"):
+        rule += f" and larger than {params['tol']:g}"
+    if params.get("centering", "none") != "none":
+        rule += f" after {params['centering']} centring"
+    return rule
+
+
+def _centering_note(params: dict[str, Any]) -> str:
+    """HTML sentence part explaining the centring of paired changes, if any."""
+    c = params.get("centering", "none")
+    if c == "none":
+        return ""
+    what = "median" if c == "median" else "mean"
+    return (f"; every role's paired change vector minus its {what} over the values first (the shift common to all "
+            f"values, e.g. a change of the yes/no response bias, is not a side effect)")
+
+
 def _f(x: Any, nd: int = 2, sign: bool = False) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
@@ -195,7 +215,7 @@ def model_summary(d: dict[str, Any]) -> list[str]:
         corr = next((r for k, r in tab.items() if k.startswith("correlation graph")), {})
         human = tab.get("human PC graph", {})
         lines.append(f"{lab} held-out side effects: {ho['n_significant']} of {ho['n_tests']} (setting, value) "
-                     f"changes significant at FDR {ho['params']['q']:g}; AUROC learned graph {_f(learned.get('auroc'))}, "
+                     f"changes {_observed_rule(ho['params'])}; AUROC learned graph {_f(learned.get('auroc'))}, "
                      f"random graphs {_f(rnd.get('auroc'))}, correlation graph {_f(corr.get('auroc'))}, "
                      f"human graph {_f(human.get('auroc'))}.")
     elif se.get("heldout_skipped_reason"):
@@ -376,7 +396,8 @@ def model_section(run: Path, d: dict[str, Any], figs: dict[str, str]) -> str:
                    f"on {p['n_heldout_roles']} held-out role conditions) the target is the value the setting moved most "
                    f"on the training roles; other values predicted to change are the target's descendants (score 1 / "
                    f"path length). Observed change: Wilcoxon signed-rank across held-out roles, Benjamini-Hochberg "
-                   f"FDR {p['q']}. {ho['n_significant']} of {ho['n_tests']} tests significant.</p>")
+                   f"FDR {p['q']}{_centering_note(p)}. {ho['n_significant']} of {ho['n_tests']} (setting, value) "
+                   f"changes {_e(_observed_rule(p))}.</p>")
         cols = [("predictor", "predictor"), ("n_pairs", "pairs"), ("n_observed", "observed changes"),
                 ("n_predicted", "predicted"), ("precision", "precision"), ("recall", "recall"), ("auroc", "AUROC")]
         out.append(_table(ho["table"], cols, ("predictor",)))

@@ -17,6 +17,16 @@ Two analyses:
    precision, recall, AUROC, next to baselines (degree-preserving random graphs, a
    correlation-threshold graph with as many edges, "everything changes", a reference graph).
 
+Continuous scores (e.g. yes/no expected scores) are almost never exactly unchanged, and steering
+often shifts EVERY value at once (a change of the model's yes/no response bias) very consistently
+across roles; then "which values change" is trivially "all of them". Two options make the
+question informative, for both analyses: ``centering`` subtracts the common shift from each change
+vector, estimated as its median over the values (``"median"``: robust, values without a specific
+effect stay at zero as long as fewer than half of the values have one) or its mean (``"mrat"``, as
+MRAT centring of profiles: every value that moved less than the average then counts as a negative
+change), and ``tol`` requires a change larger than ``tol`` (held out: the mean paired change, on
+top of significance).
+
 CLI: ``lm-eval-values side-effects --graph G --changes ... --out DIR`` (see :func:`main`).
 """
 
@@ -38,6 +48,25 @@ from lm_eval_values.errors import UserError
 from lm_eval_values.value_matrix import META_COLUMNS, NO_ROLE, NO_STEERING, ValueMatrix
 
 Descendants = Mapping[str, set[str]]
+
+#: How change vectors are centred before they are read: as they are, minus their median over the
+#: values, or minus their mean over the values.
+CENTERINGS = ("none", "median", "mrat")
+
+
+def center_changes(changes: pd.DataFrame, centering: str = "none") -> pd.DataFrame:
+    """``changes`` (rows = interventions or roles, columns = values), minus each row's common shift.
+
+    ``"median"``: each row minus its median over the value columns; ``"mrat"``: minus its mean
+    (NaN ignored). A shift of every value by the same amount becomes zero either way, so only
+    value-specific changes remain; ``"none"`` returns ``changes`` itself.
+    """
+    if centering not in CENTERINGS:
+        raise UserError("centering", f"unknown centering {centering!r}", f"use one of: {', '.join(CENTERINGS)}")
+    if centering == "none":
+        return changes
+    shift = changes.median(axis=1) if centering == "median" else changes.mean(axis=1)
+    return changes.sub(shift, axis=0)
 
 
 # ---------------------------------------------------------------------- descendants from anything
@@ -347,7 +376,8 @@ def _eval_predictor(name: str, score_fn: Any, diffs: Mapping[str, pd.DataFrame],
 def heldout_evaluation(graph_dg: nx.DiGraph, train: ValueMatrix, heldout: ValueMatrix,
                        reference: Mapping[str, nx.DiGraph] | None = None, q: float = 0.05,
                        n_random: int = 100, seed: int = 0,
-                       steering_ids: Sequence[str] | None = None) -> HeldoutResult:
+                       steering_ids: Sequence[str] | None = None, centering: str = "none",
+                       tol: float = 0.0) -> HeldoutResult:
     """Predict side effects of held-out steering conditions and score the predictions.
 
     Args:
@@ -359,6 +389,10 @@ def heldout_evaluation(graph_dg: nx.DiGraph, train: ValueMatrix, heldout: ValueM
         n_random: number of degree-preserving random graphs (mean and 95% range reported).
         seed: seed of the random graphs.
         steering_ids: restrict the held-out settings (default: every steered setting present in both).
+        centering: ``"none"``, ``"median"`` or ``"mrat"``: paired changes (train and held out) minus
+            each role's median / mean change over the values (see :func:`center_changes`).
+        tol: a (setting, value) counts as changed when it is significant AND its mean paired
+            change exceeds ``tol`` in absolute value (0: significance alone).
 
     The target of a setting is the value with the largest |mean paired change| across TRAINING
     roles; the pairs (setting, other value) are scored, the target itself is left out.
@@ -377,11 +411,16 @@ def heldout_evaluation(graph_dg: nx.DiGraph, train: ValueMatrix, heldout: ValueM
         ids = list(steering_ids)
     if not ids:
         raise UserError("heldout", "no steered setting is present in both matrices", "check the inputs")
-    train_d = paired_changes(train, ids)
-    targets = {s: str(train_d[s][values].mean().abs().idxmax()) for s in ids}
-    diffs = paired_changes(heldout, ids)
-    diffs = {s: d[values] for s, d in diffs.items()}
+    center_changes(pd.DataFrame(), centering)  # validates the name before any work
+    if tol < 0 or not math.isfinite(tol):
+        raise UserError("tol", f"{tol} is not a number >= 0", "e.g. 0 or 0.05")
+    train_d = {s: center_changes(d[values], centering) for s, d in paired_changes(train, ids).items()}
+    targets = {s: str(train_d[s].mean().abs().idxmax()) for s in ids}
+    diffs = {s: center_changes(d[values], centering) for s, d in paired_changes(heldout, ids).items()}
     P, sig = observed_changes(diffs, q)
+    if tol > 0:
+        big = pd.DataFrame({s: d.mean().abs() > tol for s, d in diffs.items()}).T
+        sig = sig & big.loc[sig.index, sig.columns]
     rows, per = [], []
 
     def from_graph(dg: nx.DiGraph) -> Any:
@@ -421,6 +460,8 @@ def heldout_evaluation(graph_dg: nx.DiGraph, train: ValueMatrix, heldout: ValueM
     table = pd.DataFrame(rows)
     params = {"q": q, "n_random": int(n_random), "seed": int(seed), "steering_ids": ids,
               "n_heldout_roles": int(max(len(d) for d in diffs.values())), "test": "wilcoxon signed-rank (zeros dropped, normal approx.), BH FDR",
+              "centering": centering, "tol": float(tol),
+              "observed": "significant at the FDR" + (f" and |mean paired change| > {tol:g}" if tol > 0 else ""),
               "target_rule": "largest |mean paired change| on the training rows",
               "score": "1 / shortest path length from the target (0 = unreachable)"}
     return HeldoutResult(table, pd.DataFrame(per), P, sig, targets, params)
@@ -442,7 +483,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-role", default=None, help="baseline role for --mode role (default: first named role)")
     p.add_argument("--role", default=None, help="role for --mode steering")
     p.add_argument("--keep-steer", nargs="+", default=None, help="steering ids for --mode steering (commas allowed)")
-    p.add_argument("--tol", type=float, default=0.0, help="a change counts when |D| > tol (study: 0)")
+    p.add_argument("--tol", type=float, default=0.0,
+                   help="a change counts when |D| > tol (study: 0); held out: also |mean paired change| > tol")
+    p.add_argument("--centering", choices=CENTERINGS, default="none",
+                   help="median / mrat: every change vector minus its median / mean over the values "
+                        "(value-specific changes only)")
     p.add_argument("--heldout", default=None, help="held-out value matrix (e.g. test roles) for the prediction test")
     p.add_argument("--train", default=None, help="training value matrix (targets, correlation baseline)")
     p.add_argument("--reference", action="append", default=[], help="extra graph FILE[:NAME] to evaluate; repeatable")
@@ -516,7 +561,9 @@ def main(argv: list[str]) -> int:
         raise UserError("--fdr", f"{args.fdr} is not in (0, 1)", "use e.g. 0.05")
     if args.n_random < 0:
         raise UserError("--n-random", f"{args.n_random}", "use 0 or more")
-    changes = _read_changes(args) if args.changes else None
+    if not (args.tol >= 0) or not math.isfinite(args.tol):
+        raise UserError("--tol", f"{args.tol} is not a number >= 0", "e.g. 0 (the study) or 0.05")
+    changes = center_changes(_read_changes(args), args.centering) if args.changes else None
     train = heldout = None
     if args.heldout:
         train = read_value_matrix(args.train, field="--train", check=False)
@@ -529,7 +576,7 @@ def main(argv: list[str]) -> int:
     if changes is not None:
         res = study_side_effects(changes, descendant_sets(graph, values, args.policy), args.tol)
         payload = {"graph": args.graph, "policy": args.policy, "changes": args.changes, "mode": args.mode,
-                   "tol": args.tol, **res.to_json()}
+                   "tol": args.tol, "centering": args.centering, **res.to_json()}
         for spec, g in refs.items():
             payload.setdefault("references", {})[spec] = study_side_effects(
                 changes, descendant_sets(g, values, args.policy), args.tol).to_json()
@@ -541,7 +588,7 @@ def main(argv: list[str]) -> int:
         ho = heldout_evaluation(graph.to_digraph(args.policy), train, heldout,
                                 reference={spec: g.to_digraph(args.policy) for spec, g in refs.items()},
                                 q=args.fdr, n_random=args.n_random, seed=args.seed,
-                                steering_ids=_split(args.steer))
+                                steering_ids=_split(args.steer), centering=args.centering, tol=args.tol)
         files["heldout.json"] = (json.dumps(ho.to_json(), indent=2) + "\n").encode()
         files["heldout_auroc.csv"] = ho.table.to_csv(index=False, float_format="%.4f").encode()
         files["heldout_pairs.csv"] = ho.per_condition.to_csv(index=False, float_format="%.4f").encode()

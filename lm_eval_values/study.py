@@ -43,7 +43,8 @@ unknown keys raise :class:`~lm_eval_values.errors.UserError`::
     graph: {algo: pc, alpha: 0.05, indep_test: fisherz, bootstrap: 100, threshold: 0.5, policy: study,
             split: train}
     human: {centering: mrat, permutations: 2000, bootstrap: 500, alpha: 0.05}
-    side_effects: {fdr: 0.05, n_random: 100, policy: study, heldout_split: test}
+    side_effects: {fdr: 0.05, n_random: 100, policy: study, heldout_split: test,
+                   centering: none, tol: 0}   # median|mrat, tol > 0: value-specific changes only (side_effects.py)
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ _MODEL_KEYS = {"id", "label", "model", "model_args", "apply_chat_template", "few
 _VECTOR_KEYS = {"values", "layer", "coefficients", "positions", "texts"}
 _GRAPH_KEYS = {"algo", "alpha", "indep_test", "bootstrap", "threshold", "policy", "split", "keep_steer", "jobs"}
 _HUMAN_KEYS = {"centering", "permutations", "bootstrap", "alpha", "rows", "convention"}
-_SIDE_KEYS = {"fdr", "n_random", "policy", "heldout_split", "tol"}
+_SIDE_KEYS = {"fdr", "n_random", "policy", "heldout_split", "tol", "centering"}
 
 #: Neutral requests the value-definition prompts are paired with to build steering vectors
 #: (written for this project; deliberately not questionnaire items, so no item leaks into a vector).
@@ -209,6 +210,8 @@ def _parse_human(x: Any) -> dict[str, Any]:
 
 
 def _parse_side(x: Any) -> dict[str, Any]:
+    from lm_eval_values.side_effects import CENTERINGS
+
     d = _mapping(x, "side_effects")
     _unknown(d, _SIDE_KEYS, "side_effects.")
     tol = d.get("tol", 0.0)
@@ -220,6 +223,7 @@ def _parse_side(x: Any) -> dict[str, Any]:
         "policy": _choice(d.get("policy", "study"), ("study", "possible", "directed"), "side_effects.policy"),
         "heldout_split": str(d.get("heldout_split", "test")),
         "tol": float(tol),
+        "centering": _choice(d.get("centering", "none"), CENTERINGS, "side_effects.centering"),
     }
 
 
@@ -597,7 +601,7 @@ def side_effects_stage(matrix_csv: Path, graph_json: Path, human_graph_json: Pat
     study: dict[str, Any] = {}
     # role prompting: each held-out role minus the first held-out role, unsteered (the study's test)
     try:
-        rc = se.role_changes(held if held.n_rows else train)
+        rc = se.center_changes(se.role_changes(held if held.n_rows else train), s["centering"])
         study["role prompting"] = {"n_rows": int(rc.shape[0]), "graphs": {
             name: se.study_side_effects(rc, se.descendant_sets(gr, values, s["policy"]), s["tol"]).to_json()
             for name, gr in graphs.items()}}
@@ -606,7 +610,7 @@ def side_effects_stage(matrix_csv: Path, graph_json: Path, human_graph_json: Pat
     # steering: the no-role condition under each steered setting minus unsteered (the study used one role)
     try:
         src = held if held.n_rows and NO_ROLE in held.role_ids else train
-        sc = se.steering_changes(src, NO_ROLE)
+        sc = se.center_changes(se.steering_changes(src, NO_ROLE), s["centering"])
         study["steering (no role)"] = {"n_rows": int(sc.shape[0]), "graphs": {
             name: se.study_side_effects(sc, se.descendant_sets(gr, values, s["policy"]), s["tol"]).to_json()
             for name, gr in graphs.items()}}
@@ -620,7 +624,7 @@ def side_effects_stage(matrix_csv: Path, graph_json: Path, human_graph_json: Pat
                             "add test roles (roles.generate.test)")
         refs = {k: g.to_digraph(s["policy"]) for k, g in graphs.items() if k != "learned graph"}
         ho = se.heldout_evaluation(graph.to_digraph(s["policy"]), train, held, reference=refs, q=s["fdr"],
-                                   n_random=s["n_random"], seed=seed)
+                                   n_random=s["n_random"], seed=seed, centering=s["centering"], tol=s["tol"])
     except _ANALYSIS_ERRORS as exc:
         info["heldout_skipped_reason"] = _reason(exc)
         print(f"    held-out evaluation skipped: {info['heldout_skipped_reason']}", file=sys.stderr)

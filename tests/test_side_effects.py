@@ -98,6 +98,67 @@ def test_heldout_true_graph_beats_baselines() -> None:
         heldout_evaluation(true, _matrix(0), _matrix(1), steering_ids=["s9"])
 
 
+def _shift_matrix(seed: int, n_roles: int = 15) -> ValueMatrix:
+    """Seven values a..g, true graph a -> b, d -> e. Steering s1 pushes a (and b through it), s2 pushes
+    d (and e); BOTH also shift every value by 0.5 (a response-bias change), slightly role-dependent."""
+    rng = np.random.default_rng(seed)
+    rows, meta = [], []
+    for r in range(n_roles):
+        base = rng.integers(-3, 4, size=7) / 6
+        for s in ("none", "s1", "s2"):
+            x = base.copy()
+            if s != "none":
+                x += 0.5 + rng.normal(0, 0.01, size=7)
+            if s == "s1":
+                x[0] += 1.0
+                x[1] += 0.6
+            if s == "s2":
+                x[3] += 1.0
+                x[4] += 0.5
+            rows.append(dict(zip("abcdefg", x)))
+            meta.append({"condition_id": f"{r}|{s}", "role_id": f"r{r}", "split": "", "steering_id": s,
+                         "coefficient": 0.0, "seed": 0})
+    return ValueMatrix(pd.DataFrame(rows), pd.DataFrame(meta)[list(META_COLUMNS)])
+
+
+def test_common_shift_hides_side_effects_unless_centred() -> None:
+    """A shift of every value makes every change significant (AUROC undefined); median centring plus
+    a minimum change recovers the value-specific pattern the true graph predicts."""
+    true = nx.DiGraph([("a", "b"), ("d", "e")])
+    true.add_nodes_from("abcdefg")
+    train, held = _shift_matrix(0), _shift_matrix(1)
+    raw = heldout_evaluation(true, train, held, n_random=5, seed=0)
+    assert raw.significant.to_numpy().all()
+    assert np.isnan(raw.table.set_index("predictor").loc["learned graph", "auroc"])
+    res = heldout_evaluation(true, train, held, n_random=5, seed=0, centering="median", tol=0.1)
+    assert res.params["centering"] == "median" and res.params["tol"] == 0.1
+    assert res.targets == {"s1": "a", "s2": "d"}
+    observed = {s: sorted(res.significant.columns[res.significant.loc[s]]) for s in ("s1", "s2")}
+    assert observed == {"s1": ["a", "b"], "s2": ["d", "e"]}
+    t = res.table.set_index("predictor")
+    assert t.loc["learned graph", "auroc"] == 1.0 and t.loc["everything changes", "auroc"] == 0.5
+    # the mean moves with the targeted values: with "mrat" the untouched values count as (negative) changes
+    mrat = heldout_evaluation(true, train, held, n_random=0, centering="mrat", tol=0.1)
+    assert mrat.significant.loc["s1", ["c", "f", "g"]].all()
+    with pytest.raises(UserError, match="centering"):
+        heldout_evaluation(true, train, held, centering="z")
+    with pytest.raises(UserError, match="tol"):
+        heldout_evaluation(true, train, held, tol=-1)
+
+
+def test_center_changes() -> None:
+    from lm_eval_values.side_effects import center_changes
+
+    d = pd.DataFrame({"a": [1.0, 0.2], "b": [1.0, -0.2], "c": [1.0, 0.0]})
+    assert center_changes(d) is d
+    c = center_changes(d, "mrat")
+    assert np.allclose(c.to_numpy(), [[0, 0, 0], [0.2, -0.2, 0.0]])
+    m = center_changes(pd.DataFrame({"a": [2.0], "b": [0.5], "c": [0.5], "d": [0.4]}), "median")
+    assert np.allclose(m.to_numpy(), [[1.5, 0.0, 0.0, -0.1]])
+    # a change matrix where everything moves together: the study's metric sees no change after centring
+    assert study_side_effects(c.iloc[[0]], {"a": {"b"}}, tol=1e-9).per_value["n_changed"].sum() == 0
+
+
 def test_change_matrix_builders() -> None:
     vm = _matrix(2, n_roles=4)
     d = role_changes(vm, "r0")
