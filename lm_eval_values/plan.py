@@ -21,6 +21,11 @@ unsteered); ``n_roles`` says how many roles had both rows.
 
 Scoring (all changes in SD units)
 ---------------------------------
+With ``--centering median|mrat`` every candidate's change vector first loses its median / mean
+over the values (:func:`lm_eval_values.side_effects.center_changes`): a shift of every value at
+once, such as a change of the yes/no response bias, then counts neither as target effect nor as
+side effect.
+
 Every change ``delta[v]`` is divided by ``sd[v]``, the standard deviation of value ``v`` over the
 matrix's unsteered rows (all rows when there are fewer than 3 unsteered rows or the SD is 0;
 1 if still 0), so values on different scales are comparable. With ``s`` = +1 for ``:+`` and
@@ -232,6 +237,15 @@ def score_change(z: pd.Series, target: Target, unexpected: Sequence[str], expect
             "score": effect - penalty * side if pd.notna(effect) else np.nan}
 
 
+def center_candidates(cands: list[Candidate], centering: str) -> list[Candidate]:
+    """The candidates with their change vectors centred (``"none"``: unchanged)."""
+    from lm_eval_values.side_effects import center_changes
+
+    if centering == "none":
+        return cands
+    return [dataclasses.replace(c, change=center_changes(c.change.to_frame().T, centering).iloc[0]) for c in cands]
+
+
 def rank_candidates(cands: list[Candidate], target: Target, descendants: set[str], values: Sequence[str],
                     scale: pd.Series, beta: pd.Series, penalty: float = 1.0, tol: float = 0.5) -> pd.DataFrame:
     """The ranked table (columns :data:`COLUMNS`); see the module docstring for the rule."""
@@ -289,15 +303,16 @@ def verify_config(cfg: Any, chosen: pd.DataFrame, kind: str, vm: ValueMatrix, n_
 
 
 def observed_table(plan: pd.DataFrame, vm_obs: ValueMatrix, kind: str, target: Target, descendants: set[str],
-                   values: Sequence[str], scale: pd.Series, penalty: float, tol: float) -> pd.DataFrame:
+                   values: Sequence[str], scale: pd.Series, penalty: float, tol: float,
+                   centering: str = "none") -> pd.DataFrame:
     """Observed change of each verified candidate next to its prediction from the plan."""
     cells = cell_means(vm_obs)
     if kind == "roles":
-        obs = {c.role_id: c for c in role_candidates(cells)}
+        obs = {c.role_id: c for c in center_candidates(role_candidates(cells), centering)}
         key = "role_id"
     else:
-        obs = {c.label: c for c in steering_candidates(cells, steering_kinds(vm_obs, None) | {
-            s: kind for s in plan["steering_id"]}, kind)}
+        obs = {c.label: c for c in center_candidates(steering_candidates(cells, steering_kinds(vm_obs, None) | {
+            s: kind for s in plan["steering_id"]}, kind), centering)}
         key = "candidate"
     empty = pd.Series(dtype=float)
     rows = []
@@ -335,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=None, help="keep the top K candidates in the table")
     p.add_argument("--penalty", type=float, default=1.0, help="weight of the side effect (default 1)")
     p.add_argument("--tol", type=float, default=0.5, help="a change counts when |z| > tol SD (default 0.5)")
+    p.add_argument("--centering", choices=("none", "median", "mrat"), default="none",
+                   help="median / mrat: remove the shift common to all values from every change vector first")
     p.add_argument("--verify", action="store_true", help="run the top candidates on the model (needs --config)")
     p.add_argument("--config", default=None,
                    help="the sweep (or study) config that produced the matrix (for --verify)")
@@ -437,6 +454,7 @@ def main(argv: list[str]) -> int:
     if not cands:
         raise UserError("--candidates", f"the matrix has no {args.candidates} candidates",
                         "pick another kind or give a matrix with such conditions")
+    cands = center_candidates(cands, args.centering)
     scale = value_scale(vm)
     parents = [p for p in graph.to_digraph(args.policy).predecessors(target.value) if p in values]
     beta = parent_coefficients(vm, target.value, parents, scale)
@@ -452,6 +470,7 @@ def main(argv: list[str]) -> int:
     payload: dict[str, Any] = {
         "format": "lm-eval-values/plan", "version": 1, "target": str(target), "graph": args.graph,
         "policy": args.policy, "candidates": args.candidates, "matrix": args.matrix, "split": args.split,
+        "centering": args.centering,
         "penalty": args.penalty,
         "tol": args.tol, "descendants": sorted(desc), "parents": {p: float(beta[p]) for p in beta.index},
         "value_sd": {v: float(scale[v]) for v in values},
@@ -481,7 +500,8 @@ def _run_verify(vcfg: Any, table: pd.DataFrame, args: argparse.Namespace, target
     summary = run_sweep(vcfg, out=out / "verify", progress=False)
     vm_obs = read_value_matrix(summary.matrix_path, field="verify", check=False)
     chosen = table[table["score"].notna()].head(args.verify_top)
-    obs = observed_table(chosen, vm_obs, args.candidates, target, desc, values, scale, args.penalty, args.tol)
+    obs = observed_table(chosen, vm_obs, args.candidates, target, desc, values, scale, args.penalty, args.tol,
+                         args.centering)
     ver = {"target": str(target), "sweep": str(out / "verify"), "n_conditions": summary.n_conditions,
            "roles": [r.id for r in vcfg.roles], "steering": [s.id for s in vcfg.steering],
            "held_out_roles": [r.id for r in vcfg.roles if r.id not in ranked_roles],

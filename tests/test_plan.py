@@ -103,6 +103,31 @@ def test_steering_candidates_features_vs_vectors_and_graph_prediction(tmp_path: 
     assert vecs.iloc[0]["target_change_sd"] == pytest.approx(beta["B"] * 1.0 / sd_b, rel=1e-4)
 
 
+def test_centering_removes_a_shift_common_to_all_values(tmp_path: Path) -> None:
+    """'lift' moves every value by 1 (a response-bias shift) plus A by 0.5; 'plain' moves only A by 0.4.
+    Raw, 'lift' looks best for A:+ only if side effects are ignored; centred, its shift is no side effect."""
+    rows = [("", "none", 0.0, [0.0, 0.0, 0.0, 0.0]), ("r1", "none", 0.0, [0.1, -0.1, 0.2, 0.0]),
+            ("r2", "none", 0.0, [-0.1, 0.1, 0.0, -0.2]), ("r3", "none", 0.0, [0.0, 0.2, -0.1, 0.1])]
+    rows += [(r, "lift", 1.0, [x + 1.0 + (0.5 if i == 0 else 0.0) for i, x in enumerate(sc)])
+             for r, _, _, sc in rows[:4]]
+    rows += [(r, "plain", 1.0, [x + (0.4 if i == 0 else 0.0) for i, x in enumerate(sc)]) for r, _, _, sc in rows[:4]]
+    m = tmp_path / "m.csv"
+    _matrix(rows).to_csv(m, index=False)
+    g = tmp_path / "g.json"
+    g.write_text(json.dumps([["A", "B"]]))
+    args = ["--target", "A:+", "--graph", str(g), "--candidates", "vectors", "--matrix", str(m)]
+    raw = _plan(tmp_path / "raw", *args).set_index("candidate")
+    cen = _plan(tmp_path / "cen", *args, "--centering", "median").set_index("candidate")
+    assert raw.loc["lift@1", "target_change"] == pytest.approx(1.5)
+    assert raw.loc["lift@1", "n_unexpected"] == 2                  # C and D moved by 1
+    # centred: lift's change is A +1.5 minus the median 1.0 -> +0.5, and nothing else moves
+    assert cen.loc["lift@1", "target_change"] == pytest.approx(0.5)
+    assert cen.loc["lift@1", "side_effect"] == pytest.approx(0.0, abs=1e-9)
+    assert cen.loc["plain@1", "target_change"] == pytest.approx(0.4)
+    assert list(cen.index[:2]) == ["lift@1", "plain@1"]
+    assert json.loads((tmp_path / "cen" / "plan.json").read_text())["centering"] == "median"
+
+
 # ---------------------------------------------------------------------------- --verify on the tiny model
 TASK_YAML = """task: plantest_values
 custom_dataset: !function utils.load_docs
