@@ -113,7 +113,7 @@ def read_input(path: str, keep_steer: Sequence[str] | None = None) -> pd.DataFra
     from lm_eval_values.value_matrix import read_value_matrix
 
     vm = read_value_matrix(p, keep_steering=keep_steer, check=False, field="INPUT")
-    return vm.scores
+    return vm.respondent_scores().reset_index(drop=True)   # a condition repeated in two splits counts once
 
 
 def _select_rows(table: pd.DataFrame, drop_incomplete: bool) -> tuple[pd.DataFrame, int]:

@@ -544,7 +544,7 @@ def human_stage(matrix_csv: Path, h: dict[str, Any], seed: int, folder: Path) ->
     if missing:
         info["skipped_reason"] = f"the matrix lacks Schwartz value columns {missing} (use values_schwartz tasks)"
         return info
-    scores = vm.scores[list(cx.SCHWARTZ_VALUES)].dropna()
+    scores = vm.respondent_scores()[list(cx.SCHWARTZ_VALUES)].dropna()   # a role in both splits counts once
     info["n_rows"] = int(len(scores))
     try:
         ref = cx.load_human_reference()

@@ -142,6 +142,19 @@ class ValueMatrix:
             cols = list(columns)
         return ValueMatrix(self.scores.loc[rows, cols].copy(), self.meta.loc[rows].copy(), self.source)
 
+    def respondent_scores(self) -> pd.DataFrame:
+        """Scores with one row per condition ``(role, steering id, coefficient)``, in first-seen order.
+
+        Rows that repeat a condition (the no-role condition run in both splits, several seeds) are
+        averaged, so that no condition counts twice when rows are treated as respondents (e.g. for
+        correlations between values).
+        """
+        key = pd.MultiIndex.from_arrays([self.meta["role_id"].astype(str), self.meta["steering_id"].astype(str),
+                                         self.meta["coefficient"].astype(str)], names=["role_id", "steering_id", "coef"])
+        s = self.scores.copy()
+        s.index = key
+        return s.groupby(level=[0, 1, 2], sort=False).mean()
+
     def standardized(self) -> "ValueMatrix":
         """Each value column centred and scaled to unit (sample) standard deviation."""
         s = self.scores

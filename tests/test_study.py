@@ -94,7 +94,7 @@ def test_study_runs_every_stage(study_run: tuple[Path, Path, str]) -> None:
     g = json.loads((out / "tiny" / "graph" / "stage.json").read_text())
     assert g["n_rows"] == 5 * 3 and g["bootstrap"]["n_boot"] == 4, g.get("skipped_reason")
     h = json.loads((out / "tiny" / "human" / "compare_human.json").read_text())
-    assert h["n_rows"] == 8  # unsteered rows (named roles and no-role) of both splits
+    assert h["n_rows"] == 7  # unsteered: 4 train + 2 test roles + the no-role condition (run in both splits, once)
     se = json.loads((out / "tiny" / "side_effects" / "stage.json").read_text())
     assert "study_metric" in se
     assert (out / "report.html").is_file()

@@ -82,6 +82,22 @@ def test_filters_and_standardize() -> None:
         vm.filter(columns=["Delta"])
 
 
+def test_respondent_scores_count_a_repeated_condition_once() -> None:
+    """The no-role condition run in the train and the test split (and a second seed) is one respondent."""
+    df = _sweep_frame(n_roles=3, steer=("none", "7"))
+    again = df[df.role_id == ""].assign(split="test", condition_id=lambda d: d.condition_id + "|test")
+    seed2 = df[df.role_id == "r1"].assign(seed=2, condition_id=lambda d: d.condition_id + "|s2")
+    seed2[VALUES] = seed2[VALUES] + 1.0
+    full = pd.concat([df, again, seed2], ignore_index=True)
+    vm = ValueMatrix(full[VALUES], full[list(META_COLUMNS)])
+    r = vm.respondent_scores()
+    assert vm.n_rows == 10 and len(r) == 6
+    assert list(r.index.get_level_values("role_id")) == ["", "", "r1", "r1", "r2", "r2"]
+    pd.testing.assert_series_equal(r.loc[("", "none", "0.0")], df.loc[0, VALUES], check_names=False)
+    expected = df.loc[(df.role_id == "r1") & (df.steering_id == "7"), VALUES].iloc[0] + 0.5
+    np.testing.assert_allclose(r.loc[("r1", "7", "4.0")].to_numpy(), expected.to_numpy())
+
+
 def test_validation_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(UserError, match="does not exist"):
         read_value_matrix(tmp_path / "nope.csv")
