@@ -70,6 +70,9 @@ from lm_eval_values.yaml_io import read_yaml_file
 STUDY_FILE = "study.json"
 STAGE_FILE = "stage.json"
 STAGES = ("vectors", "sweep", "graph", "human", "side_effects")
+#: Analysis stages that ``--redo`` can force, and the version of each stage's method: bumped when the
+#: same inputs give different outputs (a finished stage of an older version is redone on resume).
+ANALYSIS_STAGE_VERSIONS = {"graph": 1, "human": 2, "side_effects": 2}
 FORMAT = "lm-eval-values/study"
 VERSION = 1
 
@@ -375,10 +378,12 @@ def read_stage(folder: Path) -> dict[str, Any] | None:
         return None
 
 
-def run_stage(label: str, folder: Path, inputs_hash: str, fn: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
-    """Run ``fn(tmp_folder) -> info`` into ``folder`` atomically unless it is complete with the same hash."""
+def run_stage(label: str, folder: Path, inputs_hash: str, fn: Callable[[Path], dict[str, Any]],
+              force: bool = False) -> dict[str, Any]:
+    """Run ``fn(tmp_folder) -> info`` into ``folder`` atomically unless it is complete with the same hash
+    (``force``: run it anyway)."""
     old = read_stage(folder)
-    if old is not None and old.get("inputs_hash") == inputs_hash:
+    if old is not None and old.get("inputs_hash") == inputs_hash and not force:
         _banner(f"{label}: complete in {folder}, skipped")
         return {**old, "skipped": True}
     _banner(f"{label} ...")
@@ -704,8 +709,11 @@ def sweep_stage(ms: ModelSpec, cfg: StudyConfig, mdir: Path, vec_info: dict[str,
     return {**info, "skipped": False}
 
 
-def run_study(cfg: StudyConfig, out: Path, progress: bool = True) -> dict[str, Any]:
-    """Run (or resume) every stage for every model, then write the report; returns the study record."""
+def run_study(cfg: StudyConfig, out: Path, progress: bool = True, redo: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run (or resume) every stage for every model, then write the report; returns the study record.
+
+    ``redo``: analysis stages (:data:`ANALYSIS_STAGE_VERSIONS`) to run again even if complete.
+    """
     from lm_eval_values import report
 
     _check_sweep_compatible(cfg, out)
@@ -728,22 +736,23 @@ def run_study(cfg: StudyConfig, out: Path, progress: bool = True) -> dict[str, A
             stages["vectors"] = vec_info
         stages["sweep"] = sweep_stage(ms, cfg, mdir, vec_info, progress)
         matrix = mdir / "sweep" / "matrix.csv"
-        h = stage_hash("graph", {"graph": cfg.graph, "seed": cfg.seed}, {"matrix": matrix})
+        v = ANALYSIS_STAGE_VERSIONS
+        h = stage_hash("graph", {"graph": cfg.graph, "seed": cfg.seed, "v": v["graph"]}, {"matrix": matrix})
         stages["graph"] = run_stage(f"{tag} 3/5 causal graph", mdir / "graph", h,
-                                    lambda tmp: graph_stage(matrix, cfg.graph, cfg.seed, tmp))
-        h = stage_hash("human", {"human": cfg.human, "seed": cfg.seed}, {"matrix": matrix})
+                                    lambda tmp: graph_stage(matrix, cfg.graph, cfg.seed, tmp), "graph" in redo)
+        h = stage_hash("human", {"human": cfg.human, "seed": cfg.seed, "v": v["human"]}, {"matrix": matrix})
         stages["human"] = run_stage(f"{tag} 4/5 human Schwartz structure", mdir / "human", h,
-                                    lambda tmp: human_stage(matrix, cfg.human, cfg.seed, tmp))
+                                    lambda tmp: human_stage(matrix, cfg.human, cfg.seed, tmp), "human" in redo)
         gjson = mdir / "graph" / "graph.json"
         if gjson.is_file():
             hjson = mdir / "human" / "human_graph.json"
             inputs = {"matrix": matrix, "graph": gjson, **({"human_graph": hjson} if hjson.is_file() else {})}
             h = stage_hash("side_effects", {"side": cfg.side_effects, "seed": cfg.seed,
-                                            "train_split": cfg.graph["split"]}, inputs)
+                                            "train_split": cfg.graph["split"], "v": v["side_effects"]}, inputs)
             stages["side_effects"] = run_stage(
                 f"{tag} 5/5 side effects", mdir / "side_effects", h,
                 lambda tmp: side_effects_stage(matrix, gjson, hjson if hjson.is_file() else None, cfg.side_effects,
-                                               cfg.seed, cfg.graph["split"], tmp))
+                                               cfg.seed, cfg.graph["split"], tmp), "side_effects" in redo)
         else:
             _banner(f"{tag} 5/5 side effects: skipped (no graph)")
         record["models"][ms.id] = {"label": ms.label, "model_args": ms.sweep.model_args,
@@ -782,7 +791,7 @@ def print_value_profiles(out: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    """``lm-eval-values study CONFIG [--out DIR] [--no-progress]``."""
+    """``lm-eval-values study CONFIG [--out DIR] [--no-progress] [--redo STAGES]``."""
     parser = argparse.ArgumentParser(
         prog="lm-eval-values study",
         description="Run the end-to-end value study of a config (role sweep x steering settings, causal graph with "
@@ -792,13 +801,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", default=None,
                         help="run folder (default: output_dir of the config, else runs/<config file name>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--redo", default="",
+                        help=f"analysis stages to run again even if complete, comma-separated: "
+                             f"{', '.join(ANALYSIS_STAGE_VERSIONS)} (the sweep always resumes)")
     args = parser.parse_args(argv)
     t0 = time.time()
+    redo = tuple(x.strip() for x in args.redo.split(",") if x.strip())
+    unknown = [x for x in redo if x not in ANALYSIS_STAGE_VERSIONS]
+    if unknown:
+        raise UserError("--redo", f"unknown stage(s) {unknown}", f"use some of: {', '.join(ANALYSIS_STAGE_VERSIONS)}")
     cfg = load_study_config(args.config)
     out = Path(args.out or (str(cfg.output_dir) if cfg.output_dir else f"runs/{Path(args.config).stem}"))
     if out.exists() and not out.is_dir():
         raise UserError("--out", f"{out} exists and is not a folder", "give a folder path")
-    rec = run_study(cfg, out, progress=not args.no_progress)
+    rec = run_study(cfg, out, progress=not args.no_progress, redo=redo)
     wall = time.time() - t0
     print("")
     print(f"Study {cfg.name!r} finished in {wall / 60:.1f} min ({wall:.0f} s) -> {rec['report']}")

@@ -159,6 +159,16 @@ def test_rerun_skips_complete_stages(study_run: tuple[Path, Path, str]) -> None:
         assert study.main([str(cfg), "--out", str(out), "--no-progress"]) == 0
     assert {p: p.stat().st_mtime_ns for p in (out / "tiny").glob("*/stage.json")} == stamp
     assert (out / "data" / "report_data.json").read_text() == data  # same numbers (only the run time differs)
+    # --redo runs the named analysis stage again (same numbers), leaves the others alone
+    human = (out / "tiny" / "human" / "compare_human.json").read_bytes()
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert study.main([str(cfg), "--out", str(out), "--no-progress", "--redo", "human"]) == 0
+    after = {p: p.stat().st_mtime_ns for p in (out / "tiny").glob("*/stage.json")}
+    assert [p.parent.name for p in stamp if after[p] != stamp[p]] == ["human"]
+    assert (out / "tiny" / "human" / "compare_human.json").read_bytes() == human
+    from lm_eval_values.cli import main as cli_main
+
+    assert cli_main(["study", str(cfg), "--out", str(out), "--redo", "sweep"]) == 2
 
 
 @pytest.mark.parametrize("mutate, field", [
