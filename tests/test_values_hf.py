@@ -77,15 +77,16 @@ def _n_hooks(model) -> int:
 def vlm(tiny_model_dir):
     from lm_eval_values.values_hf import ValuesHFLM
 
-    # the plain scorer (bit-identical to hf); prefix reuse (within float tolerance) is tests/test_prefix_reuse.py
-    return ValuesHFLM(pretrained=str(tiny_model_dir), batch_size=4, device="cpu", prefix_reuse=False)
+    # the plain scorer (bit-identical to hf); prefix reuse (within float tolerance) is tests/test_prefix_reuse.py.
+    # dtype pinned: values_hf's CPU default is bf16 on CPUs with native bf16 (lm_eval_values.dtypes), and
+    # the parity tests must not depend on the machine
+    return ValuesHFLM(pretrained=str(tiny_model_dir), batch_size=4, device="cpu", prefix_reuse=False, dtype="float32")
 
 
 @pytest.fixture(scope="module")
 def hf_lls(tiny_model_dir, tm):
     from lm_eval.models.huggingface import HFLM
 
-    # values_hf defaults to float32 on this CPU (lm_eval_values.dtypes); give hf the same dtype
     return _lls(_evaluate(HFLM(pretrained=str(tiny_model_dir), batch_size=4, device="cpu", dtype="float32"), tm))
 
 
@@ -171,7 +172,8 @@ def test_values_hf_equals_lm_eval_steered(tiny_model_dir, tm, tmp_path):
                              "bias": torch.randn(64), "head_index": None}}, pt)
     ref = _lls(_evaluate(SteeredModel(pretrained=str(tiny_model_dir), steer_path=str(pt), batch_size=4,
                                       device="cpu", dtype="float32"), tm))
-    ours = ValuesHFLM(pretrained=str(tiny_model_dir), steer=str(pt), batch_size=4, device="cpu", prefix_reuse=False)
+    ours = ValuesHFLM(pretrained=str(tiny_model_dir), steer=str(pt), batch_size=4, device="cpu", prefix_reuse=False,
+                      dtype="float32")
     got = _lls(_evaluate(ours, tm))
     assert got == pytest.approx(ref, abs=1e-5)
     rec = ours.condition_record()
@@ -186,7 +188,7 @@ def test_batch_size_1_and_4_agree(tiny_model_dir, tm, scope):
     spec = [{"op": "add", "layer": 0, "vector": torch.linspace(-2, 2, 64), "coeff": 1.5, "positions": scope}]
     out = {}
     for bs in (1, 4):
-        lm = ValuesHFLM(pretrained=str(tiny_model_dir), batch_size=bs, device="cpu", steer=spec)
+        lm = ValuesHFLM(pretrained=str(tiny_model_dir), batch_size=bs, device="cpu", steer=spec, dtype="float32")
         out[bs] = (_lls(_evaluate(lm, tm)), lm.condition_record()["receipt"]["interventions"][0]["positions_steered"])
         gen = _evaluate(lm, tm, task="steer_probe_gen")
         out[bs] += ([s["resps"][0][0] for s in sorted(gen["samples"]["steer_probe_gen"], key=lambda s: s["doc_id"])],)
