@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -54,28 +55,33 @@ def test_degree_preserving_random_keeps_degrees() -> None:
     assert set(r.edges()) != set(g.edges())
 
 
-def _matrix(seed: int, n_roles: int = 20) -> ValueMatrix:
-    """True graph a -> b -> c, d -> e. Setting s1 pushes a, s2 pushes d; scores are discrete
-    (unaffected values do not move at all)."""
+def _steered_matrix(seed: int, n_roles: int, values: str, steer: Any) -> ValueMatrix:
+    """Roles r0.. with discrete baseline scores, each under none / s1 / s2; ``steer(rng, s, x)`` moves x in place."""
     rng = np.random.default_rng(seed)
     rows, meta = [], []
     for r in range(n_roles):
-        base = rng.integers(-3, 4, size=5) / 6
+        base = rng.integers(-3, 4, size=len(values)) / 6
         for s in ("none", "s1", "s2"):
             x = base.copy()
-            if s == "s1":
-                da = 1.0 + rng.integers(0, 3) / 6
-                x[0] += da
-                x[1] += 0.6 * da
-                x[2] += 0.36 * da
-            if s == "s2":
-                dd = 1.0 + rng.integers(0, 3) / 6
-                x[3] += dd
-                x[4] += 0.5 * dd
-            rows.append(dict(zip("abcde", x)))
+            steer(rng, s, x)
+            rows.append(dict(zip(values, x)))
             meta.append({"condition_id": f"{r}|{s}", "role_id": f"r{r}", "split": "", "steering_id": s,
                          "coefficient": 0.0, "seed": 0})
     return ValueMatrix(pd.DataFrame(rows), pd.DataFrame(meta)[list(META_COLUMNS)])
+
+
+def _matrix(seed: int, n_roles: int = 20) -> ValueMatrix:
+    """True graph a -> b -> c, d -> e. Setting s1 pushes a, s2 pushes d; scores are discrete
+    (unaffected values do not move at all)."""
+    def steer(rng: np.random.Generator, s: str, x: np.ndarray) -> None:
+        if s == "s1":
+            da = 1.0 + rng.integers(0, 3) / 6
+            x[:3] += np.array([1.0, 0.6, 0.36]) * da
+        if s == "s2":
+            dd = 1.0 + rng.integers(0, 3) / 6
+            x[3:5] += np.array([1.0, 0.5]) * dd
+
+    return _steered_matrix(seed, n_roles, "abcde", steer)
 
 
 def test_heldout_true_graph_beats_baselines() -> None:
@@ -101,24 +107,15 @@ def test_heldout_true_graph_beats_baselines() -> None:
 def _shift_matrix(seed: int, n_roles: int = 15) -> ValueMatrix:
     """Seven values a..g, true graph a -> b, d -> e. Steering s1 pushes a (and b through it), s2 pushes
     d (and e); BOTH also shift every value by 0.5 (a response-bias change), slightly role-dependent."""
-    rng = np.random.default_rng(seed)
-    rows, meta = [], []
-    for r in range(n_roles):
-        base = rng.integers(-3, 4, size=7) / 6
-        for s in ("none", "s1", "s2"):
-            x = base.copy()
-            if s != "none":
-                x += 0.5 + rng.normal(0, 0.01, size=7)
-            if s == "s1":
-                x[0] += 1.0
-                x[1] += 0.6
-            if s == "s2":
-                x[3] += 1.0
-                x[4] += 0.5
-            rows.append(dict(zip("abcdefg", x)))
-            meta.append({"condition_id": f"{r}|{s}", "role_id": f"r{r}", "split": "", "steering_id": s,
-                         "coefficient": 0.0, "seed": 0})
-    return ValueMatrix(pd.DataFrame(rows), pd.DataFrame(meta)[list(META_COLUMNS)])
+    def steer(rng: np.random.Generator, s: str, x: np.ndarray) -> None:
+        if s != "none":
+            x += 0.5 + rng.normal(0, 0.01, size=len(x))
+        if s == "s1":
+            x[:2] += [1.0, 0.6]
+        if s == "s2":
+            x[3:5] += [1.0, 0.5]
+
+    return _steered_matrix(seed, n_roles, "abcdefg", steer)
 
 
 def test_common_shift_hides_side_effects_unless_centred() -> None:
