@@ -118,7 +118,9 @@ def select_items(doc_index: DocIndex, cfg: SweepConfig, cond: Condition) -> dict
         if cap is not None:
             k = min(k, cap)
         if k < len(items):
-            rng = random.Random(f"{cfg.sampling.seed}|{cond.seed}|{cond.role.id}|{value}")
+            key = (f"{cfg.sampling.seed}|{cond.seed}|{cond.role.id}|{value}" if cfg.sampling.per_role
+                   else f"all-roles|{cfg.sampling.seed}|{cond.seed}|{value}")   # the same draw for every role
+            rng = random.Random(key)
             items = sorted(rng.sample(items, k))
         for _, task, i in items:
             chosen[task].append(i)

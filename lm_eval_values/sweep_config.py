@@ -31,7 +31,7 @@ Example (all keys; only ``model_args.pretrained`` and ``tasks`` are required)::
       - {type: spec, id: mine, spec: ./spec.yaml, coefficients: [1, 2]}   # steering_hooks spec; coeff overridden
       - {type: prompt, values: [Power], directions: [inclined, disinclined]}
 
-    sampling: {fraction: 0.4, seed: 0, per_split: {test: 1.0}, max_items_per_value: null}
+    sampling: {fraction: 0.4, seed: 0, per_split: {test: 1.0}, max_items_per_value: null, per_role: true}
     seeds: [0]
     batch_size: 8
     device: null
@@ -45,7 +45,11 @@ passed to ``ValuesHFLM.set_condition(steer=...)`` as :mod:`steering_hooks` spec 
 Conditions are seeds x roles x steering settings, in that nesting order (the grid index).
 Item sampling draws ``round(fraction x n)`` (at least 1, at most ``max_items_per_value``) of each
 value's items per (seed, role, value), seeded with the sampling seed; ``per_split`` overrides the
-fraction for a split (the study: 40% on train roles, all items on test roles).
+fraction for a split (the study: 40% on train roles, all items on test roles). ``per_role: true``
+(the study) draws anew for every role; ``per_role: false`` asks every role the same items (drawn per
+seed and value), so that differences between roles are not differences between item draws (a role
+that happened to get more reverse-keyed items of a value would otherwise differ on that value even if
+it answered exactly like the others).
 """
 
 from __future__ import annotations
@@ -90,7 +94,7 @@ _TOP_KEYS = {
 _ROLES_KEYS = {"generate", "files", "template", "no_role", "limit"}
 _GEN_KEYS = {"train", "test", "seed", "names"}
 _FILE_KEYS = {"path", "split"}
-_SAMPLING_KEYS = {"fraction", "seed", "per_split", "max_items_per_value"}
+_SAMPLING_KEYS = {"fraction", "seed", "per_split", "max_items_per_value", "per_role"}
 _STEER_KEYS: dict[str, set[str]] = {
     "none": {"type", "id"},
     "sae": {"type", "id", "sae", "layer", "hookpoint", "features", "coefficients", "op", "positions", "options"},
@@ -405,14 +409,18 @@ class SamplingConfig:
     seed: int = 0
     per_split: Mapping[str, float] = field(default_factory=dict)
     max_items_per_value: int | None = None
+    per_role: bool = True
 
     def fraction_for(self, split: str) -> float:
         """The fraction of items asked in ``split``."""
         return float(self.per_split.get(split, self.fraction))
 
     def record(self) -> dict[str, Any]:
-        return {"fraction": self.fraction, "seed": self.seed, "per_split": dict(sorted(self.per_split.items())),
-                "max_items_per_value": self.max_items_per_value}
+        out = {"fraction": self.fraction, "seed": self.seed, "per_split": dict(sorted(self.per_split.items())),
+               "max_items_per_value": self.max_items_per_value}
+        if not self.per_role:  # only when set: sweeps written before the option keep their identity
+            out["per_role"] = False
+        return out
 
 
 def _fraction(x: Any, where: str) -> float:
@@ -433,7 +441,8 @@ def parse_sampling(x: Any) -> SamplingConfig:
                           seed=_int(d.get("seed", 0), "sampling.seed"),  # type: ignore[arg-type]
                           per_split=per,
                           max_items_per_value=_int(d.get("max_items_per_value"), "sampling.max_items_per_value",
-                                                   minimum=1, allow_none=True))
+                                                   minimum=1, allow_none=True),
+                          per_role=_bool(d.get("per_role", True), "sampling.per_role"))
 
 
 def parse_roles(x: Any, base: Path) -> list[Role]:

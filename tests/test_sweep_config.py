@@ -195,6 +195,18 @@ def test_item_sampling_is_seeded_per_role_and_value(base: dict[str, Any], tmp_pa
     d["sampling"] = {"max_items_per_value": 3}
     cfg3 = _parse(d, tmp_path)
     assert {t: len(v) for t, v in select_items(index, cfg3, cfg3.conditions()[0]).items()} == {"t_a": 3, "t_b": 3}
+    # per_role: false -> every role gets the same draw (still seeded per value); the identity of sweeps
+    # without the key is unchanged
+    assert "per_role" not in cfg3.sampling.record()
+    d["sampling"] = {"fraction": 0.4, "seed": 3, "per_role": False}
+    cfg4 = _parse(d, tmp_path)
+    same = {c.role.id: select_items(index, cfg4, c) for c in cfg4.conditions() if c.steering.id == "none"}
+    assert len(same) >= 3 and all(v == same["train-000"] for v in same.values())
+    assert {t: len(v) for t, v in same["train-000"].items()} == {"t_a": 4, "t_b": 2}
+    assert cfg4.sampling.record()["per_role"] is False
+    d["sampling"] = {"per_role": "no"}
+    with pytest.raises(UserError, match="sampling.per_role"):
+        _parse(d, tmp_path)
 
 
 def test_shards_partition_the_grid(base: dict[str, Any], tmp_path: Path) -> None:
