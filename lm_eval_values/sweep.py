@@ -50,8 +50,8 @@ from lm_eval_values.sweep_config import (Condition, SweepConfig, canonical_json,
 MANIFEST_FORMAT = "lm-eval-values/sweep-manifest"
 MANIFEST_VERSION = 1
 
-#: task -> list of (doc index, value display name, item id)
-DocIndex = dict[str, list[tuple[int, str, str]]]
+#: task -> list of (doc index, value display name, item id, key: +1 keyed towards the value, -1 reverse-keyed)
+DocIndex = dict[str, list[tuple[int, str, str, int]]]
 
 
 # ----------------------------------------------------------------------------- tasks and sampling
@@ -94,7 +94,8 @@ def load_doc_index(cfg: SweepConfig, task_manager: Any) -> DocIndex:
             if not isinstance(doc, dict) or "value" not in doc:
                 raise UserError("tasks", f"docs of task {name!r} carry no 'value' field",
                                 "use lm-eval-values value tasks (values_*) or tasks whose docs have value/item_id")
-            entries.append((i, str(doc["value"]), str(doc.get("item_id", f"{name}:{i}"))))
+            entries.append((i, str(doc["value"]), str(doc.get("item_id", f"{name}:{i}")),
+                            -1 if _number_or(doc.get("agreement"), 1) < 0 else 1))
         if not entries:
             raise UserError("tasks", f"task {name!r} has no documents", "check the task's data source")
         index[name] = entries
@@ -107,10 +108,10 @@ def select_items(doc_index: DocIndex, cfg: SweepConfig, cond: Condition) -> dict
     """Doc indices to ask in ``cond`` per task (sorted; tasks with no chosen item are left out)."""
     frac = cfg.sampling.fraction_for(cond.role.split)
     cap = cfg.sampling.max_items_per_value
-    by_value: dict[str, list[tuple[str, str, int]]] = {}
+    by_value: dict[str, list[tuple[str, str, int, int]]] = {}
     for task, entries in doc_index.items():
-        for i, value, item_id in entries:
-            by_value.setdefault(value, []).append((item_id, task, i))
+        for i, value, item_id, key in entries:
+            by_value.setdefault(value, []).append((item_id, task, i, key))
     chosen: dict[str, list[int]] = {t: [] for t in doc_index}
     for value in sorted(by_value):
         items = sorted(by_value[value])
@@ -121,10 +122,44 @@ def select_items(doc_index: DocIndex, cfg: SweepConfig, cond: Condition) -> dict
             key = (f"{cfg.sampling.seed}|{cond.seed}|{cond.role.id}|{value}" if cfg.sampling.per_role
                    else f"all-roles|{cfg.sampling.seed}|{cond.seed}|{value}")   # the same draw for every role
             rng = random.Random(key)
-            items = sorted(rng.sample(items, k))
-        for _, task, i in items:
+            items = sorted(balanced_sample(rng, items, k) if cfg.sampling.balance_keys else rng.sample(items, k))
+        for _, task, i, _ in items:
             chosen[task].append(i)
     return {t: sorted(ix) for t, ix in chosen.items() if ix}
+
+
+def _number_or(x: Any, default: float) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return default
+
+
+def balanced_sample(rng: random.Random, items: list[tuple[str, str, int, int]], k: int) -> list[tuple[str, str, int, int]]:
+    """``k`` of ``items`` with the keys (last field, +1 / -1) in proportion to the whole set.
+
+    Each key gets the floor of its proportional share, at least one when ``k`` allows one per key;
+    the rest goes to the largest remainders (ties: the reverse key first). Within a key the draw
+    is ``rng.sample``. With 7 positive and 3 reverse items: k = 2 -> 1 + 1, k = 4 -> 3 + 1.
+    """
+    groups = {key: [it for it in items if it[3] == key] for key in (1, -1)}
+    groups = {key: g for key, g in groups.items() if g}
+    share = {key: k * len(g) / len(items) for key, g in groups.items()}
+    take = {key: int(math.floor(x)) for key, x in share.items()}
+    if k >= len(groups):
+        take = {key: max(1, n) for key, n in take.items()}
+    order = sorted(groups, key=lambda key: (-(share[key] - math.floor(share[key])), key))
+    while sum(take.values()) > k:  # the "at least one" rule overshot: trim the largest
+        big = max(take, key=lambda key: (take[key], key))
+        take[big] -= 1
+    for key in order:
+        if sum(take.values()) >= k:
+            break
+        take[key] += 1
+    out: list[tuple[str, str, int, int]] = []
+    for key in sorted(groups, reverse=True):
+        out += rng.sample(groups[key], min(take[key], len(groups[key])))
+    return out
 
 
 # ----------------------------------------------------------------------------- the model

@@ -31,7 +31,8 @@ Example (all keys; only ``model_args.pretrained`` and ``tasks`` are required)::
       - {type: spec, id: mine, spec: ./spec.yaml, coefficients: [1, 2]}   # steering_hooks spec; coeff overridden
       - {type: prompt, values: [Power], directions: [inclined, disinclined]}
 
-    sampling: {fraction: 0.4, seed: 0, per_split: {test: 1.0}, max_items_per_value: null, per_role: true}
+    sampling: {fraction: 0.4, seed: 0, per_split: {test: 1.0}, max_items_per_value: null, per_role: true,
+               balance_keys: false}
     seeds: [0]
     batch_size: 8
     device: null
@@ -49,7 +50,9 @@ fraction for a split (the study: 40% on train roles, all items on test roles). `
 (the study) draws anew for every role; ``per_role: false`` asks every role the same items (drawn per
 seed and value), so that differences between roles are not differences between item draws (a role
 that happened to get more reverse-keyed items of a value would otherwise differ on that value even if
-it answered exactly like the others).
+it answered exactly like the others). ``balance_keys: true`` draws positively and reverse-keyed items of
+a value in proportion (at least one of each when there are at least two to draw), so a response bias
+such as answering "no" to everything does not turn into a value score through the keys of the draw.
 """
 
 from __future__ import annotations
@@ -94,7 +97,7 @@ _TOP_KEYS = {
 _ROLES_KEYS = {"generate", "files", "template", "no_role", "limit"}
 _GEN_KEYS = {"train", "test", "seed", "names"}
 _FILE_KEYS = {"path", "split"}
-_SAMPLING_KEYS = {"fraction", "seed", "per_split", "max_items_per_value", "per_role"}
+_SAMPLING_KEYS = {"fraction", "seed", "per_split", "max_items_per_value", "per_role", "balance_keys"}
 _STEER_KEYS: dict[str, set[str]] = {
     "none": {"type", "id"},
     "sae": {"type", "id", "sae", "layer", "hookpoint", "features", "coefficients", "op", "positions", "options"},
@@ -410,6 +413,7 @@ class SamplingConfig:
     per_split: Mapping[str, float] = field(default_factory=dict)
     max_items_per_value: int | None = None
     per_role: bool = True
+    balance_keys: bool = False
 
     def fraction_for(self, split: str) -> float:
         """The fraction of items asked in ``split``."""
@@ -418,8 +422,10 @@ class SamplingConfig:
     def record(self) -> dict[str, Any]:
         out = {"fraction": self.fraction, "seed": self.seed, "per_split": dict(sorted(self.per_split.items())),
                "max_items_per_value": self.max_items_per_value}
-        if not self.per_role:  # only when set: sweeps written before the option keep their identity
+        if not self.per_role:  # only when set: sweeps written before these options keep their identity
             out["per_role"] = False
+        if self.balance_keys:
+            out["balance_keys"] = True
         return out
 
 
@@ -442,7 +448,8 @@ def parse_sampling(x: Any) -> SamplingConfig:
                           per_split=per,
                           max_items_per_value=_int(d.get("max_items_per_value"), "sampling.max_items_per_value",
                                                    minimum=1, allow_none=True),
-                          per_role=_bool(d.get("per_role", True), "sampling.per_role"))
+                          per_role=_bool(d.get("per_role", True), "sampling.per_role"),
+                          balance_keys=_bool(d.get("balance_keys", False), "sampling.balance_keys"))
 
 
 def parse_roles(x: Any, base: Path) -> list[Role]:

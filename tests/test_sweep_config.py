@@ -179,7 +179,8 @@ def test_item_sampling_is_seeded_per_role_and_value(base: dict[str, Any], tmp_pa
     d["sampling"] = {"fraction": 0.4, "seed": 3, "per_split": {"test": 1.0}}
     d["steering"] = ["none", {"type": "prompt", "values": ["Power"], "directions": ["inclined"]}]
     cfg = _parse(d, tmp_path)
-    index = {"t_a": [(i, "A", f"a{i:02d}") for i in range(10)], "t_b": [(i, "B", f"b{i:02d}") for i in range(5)]}
+    index = {"t_a": [(i, "A", f"a{i:02d}", 1 if i < 7 else -1) for i in range(10)],
+             "t_b": [(i, "B", f"b{i:02d}", 1) for i in range(5)]}
     conds = cfg.conditions()
     picks = {(c.role.id, c.steering.id): select_items(index, cfg, c) for c in conds}
     first = picks[("train-000", "none")]
@@ -207,6 +208,18 @@ def test_item_sampling_is_seeded_per_role_and_value(base: dict[str, Any], tmp_pa
     d["sampling"] = {"per_role": "no"}
     with pytest.raises(UserError, match="sampling.per_role"):
         _parse(d, tmp_path)
+    # balance_keys: A has 7 positive and 3 reverse-keyed items -> 2 drawn = one of each, 4 drawn = 3 + 1;
+    # B has one key only
+    for cap, want in ((2, (1, 1)), (4, (3, 1)), (1, None)):
+        d["sampling"] = {"max_items_per_value": cap, "balance_keys": True}
+        cfg5 = _parse(d, tmp_path)
+        for c in cfg5.conditions():
+            got = select_items(index, cfg5, c)
+            keys = [1 if i < 7 else -1 for i in got["t_a"]]
+            assert len(got["t_a"]) == cap and len(got["t_b"]) == cap
+            if want:
+                assert (keys.count(1), keys.count(-1)) == want
+    assert cfg5.sampling.record()["balance_keys"] is True
 
 
 def test_shards_partition_the_grid(base: dict[str, Any], tmp_path: Path) -> None:
