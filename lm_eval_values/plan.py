@@ -80,6 +80,7 @@ import numpy as np
 import pandas as pd
 
 from lm_eval_values.errors import UserError
+from lm_eval_values.side_effects import CENTERINGS, center_changes, descendant_sets
 from lm_eval_values.value_matrix import NO_ROLE, NO_STEERING, ValueMatrix
 
 KINDS = ("roles", "features", "vectors")
@@ -239,8 +240,6 @@ def score_change(z: pd.Series, target: Target, unexpected: Sequence[str], expect
 
 def center_candidates(cands: list[Candidate], centering: str) -> list[Candidate]:
     """The candidates with their change vectors centred (``"none"``: unchanged)."""
-    from lm_eval_values.side_effects import center_changes
-
     if centering == "none":
         return cands
     return [dataclasses.replace(c, change=center_changes(c.change.to_frame().T, centering).iloc[0]) for c in cands]
@@ -350,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=None, help="keep the top K candidates in the table")
     p.add_argument("--penalty", type=float, default=1.0, help="weight of the side effect (default 1)")
     p.add_argument("--tol", type=float, default=0.5, help="a change counts when |z| > tol SD (default 0.5)")
-    p.add_argument("--centering", choices=("none", "median", "mrat"), default="none",
+    p.add_argument("--centering", choices=CENTERINGS, default="none",
                    help="median / mrat: remove the shift common to all values from every change vector first")
     p.add_argument("--verify", action="store_true", help="run the top candidates on the model (needs --config)")
     p.add_argument("--config", default=None,
@@ -431,7 +430,6 @@ def main(argv: list[str]) -> int:
     """``lm-eval-values plan``: writes plan.csv / plan.json (and verify.csv / verify.json with --verify)."""
     from lm_eval_values.atomic import atomic_write_files, check_output_dir
     from lm_eval_values.causal.reference import load_reference
-    from lm_eval_values.side_effects import descendant_sets
     from lm_eval_values.value_matrix import read_value_matrix
 
     args = build_parser().parse_args(argv)

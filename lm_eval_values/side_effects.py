@@ -54,6 +54,12 @@ Descendants = Mapping[str, set[str]]
 CENTERINGS = ("none", "median", "mrat")
 
 
+def check_centering(centering: str) -> None:
+    """:class:`UserError` unless ``centering`` is one of :data:`CENTERINGS`."""
+    if centering not in CENTERINGS:
+        raise UserError("centering", f"unknown centering {centering!r}", f"use one of: {', '.join(CENTERINGS)}")
+
+
 def center_changes(changes: pd.DataFrame, centering: str = "none") -> pd.DataFrame:
     """``changes`` (rows = interventions or roles, columns = values), minus each row's common shift.
 
@@ -61,8 +67,7 @@ def center_changes(changes: pd.DataFrame, centering: str = "none") -> pd.DataFra
     (NaN ignored). A shift of every value by the same amount becomes zero either way, so only
     value-specific changes remain; ``"none"`` returns ``changes`` itself.
     """
-    if centering not in CENTERINGS:
-        raise UserError("centering", f"unknown centering {centering!r}", f"use one of: {', '.join(CENTERINGS)}")
+    check_centering(centering)
     if centering == "none":
         return changes
     shift = changes.median(axis=1) if centering == "median" else changes.mean(axis=1)
@@ -411,7 +416,7 @@ def heldout_evaluation(graph_dg: nx.DiGraph, train: ValueMatrix, heldout: ValueM
         ids = list(steering_ids)
     if not ids:
         raise UserError("heldout", "no steered setting is present in both matrices", "check the inputs")
-    center_changes(pd.DataFrame(), centering)  # validates the name before any work
+    check_centering(centering)
     if tol < 0 or not math.isfinite(tol):
         raise UserError("tol", f"{tol} is not a number >= 0", "e.g. 0 or 0.05")
     train_d = {s: center_changes(d[values], centering) for s, d in paired_changes(train, ids).items()}

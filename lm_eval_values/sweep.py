@@ -146,12 +146,9 @@ def balanced_sample(rng: random.Random, items: list[tuple[str, str, int, int]], 
     groups = {key: g for key, g in groups.items() if g}
     share = {key: k * len(g) / len(items) for key, g in groups.items()}
     take = {key: int(math.floor(x)) for key, x in share.items()}
-    if k >= len(groups):
+    if k >= len(groups):  # with two keys this never overshoots k: a share below 1 has floor 0
         take = {key: max(1, n) for key, n in take.items()}
     order = sorted(groups, key=lambda key: (-(share[key] - math.floor(share[key])), key))
-    while sum(take.values()) > k:  # the "at least one" rule overshot: trim the largest
-        big = max(take, key=lambda key: (take[key], key))
-        take[big] -= 1
     for key in order:
         if sum(take.values()) >= k:
             break
