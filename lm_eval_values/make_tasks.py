@@ -24,7 +24,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Any, Iterable, Sequence
 
 import yaml
 
-from lm_eval_values.errors import UserError
+from lm_eval_values.errors import ArgumentParser, UserError
 from lm_eval_values.scoring import FORMATS, LIKERT_CHOICES, LIKERT_LABELS, METRICS, YESNO_CHOICES
 from lm_eval_values.value_names import slugify
 
@@ -250,7 +249,7 @@ def main(argv: list[str]) -> int:
     """``lm-eval-values make-tasks``: turn an inventory CSV/JSONL into lm-eval task YAMLs and groups."""
     from lm_eval_values.atomic import atomic_directory, check_output_dir
 
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="lm-eval-values make-tasks", description=main.__doc__,
         epilog="The file needs columns questionnaire,item,value,agreement,question (agreement +1/-1; optional "
                "item_id). The YAMLs reference the file by absolute path: items are read at run time.")

@@ -22,7 +22,6 @@ an empty cell, ``\\n`` line ends. The same inputs always give the same bytes.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from lm_eval_values.atomic import atomic_write_files, check_output_dir
-from lm_eval_values.errors import UserError
+from lm_eval_values.errors import ArgumentParser, UserError
 from lm_eval_values.value_names import SCHWARTZ_VALUES, VCG17_VALUES
 
 #: Meta columns of ``matrix.csv`` (same as :data:`lm_eval_values.value_matrix.META_COLUMNS`).
@@ -371,7 +370,7 @@ def matrix_from_results_dir(path: str | Path, score_metric: str | None = None):
 
 def main(argv: list[str]) -> int:
     """``lm-eval-values matrix DIR [--out OUT] [--score-metric NAME]``."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="lm-eval-values matrix",
         description="Rebuild matrix.csv (one row per condition, one column per value) and items.csv from a "
                     "sweep folder's per-condition files, or from plain `lm_eval --output_path X --log_samples` "

@@ -79,7 +79,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from lm_eval_values.errors import UserError
+from lm_eval_values.errors import ArgumentParser, UserError
 from lm_eval_values.side_effects import CENTERINGS, center_changes, descendant_sets
 from lm_eval_values.value_matrix import NO_ROLE, NO_STEERING, ValueMatrix
 
@@ -335,7 +335,7 @@ def observed_table(plan: pd.DataFrame, vm_obs: ValueMatrix, kind: str, target: T
 # ---------------------------------------------------------------------------- CLI
 def build_parser() -> argparse.ArgumentParser:
     """The ``plan`` argument parser."""
-    p = argparse.ArgumentParser(prog="lm-eval-values plan",
+    p = ArgumentParser(prog="lm-eval-values plan",
                                 description="Rank roles / SAE features / steering vectors by their effect on a "
                                             "target value minus side effects the causal graph does not explain.")
     p.add_argument("--target", required=True, help='"<Value>:+" or "<Value>:-"')

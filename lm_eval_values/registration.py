@@ -13,9 +13,10 @@ lm-eval 0.4.13 has no plugin mechanism for tasks or models:
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any, Sequence
+
+from lm_eval_values.errors import ArgumentParser
 
 #: model name -> lazy "module:Class" target
 MODELS: dict[str, str] = {"values_hf": "lm_eval_values.values_hf:ValuesHFLM"}
@@ -124,7 +125,7 @@ def get_task_manager(include_defaults: bool = False, include_path: Sequence[str 
 
 def main(argv: list[str]) -> int:
     """``lm-eval-values tasks-dir``: print the folder for ``lm_eval --include_path``."""
-    parser = argparse.ArgumentParser(prog="lm-eval-values tasks-dir", description=main.__doc__)
+    parser = ArgumentParser(prog="lm-eval-values tasks-dir", description=main.__doc__)
     parser.parse_args(argv)
     print(tasks_dir())
     return 0

@@ -15,7 +15,6 @@ always gives the same bytes: the study calls :func:`build_report` at its end, an
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
 import math
@@ -27,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from lm_eval_values.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
-from lm_eval_values.errors import UserError
+from lm_eval_values.errors import ArgumentParser, UserError
 
 REPORT_FILE = "report.html"
 STAGE_ORDER = ("vectors", "sweep", "graph", "human", "side_effects")
@@ -594,7 +593,7 @@ def build_report(run: str | Path) -> ReportResult:
 
 def main(argv: list[str]) -> int:
     """``lm-eval-values report RUN_DIR``: regenerate report.html from saved files (no model)."""
-    parser = argparse.ArgumentParser(prog="lm-eval-values report",
+    parser = ArgumentParser(prog="lm-eval-values report",
                                      description="Regenerate report.html (figures, data files) of a study run folder "
                                                  "from its saved files only; no model is loaded.")
     parser.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `lm-eval-values study`")

@@ -44,7 +44,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from lm_eval_values.errors import UserError
+from lm_eval_values.errors import ArgumentParser, UserError
 from lm_eval_values.value_matrix import META_COLUMNS, NO_ROLE, NO_STEERING, ValueMatrix
 
 Descendants = Mapping[str, set[str]]
@@ -474,7 +474,7 @@ def heldout_evaluation(graph_dg: nx.DiGraph, train: ValueMatrix, heldout: ValueM
 
 # ---------------------------------------------------------------------- CLI
 def _build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lm-eval-values side-effects",
+    p = ArgumentParser(prog="lm-eval-values side-effects",
                                 description="Expected vs unexpected co-changes (the study's metric) and the "
                                             "held-out side-effect prediction.")
     p.add_argument("--graph", required=True, help="graph: node-link JSON from `graph`, or an edge list FILE[:NAME]")

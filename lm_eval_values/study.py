@@ -49,7 +49,6 @@ unknown keys raise :class:`~lm_eval_values.errors.UserError`::
 
 from __future__ import annotations
 
-import argparse
 import copy
 import hashlib
 import json
@@ -64,7 +63,7 @@ from typing import Any, Callable
 import yaml
 
 from lm_eval_values.atomic import atomic_directory, atomic_write_json, atomic_write_text, check_writable_dir
-from lm_eval_values.errors import UserError
+from lm_eval_values.errors import ArgumentParser, UserError
 from lm_eval_values.yaml_io import read_yaml_file
 
 STUDY_FILE = "study.json"
@@ -792,7 +791,7 @@ def print_value_profiles(out: Path) -> list[str]:
 
 def main(argv: list[str]) -> int:
     """``lm-eval-values study CONFIG [--out DIR] [--no-progress] [--redo STAGES]``."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="lm-eval-values study",
         description="Run the end-to-end value study of a config (role sweep x steering settings, causal graph with "
                     "bootstrap, comparison with the human Schwartz structure, held-out side effects) and write "

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from lm_eval_values.atomic import TMP_PREFIX, atomic_directory, atomic_write_json, check_output_dir
-from lm_eval_values.errors import UserError
+from lm_eval_values.errors import ArgumentParser, UserError
 from lm_eval_values.matrix import (CONDITION_FILE, CONDITIONS_DIR, RESULTS_FILE, build_tables, read_conditions,
                                    write_tables)
 from lm_eval_values.sweep_config import (Condition, SweepConfig, canonical_json, load_config, parse_shard,
@@ -511,7 +511,7 @@ def run_sweep(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), out: str | Path
 
 def main(argv: list[str]) -> int:
     """``lm-eval-values sweep CONFIG [--shard i/N] [--out DIR] [--no-progress]``."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="lm-eval-values sweep",
         description="Run roles x steering settings (x seeds) with the model loaded once; write per-condition "
                     "lm-eval results and samples, matrix.csv, items.csv and manifest.json. Re-running resumes "

@@ -12,7 +12,6 @@ every shard 0..N-1 is present and that every condition of the sweep is finished,
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shutil
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from lm_eval_values.atomic import atomic_directory, atomic_write_json, check_writable_dir
-from lm_eval_values.errors import UserError
+from lm_eval_values.errors import ArgumentParser, UserError
 from lm_eval_values.matrix import CONDITION_FILE, CONDITIONS_DIR, build_tables, read_conditions, write_tables
 
 _SHARD_RE = re.compile(r"^manifest\.shard-(\d+)-of-(\d+)\.json$")
@@ -135,7 +134,7 @@ def merge_shards(out: str | Path, inputs: Sequence[str | Path] = (), score_metri
 
 def main(argv: list[str]) -> int:
     """``lm-eval-values merge OUT [SHARD_DIR ...] [--score-metric NAME]``."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="lm-eval-values merge",
         description="Join the shard outputs of one sweep (`sweep --shard i/N`) into matrix.csv, items.csv and "
                     "manifest.json, identical to an unsharded run. With only OUT, the shards wrote into OUT.")

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from lm_eval_values.corpus import CorpusConfig
-from lm_eval_values.errors import UserError
+from lm_eval_values.errors import ArgumentParser, UserError
 
 ARCHS = ("topk", "standard")
 METRICS_FILE = "metrics.json"
@@ -554,7 +554,7 @@ def _versions() -> dict[str, str]:
 # ----------------------------------------------------------------------------- CLI
 def build_parser() -> argparse.ArgumentParser:
     """The ``train-sae`` argument parser."""
-    p = argparse.ArgumentParser(prog="lm-eval-values train-sae",
+    p = ArgumentParser(prog="lm-eval-values train-sae",
                                 description="Train a sae-lens SAE on the residual stream after one decoder layer of a "
                                             "local model, on an offline corpus (no hub).")
     p.add_argument("--model", required=True, help="embedded model name (smollm2-135m-instruct), local HF folder or hub id")

@@ -600,3 +600,26 @@ def test_subprocess_sweep_bad_config(tmp_path: Path) -> None:
     assert res.stderr.count("\n") == 1 and res.stderr.startswith("error: model_args.pretrained:")
     assert "Traceback" not in res.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv, field", [
+    (["plan", "--target", "A:+", "--graph", "g", "--candidates", "roles", "--matrix", "m", "--out", "o",
+      "--centering", "bogus"], "--centering"),
+    (["side-effects", "--graph", "g", "--out", "o", "--policy", "bogus"], "--policy"),
+    (["graph", "m.csv", "--out", "o", "--alpha", "x"], "--alpha"),
+    (["study", "cfg.yaml", "--bogus"], "lm-eval-values study"),
+    (["sweep"], "lm-eval-values sweep"),
+    (["train-sae", "--model", "m", "--layer", "one", "--width", "8", "--tokens", "8"], "--layer"),
+])
+def test_bad_flags_of_every_command_are_one_line(argv: list[str], field: str, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """argparse's own errors (invalid choice, bad type, missing or unknown flag) are one line naming the
+    flag, exit 2, no usage text and nothing written."""
+    from lm_eval_values.cli import main as cli_main
+
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"error: {field}") and "--help" in err, err
+    assert list(tmp_path.iterdir()) == []

@@ -137,7 +137,7 @@ def test_bad_input_writes_nothing(tmp_path, mutate, message):
 
 
 @pytest.mark.parametrize("args, field", [
-    (["--centering", "zscore"], "compare-human"),
+    (["--centering", "zscore"], "--centering"),
     (["--permutations", "0"], "--permutations"),
     (["--alpha", "2"], "--alpha"),
     (["--bootstrap", "-1"], "--bootstrap"),

@@ -22,12 +22,12 @@ from typing import Any
 from lm_eval_values.atomic import atomic_write_files, check_output_dir
 from lm_eval_values.causal.discovery import ALGOS, INDEP_TESTS, Background, discover
 from lm_eval_values.causal.graph import POLICIES, ValueGraph
-from lm_eval_values.errors import UserError
+from lm_eval_values.errors import ArgumentParser, UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of ``lm-eval-values graph``."""
-    p = argparse.ArgumentParser(prog="lm-eval-values graph", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="lm-eval-values graph", description=__doc__.split("\n\n")[0])
     p.add_argument("input", help="sweep matrix.csv, study-format CSV, or a sweep folder")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--algo", default="pc", choices=ALGOS)
