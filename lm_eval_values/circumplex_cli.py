@@ -52,7 +52,7 @@ GROUP_LEGEND = (("Openness to change", "#e69f00"), ("Hedonism (shared)", "#cc79a
 def build_parser() -> argparse.ArgumentParser:
     """The ``compare-human`` argument parser."""
     p = ArgumentParser(prog="lm-eval-values compare-human", description=__doc__.split("\n\n")[0],
-                formatter_class=argparse.RawDescriptionHelpFormatter)
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", metavar="INPUT", help="matrix.csv, sweep folder, study CSV or CSV with the 10 Schwartz columns")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created; existing files replaced)")
     p.add_argument("--centering", choices=cx.CENTERINGS, default="mrat",

@@ -77,6 +77,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from lm_eval_values.errors import ArgumentParser, UserError
+from steering_hooks.sources import is_local_ref
 
 METHODS = ("span", "contrastive")
 POOLS = ("span", "role", "last", "prompt")
@@ -146,16 +147,9 @@ def sae_layer(sae: Any) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def is_local_sae(ref: str) -> bool:
-    """Whether ``--sae`` names a local folder (else a sae-lens ``release/sae_id``)."""
-    from steering_hooks.sources import is_local_ref
-
-    return is_local_ref(ref)
-
-
 def sae_ref_record(ref: str) -> str:
     """How an SAE reference is recorded in outputs: a local folder as its absolute path, else as given."""
-    return str(Path(ref).expanduser().resolve()) if is_local_sae(ref) else ref
+    return str(Path(ref).expanduser().resolve()) if is_local_ref(ref) else ref
 
 
 def load_sae_checked(path: str, d_model: int, layer: int | None, n_layers: int, field_name: str = "--sae",
@@ -167,17 +161,13 @@ def load_sae_checked(path: str, d_model: int, layer: int | None, n_layers: int, 
     ``(sae, layer)``. Raises :class:`UserError` naming ``field_name`` when the folder is not an
     SAE, its weights disagree with its width, the hub reference cannot be loaded, its ``d_in``
     differs from the model's hidden size, or ``layer`` contradicts the layer it was trained on.
-    Local folders are checked from ``cfg.json`` and the safetensors header before loading.
+    Local folders are checked from ``cfg.json`` and the safetensors header before loading
+    (:func:`steering_hooks.sources.check_sae_folder`, inside ``load_sae``).
     """
     from steering_hooks.errors import SpecError
-    from steering_hooks.sources import check_sae_folder, load_sae
+    from steering_hooks.sources import load_sae
 
     try:
-        if is_local_sae(path):
-            d_in = check_sae_folder(path, field_name).get("d_in")
-            if isinstance(d_in, int) and d_in != d_model:
-                raise UserError(field_name, f"the SAE's d_in {d_in} does not match the model's hidden size {d_model}",
-                                "use an SAE trained on this model")
         sae = load_sae(path, field_name, device=device)
     except SpecError as exc:
         raise UserError(field_name, exc.problem, exc.fix) from None
@@ -545,7 +535,7 @@ def write_result(result: dict[str, Any], out: str | Path) -> list[Path]:
 
 def format_table(result: dict[str, Any], limit: int = 24) -> str:
     """A short text table of the ranked features."""
-    sae = Path(result["sae"]).name if is_local_sae(result["sae"]) else result["sae"]
+    sae = Path(result["sae"]).name if is_local_ref(result["sae"]) else result["sae"]
     lines = [f"{result['method']} features of {sae} at {result['hook_name']}"
              + (f" for {result['value']}" if result.get("value") else "")
              + (f" (span {result['span']!r})" if result.get("span") else ""),
@@ -564,8 +554,8 @@ def _fmt(x: float | None) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The ``discover-features`` argument parser."""
     p = ArgumentParser(prog="lm-eval-values discover-features",
-                                description="Rank SAE features for value steering: the study's span method or a "
-                                            "value-high vs value-low contrast.")
+                       description="Rank SAE features for value steering: the study's span method or a "
+                                   "value-high vs value-low contrast.")
     p.add_argument("--model", required=True, help="embedded model name, local HF folder or hub id (e.g. google/gemma-2-2b-it)")
     p.add_argument("--sae", required=True,
                    help="local sae-lens SAE folder, or a sae-lens hub reference release/sae_id "

@@ -336,8 +336,8 @@ def observed_table(plan: pd.DataFrame, vm_obs: ValueMatrix, kind: str, target: T
 def build_parser() -> argparse.ArgumentParser:
     """The ``plan`` argument parser."""
     p = ArgumentParser(prog="lm-eval-values plan",
-                                description="Rank roles / SAE features / steering vectors by their effect on a "
-                                            "target value minus side effects the causal graph does not explain.")
+                       description="Rank roles / SAE features / steering vectors by their effect on a "
+                                   "target value minus side effects the causal graph does not explain.")
     p.add_argument("--target", required=True, help='"<Value>:+" or "<Value>:-"')
     p.add_argument("--graph", required=True, help="graph: node-link JSON from `graph`, or an edge list FILE[:NAME]")
     p.add_argument("--policy", default="study", choices=("study", "possible", "directed"),

@@ -594,8 +594,8 @@ def build_report(run: str | Path) -> ReportResult:
 def main(argv: list[str]) -> int:
     """``lm-eval-values report RUN_DIR``: regenerate report.html from saved files (no model)."""
     parser = ArgumentParser(prog="lm-eval-values report",
-                                     description="Regenerate report.html (figures, data files) of a study run folder "
-                                                 "from its saved files only; no model is loaded.")
+                            description="Regenerate report.html (figures, data files) of a study run folder "
+                                        "from its saved files only; no model is loaded.")
     parser.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `lm-eval-values study`")
     args = parser.parse_args(argv)
     run = Path(args.run_dir)

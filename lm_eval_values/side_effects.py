@@ -475,8 +475,8 @@ def heldout_evaluation(graph_dg: nx.DiGraph, train: ValueMatrix, heldout: ValueM
 # ---------------------------------------------------------------------- CLI
 def _build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="lm-eval-values side-effects",
-                                description="Expected vs unexpected co-changes (the study's metric) and the "
-                                            "held-out side-effect prediction.")
+                       description="Expected vs unexpected co-changes (the study's metric) and the "
+                                   "held-out side-effect prediction.")
     p.add_argument("--graph", required=True, help="graph: node-link JSON from `graph`, or an edge list FILE[:NAME]")
     p.add_argument("--policy", default="study", choices=("study", "possible", "directed"),
                    help="how non-directed edges are read for descendants (default: study)")

@@ -555,8 +555,8 @@ def _versions() -> dict[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     """The ``train-sae`` argument parser."""
     p = ArgumentParser(prog="lm-eval-values train-sae",
-                                description="Train a sae-lens SAE on the residual stream after one decoder layer of a "
-                                            "local model, on an offline corpus (no hub).")
+                       description="Train a sae-lens SAE on the residual stream after one decoder layer of a "
+                                   "local model, on an offline corpus (no hub).")
     p.add_argument("--model", required=True, help="embedded model name (smollm2-135m-instruct), local HF folder or hub id")
     p.add_argument("--layer", required=True, type=int, help="decoder layer L (SAE on the residual stream after it)")
     p.add_argument("--width", required=True, type=int, help="number of SAE features")
