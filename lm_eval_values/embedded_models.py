@@ -35,6 +35,7 @@ from typing import Iterator
 
 from lm_eval_values.atomic import atomic_directory, atomic_write_json
 from lm_eval_values.errors import ArgumentParser, UserError
+from lm_eval_values.paths import cache_home
 
 MANIFEST = "lm_eval_values_model.json"
 FORMAT_VERSION = 1
@@ -83,11 +84,6 @@ EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
     ),
 }
 DEFAULT_MODEL = "smollm2-135m-instruct"
-
-
-def cache_home() -> Path:
-    """``$LM_EVAL_VALUES_HOME`` or ``~/.cache/lm_eval_values``."""
-    return Path(os.environ.get("LM_EVAL_VALUES_HOME") or Path.home() / ".cache" / "lm_eval_values").expanduser()
 
 
 def is_alias(name: str) -> bool:

@@ -67,6 +67,7 @@ from typing import Any, Mapping, Sequence
 
 
 from lm_eval_values.errors import UserError
+from lm_eval_values.paths import expand_path
 from lm_eval_values.yaml_io import read_yaml_file
 from lm_eval_values.roles import NO_ROLE_ID, TEMPLATES, Role, check_unique_ids, generate_roles, load_roles, no_role
 from lm_eval_values.value_names import SCHWARTZ_VALUES
@@ -171,7 +172,7 @@ def _number_list(x: Any, where: str) -> list[float]:
 
 
 def _path(x: Any, where: str, base: Path, must_exist: bool = True) -> Path:
-    p = Path(_str(x, where)).expanduser()
+    p = expand_path(_str(x, where))
     if not p.is_absolute():
         p = (base / p).resolve()
     if must_exist and not p.exists():
@@ -390,7 +391,8 @@ def parse_steering(entries: Any, base: Path) -> list[SteeringSetting]:
 
 def _looks_like_release(x: Any) -> bool:
     """``release/sae_id`` strings that are not local paths (sae-lens ``from_pretrained``)."""
-    return isinstance(x, str) and "/" in x and not x.startswith((".", "/", "~")) and not Path(x).exists()
+    return (isinstance(x, str) and "/" in x and not x.startswith((".", "/", "~", "$"))
+            and not Path(x).exists())
 
 
 def value_definition_prompt(value: str, direction: str = "inclined", definition: str | None = None) -> str:

@@ -46,6 +46,7 @@ from typing import Any, Iterator, Sequence
 
 from lm_eval_values.corpus import CorpusConfig
 from lm_eval_values.errors import ArgumentParser, UserError
+from lm_eval_values.paths import cache_home
 
 ARCHS = ("topk", "standard")
 METRICS_FILE = "metrics.json"
@@ -240,8 +241,6 @@ class TrainPlan:
 
 def default_out(shape: ModelShape, layer: int) -> Path:
     """``$LM_EVAL_VALUES_HOME/saes/<model>-l<layer>``."""
-    from lm_eval_values.embedded_models import cache_home
-
     return cache_home() / "saes" / f"{shape.name}-l{layer}"
 
 

@@ -12,13 +12,18 @@ SHARED = REPO_ROOT.parent / "shared"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _isolated_caches(tmp_path_factory: pytest.TempPathFactory):
-    """Keep HF / datasets / our own caches inside the test run; never touch the network."""
+def _isolated_caches(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    """Keep HF / datasets / our own caches inside the test run; never touch the network.
+
+    ``LM_EVAL_VALUES_HOME`` is an empty folder too (as on a fresh machine), except for real-model
+    runs (``-m slow``), which use the user's cache of fetched models."""
     root = tmp_path_factory.mktemp("caches")
-    saved = {k: os.environ.get(k) for k in ("HF_HOME", "HF_DATASETS_CACHE", "HF_HUB_OFFLINE",
-                                            "HF_DATASETS_OFFLINE", "WANDB_MODE", "TOKENIZERS_PARALLELISM")}
+    saved = {k: os.environ.get(k) for k in ("HF_HOME", "HF_DATASETS_CACHE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE",
+                                            "WANDB_MODE", "TOKENIZERS_PARALLELISM", "LM_EVAL_VALUES_HOME")}
     os.environ.update(HF_HOME=str(root / "hf"), HF_DATASETS_CACHE=str(root / "datasets"), HF_HUB_OFFLINE="1",
                       HF_DATASETS_OFFLINE="1", WANDB_MODE="disabled", TOKENIZERS_PARALLELISM="false")
+    if "slow" not in (request.config.getoption("-m") or "").replace("not slow", ""):
+        os.environ["LM_EVAL_VALUES_HOME"] = str(root / "lm_eval_values_home")
     yield
     for k, v in saved.items():
         if v is None:

@@ -204,16 +204,45 @@ def test_bad_config_cli_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
-def test_bundled_configs_validate(tiny_model_dir: Path) -> None:
-    """Every bundled config passes validation (hub models swapped for the tiny model: no hub here)."""
-    from lm_eval_values.study import parse_study_config
-
+def _bundled_study_configs(tiny_model_dir: Path) -> list[tuple[Path, dict]]:
+    """Every bundled study config, hub models swapped for the tiny model (no hub here)."""
     configs = sorted((REPO / "lm_eval_values" / "configs").glob("study_*.yaml"))
     assert {p.name for p in configs} >= {"study_smollm2.yaml", "study_two_models.yaml"}
+    out = []
     for p in configs:
         data = yaml.safe_load(p.read_text())
         for m in data["models"]:
             if "/" in str(m["model_args"]["pretrained"]):
                 m["model_args"]["pretrained"] = str(tiny_model_dir)
+        out.append((p, data))
+    return out
+
+
+def _local_sae_refs(data: dict) -> list[str]:
+    return [s["sae"] for s in data["sweep"].get("steering", [])
+            if isinstance(s, dict) and s.get("type") == "sae" and str(s["sae"]).startswith("$LM_EVAL_VALUES_HOME")]
+
+
+def test_bundled_configs_validate(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every bundled config passes validation on a fresh machine (empty cache). A config that steers
+    with a locally trained SAE names it under $LM_EVAL_VALUES_HOME: without that SAE it fails with one
+    line naming the field; once an SAE is there (a tiny stand-in here) it validates."""
+    from sae_lens import StandardSAE, StandardSAEConfig
+
+    from lm_eval_values.study import parse_study_config
+
+    monkeypatch.setenv("LM_EVAL_VALUES_HOME", str(tmp_path / "home"))
+    needing_sae = 0
+    for p, data in _bundled_study_configs(tiny_model_dir):
+        refs = _local_sae_refs(data)
+        if refs:
+            needing_sae += 1
+            with pytest.raises(UserError, match=r"steering\[\d+\]\.sae: .*does not exist"):
+                parse_study_config(data, base=p.parent, source=str(p))
+            for ref in refs:
+                folder = Path(str(ref).replace("$LM_EVAL_VALUES_HOME", str(tmp_path / "home")))
+                if not folder.exists():
+                    StandardSAE(StandardSAEConfig(d_in=64, d_sae=32)).save_model(str(folder))
         cfg = parse_study_config(data, base=p.parent, source=str(p))
         assert cfg.models and cfg.graph["bootstrap"] >= 0
+    assert needing_sae >= 1  # study_smollm2_sae.yaml
