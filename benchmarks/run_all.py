@@ -80,7 +80,7 @@ def machine() -> dict[str, Any]:
     import transformers
 
     import lm_eval
-    from lm_eval_values.dtypes import cpu_has_native_bf16
+    from lm_eval_values.core.dtypes import cpu_has_native_bf16
 
     cpu = "unknown"
     with contextlib.suppress(OSError):
@@ -141,7 +141,7 @@ def set_reuse(lm: Any, on: bool) -> None:
 def task_manager(extra: str | None = None):
     from lm_eval.tasks import TaskManager
 
-    from lm_eval_values.registration import tasks_dir
+    from lm_eval_values.core.paths import tasks_dir
 
     paths = [str(tasks_dir())] + ([extra] if extra else [])
     return TaskManager(include_path=paths, include_defaults=False)
@@ -595,7 +595,7 @@ NOTES = """\
 - Figure 6 uses the tiny random model (the forward is negligible, so it shows per-condition
   overhead); PC is causal-learn PC (Fisher-z, alpha 0.05, stable) on the study's 1111 x 17 matrix.
 - Figure 7 (dtype): this CPU has no native bf16 (AVX2 only), so PyTorch emulates bf16 matmuls:
-  bf16 is much slower than float32 here, which is why `lm_eval_values.dtypes.default_dtype` picks
+  bf16 is much slower than float32 here, which is why `lm_eval_values.core.dtypes.default_dtype` picks
   float32 on such CPUs and bf16 only with avx512_bf16 / amx_bf16 / Arm bf16 (CUDA: bf16, else fp16).
 """
 

@@ -32,7 +32,7 @@ MODEL = "smollm2-135m-instruct"
 
 
 def main(argv: list[str] | None = None) -> int:
-    from lm_eval_values.atomic import atomic_write_json
+    from lm_eval_values.core.atomic import atomic_write_json
     from lm_eval_values.corpus import CorpusConfig
     from lm_eval_values.features import DiscoverConfig, discover, format_table, write_result
     from lm_eval_values.train_sae import METRICS_FILE, TrainSAEConfig, default_out, resolve_local_model, train, validate

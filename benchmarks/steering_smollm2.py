@@ -60,7 +60,7 @@ def role_texts(value: str) -> tuple[list[str], list[str]]:
 
 
 def _items() -> list[dict[str, Any]]:
-    from lm_eval_values.registration import tasks_dir
+    from lm_eval_values.core.paths import tasks_dir
 
     path = tasks_dir() / "schwartz" / "schwartz_items.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

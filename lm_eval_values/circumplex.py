@@ -27,7 +27,7 @@ lives in :func:`human_pc_graph` and :func:`compare_causal_with_human`; it uses
 ipsative, so their correlation matrix is singular).
 
 All analysis functions take plain :class:`pandas.DataFrame` objects. Bad input raises
-:class:`~lm_eval_values.errors.UserError`.
+:class:`~lm_eval_values.core.errors.UserError`.
 
 References:
     Schwartz, S. H. (1992). Universals in the content and structure of values. Advances in
@@ -63,7 +63,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
+from lm_eval_values.core.jsonable import json_ready
 from lm_eval_values.value_names import SCHWARTZ_VALUES, slugify
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -769,19 +770,6 @@ def _keyed(curve: Mapping[int, float]) -> dict[str, float]:
 
 def _frame_dict(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
     return {str(r): {str(c): float(frame.loc[r, c]) for c in frame.columns} for r in frame.index}
-
-
-def json_ready(obj: Any, digits: int = 6) -> Any:
-    """``obj`` with numpy scalars unwrapped, floats rounded to ``digits`` and NaN/inf as None."""
-    if isinstance(obj, float):
-        return None if not math.isfinite(obj) else round(obj, digits)
-    if isinstance(obj, dict):
-        return {k: json_ready(v, digits) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_ready(v, digits) for v in obj]
-    if isinstance(obj, (np.floating, np.integer, np.bool_)):
-        return json_ready(obj.item(), digits)
-    return obj
 
 
 def compare_with_human(scores: pd.DataFrame, centering: str = "mrat", permutations: int = 10000, seed: int = 0,

@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 
 from lm_eval_values import circumplex as cx
-from lm_eval_values.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, check_writable_dir
-from lm_eval_values.errors import ArgumentParser, UserError
-from lm_eval_values.png import figure_png
+from lm_eval_values.core.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, check_writable_dir
+from lm_eval_values.core.errors import ArgumentParser, UserError
+from lm_eval_values.core.png import figure_png
 
 JSON_NAME = "compare_human.json"
 PLOT_NAMES = ("distance_curve.png", "mds.png", "correlations.png")
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _is_plain_table(path: Path) -> bool:
     """True for a CSV that is neither a sweep matrix nor a study CSV (just value columns)."""
-    from lm_eval_values.value_matrix import META_COLUMNS
+    from lm_eval_values.core.conditions import META_COLUMNS
 
     if path.is_dir() or not path.is_file():
         return False

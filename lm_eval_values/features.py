@@ -76,7 +76,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from lm_eval_values.errors import ArgumentParser, UserError
+from lm_eval_values.core.errors import ArgumentParser, UserError
 from steering_hooks.sources import is_local_ref
 
 METHODS = ("span", "contrastive")
@@ -378,7 +378,7 @@ def validate(cfg: DiscoverConfig) -> None:
         raise UserError("--out", f"unknown output format {suffix or '(no extension)'!r}", "name the file *.json or *.csv")
     if cfg.method == "contrastive":
         _resolve_value(cfg)
-    from lm_eval_values.atomic import check_writable_dir
+    from lm_eval_values.core.atomic import check_writable_dir
 
     check_writable_dir(Path(cfg.out).expanduser().resolve().parent, "--out")
 
@@ -521,7 +521,7 @@ def to_csv(result: dict[str, Any]) -> str:
 
 def write_result(result: dict[str, Any], out: str | Path) -> list[Path]:
     """Write ``result`` to ``out`` (.json, or .csv plus a sibling .json), atomically."""
-    from lm_eval_values.atomic import atomic_write_json, atomic_write_text
+    from lm_eval_values.core.atomic import atomic_write_json, atomic_write_text
 
     out = Path(out).expanduser()
     written = []

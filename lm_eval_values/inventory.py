@@ -35,7 +35,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
+from lm_eval_values.core.paths import tasks_dir
 
 VALUEBENCH_ENV = "LM_EVAL_VALUES_VALUEBENCH"
 VALUEBENCH_METADATA_KEY = "valuebench"
@@ -177,8 +178,6 @@ def load_valuebench(source: str | None = None) -> tuple[Item, ...]:
 
 def schwartz_bank_path() -> Path:
     """The project's own Schwartz item bank (JSONL, shipped with the tasks)."""
-    from lm_eval_values.registration import tasks_dir
-
     return tasks_dir() / "schwartz" / "schwartz_items.jsonl"
 
 

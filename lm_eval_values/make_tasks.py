@@ -11,7 +11,7 @@ a user's inventory by ``lm-eval-values make-tasks``):
 * ``utils.py`` re-exporting the lm-eval hooks from :mod:`lm_eval_values.inventory` and
   :mod:`lm_eval_values.scoring`.
 
-Format suffixes (see :data:`FORMAT_SUFFIX`): ``yesno`` none, ``likert`` ``_likert``,
+Format suffixes (see :data:`lm_eval_values.core.files.FORMAT_SUFFIXES`): ``yesno`` none, ``likert`` ``_likert``,
 ``likert_rev`` ``_likert_rev``, ``generate`` ``_gen``. Every prompt puts everything constant
 first (instruction, scale, few-shot examples in the task ``description``) and the item text
 last, so all items of a run share one long prefix.
@@ -31,11 +31,11 @@ from typing import Any, Iterable, Sequence
 
 import yaml
 
-from lm_eval_values.errors import ArgumentParser, UserError
+from lm_eval_values.core.errors import ArgumentParser, UserError
+from lm_eval_values.core.files import FORMAT_SUFFIXES
 from lm_eval_values.scoring import FORMATS, LIKERT_CHOICES, LIKERT_LABELS, METRICS, YESNO_CHOICES
 from lm_eval_values.value_names import slugify
 
-FORMAT_SUFFIX: dict[str, str] = {"yesno": "", "likert": "_likert", "likert_rev": "_likert_rev", "generate": "_gen"}
 TASK_VERSION = 1.0
 
 #: the study's instruction (Kang et al. 2025), kept verbatim
@@ -180,7 +180,7 @@ def family_files(prefix: str, family: str, dims: Sequence[str], formats: Sequenc
     header = f"# {note}\n" if note else ""
     files: dict[str, str] = {"utils.py": UTILS_PY}
     for fmt in formats:
-        suffix = FORMAT_SUFFIX[fmt]
+        suffix = FORMAT_SUFFIXES[fmt]
         files[f"_{fmt}_template.yaml"] = header + dump_yaml(format_template(fmt))
         members = []
         for slug, dim in slugs.items():
@@ -247,7 +247,7 @@ def build_user_family(source: Path, prefix: str, formats: Iterable[str]) -> dict
 
 def main(argv: list[str]) -> int:
     """``lm-eval-values make-tasks``: turn an inventory CSV/JSONL into lm-eval task YAMLs and groups."""
-    from lm_eval_values.atomic import atomic_directory, check_output_dir
+    from lm_eval_values.core.atomic import atomic_directory, check_output_dir
 
     parser = ArgumentParser(
         prog="lm-eval-values make-tasks", description=main.__doc__,
@@ -272,7 +272,7 @@ def main(argv: list[str]) -> int:
         write_files(tmp, files)
         (tmp / "_make_tasks.json").write_text(json.dumps(
             {"source": str(source.resolve()), "prefix": args.prefix, "formats": formats}, indent=2) + "\n")
-    groups = ", ".join(f"{args.prefix}{FORMAT_SUFFIX[f]}" for f in formats)
+    groups = ", ".join(f"{args.prefix}{FORMAT_SUFFIXES[f]}" for f in formats)
     n_tasks = sum(1 for k in files if k.endswith(".yaml") and "/" in k and not k.split("/")[-1].startswith("_"))
     print(f"wrote {n_tasks} tasks and group(s) {groups} to {out}")
     print(f"run: lm_eval --include_path {out} --tasks {args.prefix} --model hf --model_args pretrained=...")

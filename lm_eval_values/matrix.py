@@ -32,24 +32,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from lm_eval_values.atomic import atomic_write_files, check_output_dir
-from lm_eval_values.errors import ArgumentParser, UserError
+from lm_eval_values.core.atomic import atomic_write_files, check_output_dir
+from lm_eval_values.core.conditions import META_COLUMNS, coefficient_text
+from lm_eval_values.core.errors import ArgumentParser, UserError
+from lm_eval_values.core.files import CONDITION_FILE, CONDITIONS_DIR, ITEMS_FILE, MATRIX_FILE, items_file, matrix_file
+from lm_eval_values.core.hashing import sha256_hex
 from lm_eval_values.value_names import SCHWARTZ_VALUES, VCG17_VALUES
 
-#: Meta columns of ``matrix.csv`` (same as :data:`lm_eval_values.value_matrix.META_COLUMNS`).
-META_COLUMNS: tuple[str, ...] = ("condition_id", "role_id", "split", "steering_id", "coefficient", "seed")
 #: Columns of ``items.csv``.
 ITEM_COLUMNS: tuple[str, ...] = META_COLUMNS + (
     "task", "doc_id", "item_id", "value", "agreement", "format", "inventory", "metric", "score")
 #: Per-sample metrics tried, in order, as the item score when none is configured.
 ITEM_SCORE_METRICS: tuple[str, ...] = (
     "score", "value_score", "expected_score", "item_score", "score_argmax", "acc")
-
-CONDITIONS_DIR = "conditions"
-CONDITION_FILE = "condition.json"
-RESULTS_FILE = "results.json"
-MATRIX_FILE = "matrix.csv"
-ITEMS_FILE = "items.csv"
 
 
 @dataclass
@@ -76,17 +71,6 @@ def fmt_float(x: Any) -> str:
         return ""
     s = f"{f:.6f}"
     return s[1:] if s == "-0.000000" else s
-
-
-def fmt_coef(x: Any) -> str:
-    """Coefficient text: ``100.0 -> "100"``, ``0.5 -> "0.5"``, NaN -> ``""``."""
-    from lm_eval_values.sweep_config import format_number
-
-    try:
-        f = float(x)
-    except (TypeError, ValueError):
-        return ""
-    return "" if math.isnan(f) else format_number(f)
 
 
 def order_values(names: Iterable[str]) -> list[str]:
@@ -313,7 +297,7 @@ def _csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 def _meta_cells(meta: dict[str, Any]) -> list[str]:
     seed = meta.get("seed")
     return [str(meta.get("condition_id", "")), str(meta.get("role_id") or ""), str(meta.get("split") or ""),
-            str(meta.get("steering_id") or "none"), fmt_coef(meta.get("coefficient")),
+            str(meta.get("steering_id") or "none"), coefficient_text(meta.get("coefficient")),
             "" if seed is None or seed == "" else str(int(seed))]
 
 
@@ -346,10 +330,8 @@ def build_tables(conds: Sequence[ConditionFiles], score_metric: str | None = Non
 
 def write_tables(out_dir: str | Path, tables: Tables, suffix: str = "") -> dict[str, str]:
     """Write ``matrix{suffix}.csv`` and ``items{suffix}.csv`` atomically; return {file: sha256}."""
-    from lm_eval_values.sweep_config import sha256_hex
-
     out = Path(out_dir)
-    names = {f"matrix{suffix}.csv": tables.matrix_csv, f"items{suffix}.csv": tables.items_csv}
+    names = {matrix_file(suffix): tables.matrix_csv, items_file(suffix): tables.items_csv}
     # both tables or neither (a full disk must not leave a new matrix next to a stale item table)
     atomic_write_files(out, {name: text.encode("utf-8") for name, text in names.items()}, "output_dir")
     return {name: sha256_hex(text) for name, text in names.items()}

@@ -70,7 +70,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import re
 import sys
 from pathlib import Path
@@ -79,9 +78,10 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from lm_eval_values.errors import ArgumentParser, UserError
+from lm_eval_values.core.errors import ArgumentParser, UserError
 from lm_eval_values.side_effects import CENTERINGS, center_changes, descendant_sets
-from lm_eval_values.value_matrix import NO_ROLE, NO_STEERING, ValueMatrix
+from lm_eval_values.core.conditions import NO_ROLE, NO_STEERING, coefficient_text
+from lm_eval_values.value_matrix import ValueMatrix
 
 KINDS = ("roles", "features", "vectors")
 _FEATURE_ID = re.compile(r"^.+:\d+$")
@@ -117,23 +117,12 @@ def parse_target(text: str, values: Sequence[str]) -> Target:
     return Target(name, 1 if sign == "+" else -1)
 
 
-def _coef_key(c: object) -> str:
-    """Canonical text of a coefficient (``""`` for NaN, e.g. study-format steered rows)."""
-    from lm_eval_values.sweep_config import format_number
-
-    try:
-        f = float(c)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return str(c)
-    return "" if math.isnan(f) else format_number(f)
-
-
 def cell_means(vm: ValueMatrix) -> pd.DataFrame:
     """Value scores averaged over seeds, indexed by (role_id, steering_id, coefficient text)."""
     meta = vm.meta
     idx = pd.MultiIndex.from_arrays([meta["role_id"].astype(str).to_numpy(),
                                      meta["steering_id"].astype(str).to_numpy(),
-                                     [_coef_key(c) for c in meta["coefficient"]]],
+                                     [coefficient_text(c) for c in meta["coefficient"]]],
                                     names=["role_id", "steering_id", "coef"])
     s = vm.scores.astype(float).copy()
     s.index = idx
@@ -199,8 +188,8 @@ def steering_candidates(cells: pd.DataFrame, kinds: dict[str, str], kind: str) -
     for sid, coef in dict.fromkeys(settings):
         diffs = []
         for role in dict.fromkeys(cells.index.get_level_values(0)):
-            if (role, sid, coef) in cells.index and (role, NO_STEERING, _coef_key(0)) in cells.index:
-                diffs.append(cells.loc[(role, sid, coef)] - cells.loc[(role, NO_STEERING, _coef_key(0))])
+            if (role, sid, coef) in cells.index and (role, NO_STEERING, coefficient_text(0)) in cells.index:
+                diffs.append(cells.loc[(role, sid, coef)] - cells.loc[(role, NO_STEERING, coefficient_text(0))])
         if diffs:
             label = f"{sid}@{coef}" if coef else sid
             out.append(Candidate(label, kind, sid, coef, "", pd.concat(diffs, axis=1).mean(axis=1), len(diffs)))
@@ -287,7 +276,7 @@ def verify_config(cfg: Any, chosen: pd.DataFrame, kind: str, vm: ValueMatrix, n_
         roles, steering = [by_id[NO_ROLE], *(by_id[r] for r in chosen["role_id"])], none[:1]
     else:
         want = list(zip(chosen["steering_id"], chosen["coefficient"]))
-        have = {(s.id, _coef_key(s.coefficient)): s for s in cfg.steering}
+        have = {(s.id, coefficient_text(s.coefficient)): s for s in cfg.steering}
         missing = [f"{s}@{c}" for s, c in want if (s, c) not in have]
         if missing:
             raise UserError("--config", f"steering setting(s) {missing} are not in the sweep config",
@@ -403,7 +392,7 @@ def load_sweep_or_study_config(path: str, study_model: str | None = None) -> Any
     """
     from lm_eval_values.study import parse_study_config
     from lm_eval_values.sweep_config import parse_config
-    from lm_eval_values.yaml_io import read_yaml_file
+    from lm_eval_values.core.yaml_io import read_yaml_file
 
     p = Path(path)
     data = read_yaml_file(p, "--config", "a sweep or study YAML file")
@@ -428,7 +417,7 @@ def _fmt_table(df: pd.DataFrame) -> str:
 
 def main(argv: list[str]) -> int:
     """``lm-eval-values plan``: writes plan.csv / plan.json (and verify.csv / verify.json with --verify)."""
-    from lm_eval_values.atomic import atomic_write_files, check_output_dir
+    from lm_eval_values.core.atomic import atomic_write_files, check_output_dir
     from lm_eval_values.causal.reference import load_reference
     from lm_eval_values.value_matrix import read_value_matrix
 
@@ -491,7 +480,7 @@ def _run_verify(vcfg: Any, table: pd.DataFrame, args: argparse.Namespace, target
                 values: list[str], scale: pd.Series, out: Path, payload: dict[str, Any],
                 ranked_roles: set[str]) -> None:
     """Run the restricted sweep (the sweep runner, model loaded once) and write verify.csv / verify.json."""
-    from lm_eval_values.atomic import atomic_write_files
+    from lm_eval_values.core.atomic import atomic_write_files
     from lm_eval_values.sweep import run_sweep
     from lm_eval_values.value_matrix import read_value_matrix
 

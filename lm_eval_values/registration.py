@@ -16,17 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from lm_eval_values.errors import ArgumentParser
+from lm_eval_values.core.errors import ArgumentParser
+from lm_eval_values.core.paths import tasks_dir
 
 #: model name -> lazy "module:Class" target
 MODELS: dict[str, str] = {"values_hf": "lm_eval_values.values_hf:ValuesHFLM"}
-
-
-def tasks_dir() -> Path:
-    """The folder holding this package's lm-eval task YAMLs (wheel or editable install)."""
-    import lm_eval_values.tasks as tasks_pkg
-
-    return Path(tasks_pkg.__file__).resolve().parent
 
 
 def register_models() -> None:

@@ -25,8 +25,8 @@ from typing import Any
 
 import pandas as pd
 
-from lm_eval_values.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
-from lm_eval_values.errors import ArgumentParser, UserError
+from lm_eval_values.core.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from lm_eval_values.core.errors import ArgumentParser, UserError
 
 REPORT_FILE = "report.html"
 STAGE_ORDER = ("vectors", "sweep", "graph", "human", "side_effects")

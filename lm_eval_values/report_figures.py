@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lm_eval_values.png import figure_png
-from lm_eval_values.value_matrix import NO_ROLE, NO_STEERING, ValueMatrix
+from lm_eval_values.core.png import figure_png
+from lm_eval_values.core.conditions import NO_ROLE, NO_STEERING
+from lm_eval_values.value_matrix import ValueMatrix
 
 #: Higher-order group colours (same as the circumplex plots).
 GROUP_COLOURS: dict[str, str] = {

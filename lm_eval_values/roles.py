@@ -35,10 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from lm_eval_values.errors import UserError
-
-#: Role id of the no-role condition (the model is asked without any role text).
-NO_ROLE_ID = ""
+from lm_eval_values.core.conditions import NO_ROLE
+from lm_eval_values.core.errors import UserError
 
 TEMPLATES: tuple[str, ...] = ("trait", "bio", "system", "text")
 
@@ -122,12 +120,12 @@ class Role:
     @property
     def is_no_role(self) -> bool:
         """True for the no-role condition."""
-        return self.id == NO_ROLE_ID
+        return self.id == NO_ROLE
 
 
 def no_role(split: str = "") -> Role:
     """The no-role condition (empty id and text)."""
-    return Role(id=NO_ROLE_ID, text="", split=split)
+    return Role(id=NO_ROLE, text="", split=split)
 
 
 # ----------------------------------------------------------------------------- templates

@@ -59,6 +59,8 @@ import math
 import re
 from typing import Any, Iterable, Sequence
 
+from lm_eval_values.core.files import FORMAT_SUFFIXES
+
 #: continuations of the yes/no format, in this order (indices 0-1 are yes, 2-3 are no)
 YESNO_CHOICES: tuple[str, ...] = ("yes", "Yes", "no", "No")
 #: labels of the 6-point scale, from rating 1 to rating 6
@@ -66,7 +68,8 @@ LIKERT_LABELS: tuple[str, ...] = (
     "Not like me at all", "Not like me", "A little like me", "Somewhat like me", "Like me", "Very much like me",
 )
 LIKERT_CHOICES: tuple[str, ...] = ("1", "2", "3", "4", "5", "6")
-FORMATS: tuple[str, ...] = ("yesno", "likert", "likert_rev", "generate")
+#: answer formats, in the order of :data:`lm_eval_values.core.files.FORMAT_SUFFIXES`
+FORMATS: tuple[str, ...] = tuple(FORMAT_SUFFIXES)
 
 #: metric names per format, in the order they are reported
 METRICS: dict[str, tuple[str, ...]] = {

@@ -44,8 +44,9 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from lm_eval_values.errors import ArgumentParser, UserError
-from lm_eval_values.value_matrix import META_COLUMNS, NO_ROLE, NO_STEERING, ValueMatrix
+from lm_eval_values.core.errors import ArgumentParser, UserError
+from lm_eval_values.core.conditions import META_COLUMNS, NO_ROLE, NO_STEERING, normalise_steering_id
+from lm_eval_values.value_matrix import ValueMatrix
 
 Descendants = Mapping[str, set[str]]
 
@@ -131,8 +132,6 @@ def role_changes(vm: ValueMatrix, baseline_role: str | None = None, steering: st
 
 def steering_changes(vm: ValueMatrix, role: str, steering_ids: Iterable[object] | None = None) -> pd.DataFrame:
     """Change matrix of steering: ``role`` under each steering setting minus ``role`` unsteered."""
-    from lm_eval_values.value_matrix import _norm_steering_id
-
     is_role = (vm.meta["role_id"].astype(str) == str(role)).to_numpy()
     if not is_role.any():
         raise UserError("role", f"unknown role {role!r}", "use a role id present in the matrix")
@@ -143,7 +142,7 @@ def steering_changes(vm: ValueMatrix, role: str, steering_ids: Iterable[object] 
     base = scores[(steer == NO_STEERING).to_numpy()].iloc[0]
     ids = [s for s in dict.fromkeys(steer) if s != NO_STEERING]
     if steering_ids is not None:
-        want = [_norm_steering_id(s) for s in steering_ids]
+        want = [normalise_steering_id(s) for s in steering_ids]
         unknown = [s for s in want if s not in ids]
         if unknown:
             raise UserError("steering_ids", f"unknown steering id(s) {unknown} for role {role!r}",
@@ -552,7 +551,7 @@ def _read_changes(args: argparse.Namespace) -> pd.DataFrame:
 def main(argv: list[str]) -> int:
     """``lm-eval-values side-effects``: writes side_effects.json / cochange.csv and/or heldout.json / heldout_auroc.csv."""
     args = _build_parser().parse_args(argv)
-    from lm_eval_values.atomic import atomic_write_bytes
+    from lm_eval_values.core.atomic import atomic_write_bytes
     from lm_eval_values.value_matrix import read_value_matrix
 
     out = Path(args.out)

@@ -19,7 +19,7 @@ config section and the files it read). A re-run skips stages whose hash still ma
 those whose inputs changed. The sweep resumes per condition (see :mod:`lm_eval_values.sweep`).
 
 The config (YAML, ``yaml.safe_load``) is validated completely before anything runs or is written;
-unknown keys raise :class:`~lm_eval_values.errors.UserError`::
+unknown keys raise :class:`~lm_eval_values.core.errors.UserError`::
 
     name: SmolLM2 value study          # report title
     output_dir: runs/study             # --out overrides; default runs/<config file name>; relative to the cwd
@@ -50,7 +50,6 @@ unknown keys raise :class:`~lm_eval_values.errors.UserError`::
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import math
 import os
@@ -62,9 +61,13 @@ from typing import Any, Callable
 
 import yaml
 
-from lm_eval_values.atomic import atomic_directory, atomic_write_json, atomic_write_text, check_writable_dir
-from lm_eval_values.errors import ArgumentParser, UserError
-from lm_eval_values.yaml_io import read_yaml_file
+from lm_eval_values.core.atomic import atomic_directory, atomic_write_json, atomic_write_text, check_writable_dir
+from lm_eval_values.core.conditions import NO_ROLE, dose_id
+from lm_eval_values.core.errors import ArgumentParser, UserError
+from lm_eval_values.core.hashing import canonical_json, file_sha256, sha256_hex
+from lm_eval_values.core.jsonable import json_ready
+from lm_eval_values.core.versions import STUDY_PACKAGES, package_versions
+from lm_eval_values.core.yaml_io import read_yaml_file
 
 STUDY_FILE = "study.json"
 STAGE_FILE = "stage.json"
@@ -343,23 +346,10 @@ def load_study_config(path: str | Path) -> StudyConfig:
 
 
 # ----------------------------------------------------------------------------- hashing and stages
-def _canon(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def stage_hash(stage: str, settings: Any, inputs: dict[str, Path]) -> str:
     """Hash of a stage's settings and the bytes of the files it reads."""
     files = {k: file_sha256(p) for k, p in sorted(inputs.items())}
-    return hashlib.sha256(_canon({"stage": stage, "v": VERSION, "settings": settings, "files": files}).encode()).hexdigest()
+    return sha256_hex(canonical_json({"stage": stage, "v": VERSION, "settings": settings, "files": files}))
 
 
 def _banner(text: str) -> None:
@@ -396,8 +386,6 @@ def run_stage(label: str, folder: Path, inputs_hash: str, fn: Callable[[Path], d
 
 
 def _jsonable(obj: Any) -> Any:
-    from lm_eval_values.circumplex import json_ready
-
     return json_ready(obj, 6)
 
 
@@ -576,13 +564,12 @@ def human_stage(matrix_csv: Path, h: dict[str, Any], seed: int, folder: Path) ->
 # ----------------------------------------------------------------------------- stage 5: side effects
 def _with_dose_ids(vm: Any) -> Any:
     """A copy whose steered rows have steering id ``<id>@<coefficient>`` (each dose one intervention)."""
-    from lm_eval_values.matrix import fmt_coef
-    from lm_eval_values.value_matrix import NO_STEERING, ValueMatrix
+    from lm_eval_values.value_matrix import ValueMatrix
 
     meta = vm.meta.copy()
     ids = meta["steering_id"].astype(str)
     coefs = meta["coefficient"]
-    meta["steering_id"] = [s if s == NO_STEERING else f"{s}@{fmt_coef(c)}" for s, c in zip(ids, coefs)]
+    meta["steering_id"] = [dose_id(s, c) for s, c in zip(ids, coefs)]
     return ValueMatrix(vm.scores.copy(), meta, vm.source)
 
 
@@ -591,7 +578,6 @@ def side_effects_stage(matrix_csv: Path, graph_json: Path, human_graph_json: Pat
     """The study's Expected/Unexpected metric and the held-out side-effect evaluation."""
     from lm_eval_values import side_effects as se
     from lm_eval_values.causal.reference import load_reference
-    from lm_eval_values.value_matrix import NO_ROLE
 
     vm = _with_dose_ids(_study_matrix(matrix_csv))
     values = vm.values
@@ -642,20 +628,6 @@ def side_effects_stage(matrix_csv: Path, graph_json: Path, human_graph_json: Pat
 
 
 # ----------------------------------------------------------------------------- the study
-def _versions() -> dict[str, str]:
-    from importlib import metadata
-    import platform
-
-    out = {"python": platform.python_version()}
-    for dist in ("lm-eval-values", "lm_eval", "torch", "transformers", "causal-learn", "networkx", "numpy",
-                 "pandas", "matplotlib", "scipy"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
-
-
 def _check_sweep_compatible(cfg: StudyConfig, out: Path) -> None:
     """Refuse, before writing anything, a run folder that holds another sweep for a model id."""
     from lm_eval_values.sweep import identity_hash
@@ -719,7 +691,7 @@ def run_study(cfg: StudyConfig, out: Path, progress: bool = True, redo: tuple[st
     check_writable_dir(out, "--out")
     t_start = time.time()
     record: dict[str, Any] = {"format": FORMAT, "version": VERSION, "name": cfg.name, "config": cfg.raw,
-                              "config_source": cfg.source, "versions": _versions(), "models": {}, "complete": False}
+                              "config_source": cfg.source, "versions": package_versions(STUDY_PACKAGES), "models": {}, "complete": False}
     prev = _read_json(out / STUDY_FILE) or {}
     atomic_write_json(out / STUDY_FILE, _jsonable({**prev, **record}))
     atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.raw, sort_keys=False, allow_unicode=True))

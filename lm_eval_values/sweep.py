@@ -13,7 +13,7 @@ Output folder::
     matrix.csv, items.csv, manifest.json       # (shards: matrix.shard-i-of-N.csv, ... )
 
 Crash safety: each condition folder is built in a ``.tmp-`` sibling and renamed into place when
-complete (:func:`lm_eval_values.atomic.atomic_directory`), so a SIGKILL at any point loses at most
+complete (:func:`lm_eval_values.core.atomic.atomic_directory`), so a SIGKILL at any point loses at most
 the condition in flight; a re-run skips every condition whose folder exists. The condition id is a
 hash of everything that determines its result (model, model_args, tasks, format, sampling, seed,
 role text, steering), so a changed config never reuses a stale result. Shards (``--shard i/N``)
@@ -40,12 +40,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from lm_eval_values.atomic import TMP_PREFIX, atomic_directory, atomic_write_json, check_output_dir
-from lm_eval_values.errors import ArgumentParser, UserError
-from lm_eval_values.matrix import (CONDITION_FILE, CONDITIONS_DIR, RESULTS_FILE, build_tables, read_conditions,
-                                   write_tables)
-from lm_eval_values.sweep_config import (Condition, SweepConfig, canonical_json, load_config, parse_shard,
-                                         sha256_hex, shard_conditions)
+from lm_eval_values.core.atomic import TMP_PREFIX, atomic_directory, atomic_write_json, check_output_dir
+from lm_eval_values.core.errors import ArgumentParser, UserError
+from lm_eval_values.core.files import (CONDITION_FILE, CONDITIONS_DIR, RESULTS_FILE, manifest_file, matrix_file,
+                                      shard_suffix)
+from lm_eval_values.core.hashing import canonical_json, sha256_hex
+from lm_eval_values.core.versions import SWEEP_PACKAGES, package_versions
+from lm_eval_values.matrix import build_tables, read_conditions, write_tables
+from lm_eval_values.sweep_config import Condition, SweepConfig, load_config, parse_shard, shard_conditions
 
 MANIFEST_FORMAT = "lm-eval-values/sweep-manifest"
 MANIFEST_VERSION = 1
@@ -307,29 +309,9 @@ def clean_own_temp_dirs(out: Path, conds: Sequence[Condition]) -> int:
 
 
 # ----------------------------------------------------------------------------- manifest
-def package_versions() -> dict[str, str]:
-    """Versions of the packages that determine results."""
-    import platform
-    from importlib import metadata
-
-    out = {"python": platform.python_version()}
-    for dist in ("lm-eval-values", "lm_eval", "torch", "transformers", "datasets"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
-
-
 def identity_hash(cfg: SweepConfig) -> str:
     """Hash of what every condition of this sweep shares (model, tasks, format, sampling...)."""
     return sha256_hex(canonical_json(cfg.result_identity()))
-
-
-def shard_suffix(shard: tuple[int, int]) -> str:
-    """``""`` for an unsharded run, ``".shard-i-of-N"`` otherwise."""
-    i, n = shard
-    return "" if n == 1 else f".shard-{i}-of-{n}"
 
 
 def build_manifest(cfg: SweepConfig, conds: Sequence[Condition], n_items: dict[str, int],
@@ -337,7 +319,7 @@ def build_manifest(cfg: SweepConfig, conds: Sequence[Condition], n_items: dict[s
     """The manifest (deterministic: no timestamps)."""
     mine = {c.condition_id for c in shard_conditions(conds, shard)}
     return {
-        "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "versions": package_versions(),
+        "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "versions": package_versions(SWEEP_PACKAGES),
         "config": cfg.raw, "resolved": {**cfg.result_identity(), "batch_size": cfg.batch_size, "device": cfg.device,
                                         "score_metric": cfg.score_metric},
         "config_hash": cfg.config_hash(), "identity_hash": identity_hash(cfg),
@@ -353,7 +335,7 @@ def build_manifest(cfg: SweepConfig, conds: Sequence[Condition], n_items: dict[s
 
 
 def _check_output_compatible(out: Path, cfg: SweepConfig) -> None:
-    for m in sorted(out.glob("manifest*.json")):
+    for m in sorted(out.glob(manifest_file("*"))):
         try:
             old = json.loads(m.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
@@ -454,7 +436,7 @@ def run_sweep(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), out: str | Path
     load_s = time.time() - t_load
     # -- everything validated (config, tasks, model, steering specs): now write
     suffix = shard_suffix(shard)
-    atomic_write_json(out_dir / f"manifest{suffix}.json", build_manifest(cfg, all_conds, n_items, shard, None, False))
+    atomic_write_json(out_dir / manifest_file(suffix), build_manifest(cfg, all_conds, n_items, shard, None, False))
     clean_own_temp_dirs(out_dir, mine)
     if n_skipped:
         print(f"sweep: {n_skipped} of {len(mine)} conditions already finished in {out_dir}; skipping them",
@@ -494,11 +476,11 @@ def run_sweep(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), out: str | Path
     finished = [c for c in mine if is_finished(out_dir, c)]
     complete = len(finished) == len(mine)
     files = None
-    matrix_path = out_dir / f"matrix{suffix}.csv"
+    matrix_path = out_dir / matrix_file(suffix)
     if finished:
         tables = build_tables(read_conditions(out_dir, [c.condition_id for c in finished]), cfg.score_metric)
         files = write_tables(out_dir, tables, suffix)
-    atomic_write_json(out_dir / f"manifest{suffix}.json",
+    atomic_write_json(out_dir / manifest_file(suffix),
                       build_manifest(cfg, all_conds, n_items, shard, files, complete))
     summary = SweepSummary(out=out_dir, n_conditions=len(mine), n_run=len(computed), n_skipped=n_skipped,
                            n_items_run=items_run, elapsed_s=elapsed_run, matrix_path=matrix_path, computed=computed,

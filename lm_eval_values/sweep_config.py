@@ -1,7 +1,7 @@
 """Sweep configuration: parse and validate a YAML config, expand it into conditions.
 
 Everything is validated BEFORE anything runs or is written: unknown keys, wrong types,
-missing files and impossible combinations raise :class:`~lm_eval_values.errors.UserError`
+missing files and impossible combinations raise :class:`~lm_eval_values.core.errors.UserError`
 naming the key. Relative paths are resolved against the config file's folder.
 
 Example (all keys; only ``model_args.pretrained`` and ``tasks`` are required)::
@@ -58,18 +58,19 @@ such as answering "no" to everything does not turn into a value score through th
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 
-from lm_eval_values.errors import UserError
-from lm_eval_values.paths import expand_path
-from lm_eval_values.yaml_io import read_yaml_file
-from lm_eval_values.roles import NO_ROLE_ID, TEMPLATES, Role, check_unique_ids, generate_roles, load_roles, no_role
+from lm_eval_values.core.conditions import NO_ROLE, condition_id, format_number
+from lm_eval_values.core.errors import UserError
+from lm_eval_values.core.files import FORMAT_SUFFIXES
+from lm_eval_values.core.hashing import canonical_json, file_digest, sha256_hex
+from lm_eval_values.core.paths import expand_path
+from lm_eval_values.core.yaml_io import read_yaml_file
+from lm_eval_values.roles import TEMPLATES, Role, check_unique_ids, generate_roles, load_roles, no_role
 from lm_eval_values.value_names import SCHWARTZ_VALUES
 
 CONFIG_VERSION = 1
@@ -180,26 +181,6 @@ def _path(x: Any, where: str, base: Path, must_exist: bool = True) -> Path:
     return p
 
 
-def format_number(x: float) -> str:
-    """Canonical text of a coefficient: ``100.0 -> "100"``, ``0.5 -> "0.5"``, ``-1.0 -> "-1"``."""
-    x = float(x)
-    if x == 0:
-        return "0"
-    if x.is_integer() and abs(x) < 1e15:
-        return str(int(x))
-    return repr(x)
-
-
-def canonical_json(obj: Any) -> str:
-    """Key-sorted, compact JSON used for hashing."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def sha256_hex(text: str) -> str:
-    """SHA-256 of UTF-8 text, hex."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 # ----------------------------------------------------------------------------- steering
 @dataclass(frozen=True)
 class SteeringSetting:
@@ -227,25 +208,6 @@ class SteeringSetting:
         if self.sources:
             out["sources"] = dict(self.sources)
         return out
-
-
-_DIGESTS: dict[str, str] = {}
-
-
-def file_digest(path: str | Path) -> str:
-    """sha256 of a file, or of a folder's files (names and contents, sorted); cached per process."""
-    p = Path(path)
-    key = str(p.resolve())
-    if key not in _DIGESTS:
-        h = hashlib.sha256()
-        files = [p] if p.is_file() else sorted(x for x in p.rglob("*") if x.is_file())
-        for f in files:
-            h.update(f.relative_to(p).as_posix().encode() if f != p else b"")
-            with open(f, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-        _DIGESTS[key] = h.hexdigest()
-    return _DIGESTS[key]
 
 
 def _jsonable(x: Any) -> Any:
@@ -498,7 +460,7 @@ def parse_roles(x: Any, base: Path) -> list[Role]:
         if s in nr_splits:
             out.append(no_role(s))
         out += [r for r in roles if r.split == s]
-    if any(r.id == NO_ROLE_ID for r in roles):
+    if any(r.id == NO_ROLE for r in roles):
         raise UserError("roles", "a role has an empty id", "give every role a non-empty id")
     check_unique_ids(out, "roles")
     if not out:
@@ -582,13 +544,9 @@ class SweepConfig:
                 for s in self.steering:
                     key = {"identity": ident, "seed": seed, "role": [role.id, role.split, role.text],
                            "steering": s.record()}
-                    cid = sha256_hex(canonical_json(key))[:16]
+                    cid = condition_id(key)
                     out.append(Condition(index=len(out), seed=seed, role=role, steering=s, condition_id=cid))
         return out
-
-
-#: task-name suffix of each answer format of the values_* task families
-FORMAT_SUFFIXES: dict[str, str] = {"yesno": "", "likert": "_likert", "likert_rev": "_likert_rev", "generate": "_gen"}
 
 
 def resolve_task_names(tasks: Sequence[str], fmt: str | None) -> list[str]:

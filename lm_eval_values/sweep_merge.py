@@ -19,9 +19,10 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from lm_eval_values.atomic import atomic_directory, atomic_write_json, check_writable_dir
-from lm_eval_values.errors import ArgumentParser, UserError
-from lm_eval_values.matrix import CONDITION_FILE, CONDITIONS_DIR, build_tables, read_conditions, write_tables
+from lm_eval_values.core.atomic import atomic_directory, atomic_write_json, check_writable_dir
+from lm_eval_values.core.errors import ArgumentParser, UserError
+from lm_eval_values.core.files import CONDITION_FILE, CONDITIONS_DIR, MANIFEST_FILE, MATRIX_FILE
+from lm_eval_values.matrix import build_tables, read_conditions, write_tables
 
 _SHARD_RE = re.compile(r"^manifest\.shard-(\d+)-of-(\d+)\.json$")
 
@@ -126,9 +127,9 @@ def merge_shards(out: str | Path, inputs: Sequence[str | Path] = (), score_metri
     versions = {str(i): m.get("versions") for i, (_, m) in sorted(shards.items())}
     if len({json.dumps(v, sort_keys=True) for v in versions.values()}) > 1:
         merged["versions_by_shard"] = versions
-    atomic_write_json(out_dir / "manifest.json", merged)
+    atomic_write_json(out_dir / MANIFEST_FILE, merged)
     print(f"merge: {len(shards)} shards, {len(all_ids)} conditions x {len(tables.values)} values -> "
-          f"{out_dir / 'matrix.csv'}", file=sys.stderr)
+          f"{out_dir / MATRIX_FILE}", file=sys.stderr)
     return merged
 
 

@@ -45,8 +45,9 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from lm_eval_values.corpus import CorpusConfig
-from lm_eval_values.errors import ArgumentParser, UserError
-from lm_eval_values.paths import cache_home
+from lm_eval_values.core.errors import ArgumentParser, UserError
+from lm_eval_values.core.paths import cache_home
+from lm_eval_values.core.versions import SAE_PACKAGES, package_versions
 
 ARCHS = ("topk", "standard")
 METRICS_FILE = "metrics.json"
@@ -285,7 +286,7 @@ def validate(cfg: TrainSAEConfig) -> TrainPlan:
     out = Path(cfg.out).expanduser() if cfg.out else default_out(shape, cfg.layer)
     if out.exists() and not out.is_dir():
         raise UserError("--out", f"{out} exists and is not a folder", "choose a folder path")
-    from lm_eval_values.atomic import check_writable_dir
+    from lm_eval_values.core.atomic import check_writable_dir
 
     check_writable_dir(out.parent, "--out")
     return TrainPlan(cfg=cfg, shape=shape, out=out)
@@ -454,7 +455,7 @@ def train(plan: TrainPlan, log: Any = None) -> dict[str, Any]:
     """Run a validated :class:`TrainPlan`; return the metrics record (also written to ``metrics.json``)."""
     import torch
 
-    from lm_eval_values.atomic import atomic_directory, atomic_write_json
+    from lm_eval_values.core.atomic import atomic_directory, atomic_write_json
     from lm_eval_values.corpus import (corpus_manifest, pack_tokens, project_documents, sample_documents,
                                        split_documents)
 
@@ -536,18 +537,10 @@ def train(plan: TrainPlan, log: Any = None) -> dict[str, Any]:
             "corpus": corpus_manifest(docs, cfg.corpus),
             "excluded_token_ids": exclude,
             "seed": cfg.seed,
-            "versions": _versions(),
+            "versions": package_versions(SAE_PACKAGES, python=False),
         }
         atomic_write_json(out_dir / METRICS_FILE, record)
     return record
-
-
-def _versions() -> dict[str, str]:
-    import sae_lens
-    import torch
-    import transformers
-
-    return {"sae_lens": sae_lens.__version__, "torch": torch.__version__, "transformers": transformers.__version__}
 
 
 # ----------------------------------------------------------------------------- CLI

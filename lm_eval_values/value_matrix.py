@@ -21,41 +21,12 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from lm_eval_values.errors import UserError
-
-#: Meta columns of a sweep matrix, in order.
-META_COLUMNS: tuple[str, ...] = ("condition_id", "role_id", "split", "steering_id", "coefficient", "seed")
-#: Steering id of unsteered rows.
-NO_STEERING = "none"
-#: Role id of rows asked without a role.
-NO_ROLE = ""
+from lm_eval_values.core.conditions import META_COLUMNS, NO_ROLE, NO_STEERING, normalise_steering_id
+from lm_eval_values.core.errors import UserError
+from lm_eval_values.core.files import MATRIX_FILE
 
 _STUDY_MARKERS = ("steer_dim", "player_name")
 _STUDY_EXTRA = ("stds", "scstds")
-
-
-def _norm_steering_id(x: object) -> str:
-    """``10096.0`` / ``"10096"`` / ``10096`` -> ``"10096"``; empty / NaN -> ``"none"``."""
-    if x is None:
-        return NO_STEERING
-    if isinstance(x, float):
-        if np.isnan(x):
-            return NO_STEERING
-        if x.is_integer():
-            return str(int(x))
-        return repr(x)
-    if isinstance(x, (int, np.integer)):
-        return str(int(x))
-    s = str(x).strip()
-    if s == "" or s.lower() in ("nan", "none"):
-        return NO_STEERING
-    try:
-        f = float(s)
-        if f.is_integer() and "e" not in s.lower():
-            return str(int(f))
-    except ValueError:
-        pass
-    return s
 
 
 @dataclass
@@ -118,7 +89,7 @@ class ValueMatrix:
         """
         rows = pd.Series(True, index=self.scores.index)
         if keep_steering is not None:
-            want = [_norm_steering_id(s) for s in keep_steering]
+            want = [normalise_steering_id(s) for s in keep_steering]
             have = set(self.meta["steering_id"].astype(str))
             unknown = [s for s in want if s not in have]
             if unknown:
@@ -197,7 +168,7 @@ def _from_sweep_frame(df: pd.DataFrame, source: str) -> ValueMatrix:
     meta["condition_id"] = meta["condition_id"].astype(str)
     meta["role_id"] = [NO_ROLE if pd.isna(x) else str(x) for x in meta["role_id"]]
     meta["split"] = ["" if pd.isna(x) else str(x) for x in meta["split"]]
-    meta["steering_id"] = [_norm_steering_id(x) for x in meta["steering_id"]]
+    meta["steering_id"] = [normalise_steering_id(x) for x in meta["steering_id"]]
     meta["coefficient"] = pd.to_numeric(meta["coefficient"], errors="coerce")
     meta["seed"] = pd.to_numeric(meta["seed"], errors="coerce").astype("Int64")
     score_cols = [c for c in df.columns if c not in META_COLUMNS]
@@ -208,7 +179,7 @@ def _from_sweep_frame(df: pd.DataFrame, source: str) -> ValueMatrix:
 def _from_study_frame(df: pd.DataFrame, source: str, split: str | None) -> ValueMatrix:
     score_cols = [c for c in df.columns
                   if c not in _STUDY_MARKERS and c not in _STUDY_EXTRA and ":" not in str(c)]
-    steering = [_norm_steering_id(x) for x in df["steer_dim"]]
+    steering = [normalise_steering_id(x) for x in df["steer_dim"]]
     roles = [NO_ROLE if pd.isna(x) else str(x).strip() for x in df["player_name"]]
     if split is None:
         name = Path(source).name.lower()
@@ -272,7 +243,7 @@ def read_value_matrix(path: str | Path, keep_steering: Iterable[object] | None =
     if not p.exists():
         raise UserError(field, f"{p} does not exist", "give a matrix.csv, a study-format CSV or a sweep folder")
     if p.is_dir():
-        inner = p / "matrix.csv"
+        inner = p / MATRIX_FILE
         if inner.is_file():
             vm = frame_to_value_matrix(_read_csv(inner, field), str(inner), split, field)
         else:

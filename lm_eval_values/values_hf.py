@@ -13,7 +13,7 @@ A subclass of lm-eval's :class:`~lm_eval.models.huggingface.HFLM` (so every HF m
     prefix_reuse=true|false  (default true: shared-prefix KV reuse, see lm_eval_values.prefix_reuse)
     prefix_min_tokens=<int>  (default 16: shortest shared prefix worth reusing)
 
-Without ``dtype=`` the dtype is :func:`lm_eval_values.dtypes.default_dtype` of the device
+Without ``dtype=`` the dtype is :func:`lm_eval_values.core.dtypes.default_dtype` of the device
 (CUDA bf16/fp16; CPU bf16 only with native bf16 instructions, else float32).
 
 Roles. ``system`` (default): with a chat template the role is the system turn (placed before
@@ -39,7 +39,6 @@ evaluation) is returned by :meth:`ValuesHFLM.condition_record` and merged into l
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 from typing import Any
 
@@ -54,15 +53,13 @@ from steering_hooks import BatchContext, CompiledSpec, Receipt, SpecError, attac
 from steering_hooks.context import find_span_positions
 from steering_hooks.spec import SteeringSpec
 
+from lm_eval_values.core.hashing import sha256_hex
+
 log = logging.getLogger(__name__)
 
 ROLE_MODES = ("system", "prefix", "none")
 RECORD_VERSION = 1
 _SHORTHAND = ("sae", "feature", "coeff", "op", "layer", "positions", "value", "vector", "multiply", "scale")
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def shorthand_spec(**kw: Any) -> dict[str, Any] | None:
@@ -100,7 +97,7 @@ class ValuesHFLM(HFLM):
         if kwargs.get("device") is None:  # HFLM defaults to "cuda" even on CPU-only machines
             kwargs["device"] = "cuda" if torch.cuda.is_available() else "cpu"
         if isinstance(pretrained, str) and kwargs.get("dtype") is None:
-            from lm_eval_values.dtypes import default_dtype
+            from lm_eval_values.core.dtypes import default_dtype
 
             kwargs["dtype"] = default_dtype(kwargs["device"])
         super().__init__(pretrained=pretrained, **kwargs)
@@ -161,7 +158,7 @@ class ValuesHFLM(HFLM):
         return {
             "record_version": RECORD_VERSION,
             "role_id": self._role_id,
-            "role_sha256": None if role is None else _sha256(role),
+            "role_sha256": None if role is None else sha256_hex(role),
             "role_text": role,
             "role_mode": self.role_mode,
             "steer": self._spec.to_dict() if self._spec else None,

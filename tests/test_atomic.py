@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from lm_eval_values.atomic import TMP_PREFIX, atomic_directory, atomic_write_json, atomic_write_text, check_writable_dir
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.atomic import TMP_PREFIX, atomic_directory, atomic_write_json, atomic_write_text, check_writable_dir
+from lm_eval_values.core.errors import UserError
 
 
 def test_atomic_write_replaces_and_uses_umask_mode(tmp_path):

@@ -132,7 +132,7 @@ def _plain_lm_eval_folder(root: Path, name: str, model: str) -> None:
 
 def _disk_full(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every atomic file write fails as on a full disk (after the temporary file is created)."""
-    import lm_eval_values.atomic as atomic
+    import lm_eval_values.core.atomic as atomic
 
     real_fdopen = os.fdopen
 

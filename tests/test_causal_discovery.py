@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from lm_eval_values.causal.discovery import Background, discover, pc_from_correlation
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
 from lm_eval_values.value_matrix import META_COLUMNS, ValueMatrix
 
 

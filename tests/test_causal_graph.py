@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from lm_eval_values.causal.export import to_dot_text, to_graphml_text, to_json_text
 from lm_eval_values.causal.graph import ARROW, CIRCLE, TAIL, ValueGraph, transitive_reduction_ordered
 from lm_eval_values.causal.reference import load_reference
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
 
 N = ["A", "B", "C", "D"]
 

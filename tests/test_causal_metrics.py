@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from lm_eval_values.causal.graph import ARROW, TAIL, ValueGraph
 from lm_eval_values.causal.metrics import compare_graphs, shd, to_cpdag
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
 
 N3 = ["a", "b", "c"]
 

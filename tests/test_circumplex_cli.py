@@ -11,7 +11,7 @@ import pytest
 
 from lm_eval_values.circumplex_cli import main as compare_human_main
 from lm_eval_values.cli import main as cli_main
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
 from lm_eval_values.value_names import SCHWARTZ_VALUES
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -159,7 +159,7 @@ def test_missing_input_file_and_out_is_a_file(tmp_path):
 def test_items_per_value_and_convention(tmp_path):
     from lm_eval_values.circumplex import load_human_reference
     from lm_eval_values.circumplex_cli import parse_items_per_value
-    from lm_eval_values.errors import UserError
+    from lm_eval_values.core.errors import UserError
 
     ref = load_human_reference()
     assert parse_items_per_value("equal", ref) is None

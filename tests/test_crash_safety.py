@@ -172,7 +172,7 @@ def test_failure_inside_a_steered_condition_leaves_no_hooks(env: dict[str, Path]
                                                             monkeypatch: pytest.MonkeyPatch, failure: str) -> None:
     """The steered condition fails inside its forward pass; the unsteered one before it is kept."""
     import lm_eval_values.sweep as sweep_mod
-    from lm_eval_values.errors import UserError
+    from lm_eval_values.core.errors import UserError
     from steering_hooks.errors import SpecError
 
     steer: dict[str, Any] = {"type": "vector", "id": "rnd", "vector": str(env["root"] / "vec.npy"), "layer": 1,

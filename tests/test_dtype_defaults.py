@@ -1,11 +1,11 @@
-"""Default dtypes (``lm_eval_values.dtypes``): bf16 only where the hardware computes it natively."""
+"""Default dtypes (``lm_eval_values.core.dtypes``): bf16 only where the hardware computes it natively."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from lm_eval_values import dtypes
+from lm_eval_values.core import dtypes
 
 X86_AVX2 = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse sse2 avx avx2 fma\n"
 X86_BF16 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"

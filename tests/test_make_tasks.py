@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
 from lm_eval_values.make_tasks import main
 
 ROWS = [  # written for this test
@@ -104,7 +104,7 @@ def test_make_tasks_cli_one_line_exit_2(tmp_path) -> None:
 def _load_generator(family: str):
     import importlib.util
 
-    from lm_eval_values.registration import tasks_dir
+    from lm_eval_values.core.paths import tasks_dir
 
     path = tasks_dir() / family / "_generate_configs.py"
     spec = importlib.util.spec_from_file_location(f"_gen_{family}", path)
@@ -119,25 +119,25 @@ def _committed_yamls(root: Path, subdirs) -> set[str]:
 
 def test_schwartz_generator_matches_committed_files() -> None:
     """The committed Schwartz YAMLs are exactly what the generator writes (deterministic, no stale files)."""
-    from lm_eval_values.make_tasks import FORMAT_SUFFIX
-    from lm_eval_values.registration import tasks_dir
+    from lm_eval_values.core.files import FORMAT_SUFFIXES
+    from lm_eval_values.core.paths import tasks_dir
 
     root = tasks_dir() / "schwartz"
     files = _load_generator("schwartz").build()
     for rel, text in files.items():
         assert (root / rel).read_text() == text, rel
-    assert _committed_yamls(root, FORMAT_SUFFIX) == {r for r in files if "/" in r}
+    assert _committed_yamls(root, FORMAT_SUFFIXES) == {r for r in files if "/" in r}
 
 
 def test_valuebench_generator_matches_committed_files(valuebench_csv) -> None:
-    from lm_eval_values.make_tasks import FORMAT_SUFFIX
-    from lm_eval_values.registration import tasks_dir
+    from lm_eval_values.core.files import FORMAT_SUFFIXES
+    from lm_eval_values.core.paths import tasks_dir
 
     files, pfiles = _load_generator("valuebench").build(str(valuebench_csv))
     for root, gen in ((tasks_dir() / "valuebench", files), (tasks_dir() / "pvq40", pfiles)):
         for rel, text in gen.items():
             assert (root / rel).read_text() == text, rel
-        assert _committed_yamls(root, [*FORMAT_SUFFIX, "vcg17"]) == {r for r in gen if "/" in r}
+        assert _committed_yamls(root, [*FORMAT_SUFFIXES, "vcg17"]) == {r for r in gen if "/" in r}
     assert sum(1 for r in files if r.startswith("yesno/")) == 224
     # only dimension names, never item text, in the committed YAMLs
     import csv

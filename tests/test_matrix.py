@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from lm_eval_values.errors import UserError
-from lm_eval_values.matrix import (build_tables, fmt_coef, fmt_float, main as matrix_main, matrix_from_results_dir,
+from lm_eval_values.core.conditions import coefficient_text
+from lm_eval_values.core.errors import UserError
+from lm_eval_values.matrix import (build_tables, fmt_float, main as matrix_main, matrix_from_results_dir,
                                    order_values, read_conditions)
 
 
@@ -38,7 +39,8 @@ def test_formatting_helpers() -> None:
     assert fmt_float(0.1234567) == "0.123457"
     assert fmt_float(-0.0000001) == "0.000000"  # no negative zero
     assert fmt_float(float("nan")) == "" and fmt_float(None) == ""
-    assert fmt_coef(100.0) == "100" and fmt_coef(-1) == "-1" and fmt_coef(0.25) == "0.25" and fmt_coef(None) == ""
+    assert coefficient_text(100.0) == "100" and coefficient_text(-1) == "-1" and coefficient_text(0.25) == "0.25"
+    assert coefficient_text(None) == ""
     assert order_values(["Zeal", "Tradition", "Power", "Achievement", "Aesthetic"]) == \
         ["Power", "Achievement", "Tradition", "Aesthetic", "Zeal"]
 

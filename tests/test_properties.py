@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
 from lm_eval_values.roles import load_roles
 from steering_hooks.errors import SpecError
 from steering_hooks.spec import OPS, SCALES, Positions, parse_positions, spec_from_obj

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
 from lm_eval_values.value_names import SCHWARTZ_VALUES
 
 SETTINGS = [("none", 0.0), ("prompt:Power", 1.0), ("prompt:Power", -1.0), ("vec:Power", 0.5)]

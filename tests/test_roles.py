@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
 from lm_eval_values.roles import (MBTI_TYPES, OCCUPATIONS, Role, generate_roles, load_roles, no_role,
                                   render_role_text)
 

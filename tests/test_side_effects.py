@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from lm_eval_values.causal.reference import load_reference
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
 from lm_eval_values.side_effects import (
     auroc, benjamini_hochberg, cochange_frequencies, degree_preserving_random, descendant_sets,
     heldout_evaluation, role_changes, steering_changes, study_side_effects,

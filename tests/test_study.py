@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -206,7 +206,7 @@ def test_sigkill_mid_run_then_resume_gives_identical_matrix(full_run: Path, swee
 
 
 def test_two_shards_merged_equal_unsharded(full_run: Path, sweep_env: dict[str, Path]) -> None:
-    from lm_eval_values.errors import UserError
+    from lm_eval_values.core.errors import UserError
     from lm_eval_values.sweep import run_sweep
     from lm_eval_values.sweep_config import load_config
     from lm_eval_values.sweep_merge import main as merge_main

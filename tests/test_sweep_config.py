@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
 from lm_eval_values.sweep_config import (VALUE_DEFINITIONS, load_config, parse_config, parse_shard,
                                          resolve_task_names, shard_conditions, value_definition_prompt)
 from lm_eval_values.value_names import SCHWARTZ_VALUES

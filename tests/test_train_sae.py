@@ -10,7 +10,7 @@ import torch
 
 from lm_eval_values import cli
 from lm_eval_values.corpus import CorpusConfig, pack_tokens, project_documents, split_documents
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
 from lm_eval_values.train_sae import (TrainSAEConfig, evaluate_sae, hook_names, layer_outputs, load_model, train,
                                       validate)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
 from lm_eval_values.value_matrix import META_COLUMNS, ValueMatrix, read_value_matrix
 
 VALUES = ["Alpha", "Beta", "Gamma"]

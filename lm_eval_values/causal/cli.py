@@ -19,10 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lm_eval_values.atomic import atomic_write_files, check_output_dir
+from lm_eval_values.core.atomic import atomic_write_files, check_output_dir
 from lm_eval_values.causal.discovery import ALGOS, INDEP_TESTS, Background, discover
 from lm_eval_values.causal.graph import POLICIES, ValueGraph
-from lm_eval_values.errors import ArgumentParser, UserError
+from lm_eval_values.core.errors import ArgumentParser, UserError
+from lm_eval_values.core.versions import GRAPH_PACKAGES, package_versions
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,13 +172,7 @@ def main(argv: list[str]) -> int:
         files["metrics.json"] = (json.dumps(json_safe(metrics), indent=2, sort_keys=True) + "\n").encode()
     run = {"command": "graph", "argv": list(argv), "input": str(args.input), "n_rows": vm.n_rows,
            "values": vm.values, "seed": args.seed, "policy": args.policy, "counts": counts, "graph_meta": graph.meta}
-    try:
-        import causallearn  # noqa: F401
-        from importlib.metadata import version
-
-        run["versions"] = {"causal-learn": version("causal-learn"), "networkx": version("networkx")}
-    except Exception:  # pragma: no cover
-        pass
+    run["versions"] = package_versions(GRAPH_PACKAGES, python=False)
 
     # ---------------------------------------------------------------- write
     files["run.json"] = (json.dumps(json_safe(run), indent=2, sort_keys=True, default=str) + "\n").encode()

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import FancyArrowPatch  # noqa: E402
 
-from lm_eval_values.png import figure_png
+from lm_eval_values.core.png import figure_png
 from lm_eval_values.causal.graph import ARROW, CIRCLE, ValueGraph  # noqa: E402
 
 _STYLE = {

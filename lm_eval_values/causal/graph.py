@@ -28,7 +28,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import networkx as nx
 import numpy as np
 
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
 
 TAIL, ARROW, CIRCLE = "tail", "arrow", "circle"
 MARKS = (TAIL, ARROW, CIRCLE)

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from lm_eval_values.causal.graph import ARROW, TAIL, ValueGraph
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
 
 
 def to_cpdag(g: ValueGraph) -> ValueGraph:

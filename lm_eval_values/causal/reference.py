@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from lm_eval_values.causal.graph import ARROW, CIRCLE, TAIL, ValueGraph
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
 
 _TYPES: dict[str, tuple[str, str]] = {}
 for _names, _marks in (

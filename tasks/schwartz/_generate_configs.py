@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lm_eval_values.make_tasks import FORMAT_SUFFIX, family_files, group_yaml, write_files
+from lm_eval_values.core.files import FORMAT_SUFFIXES
+from lm_eval_values.make_tasks import family_files, group_yaml, write_files
 from lm_eval_values.value_names import SCHWARTZ_VALUES
 
 HERE = Path(__file__).resolve().parent
@@ -25,7 +26,7 @@ def build() -> dict[str, str]:
 
 def main() -> None:
     files = build()
-    for fmt in FORMAT_SUFFIX:
+    for fmt in FORMAT_SUFFIXES:
         for old in (HERE / fmt).glob("*.yaml"):
             old.unlink()
     write_files(HERE, files)

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from lm_eval_values.errors import UserError
+from lm_eval_values.core.errors import UserError
 
 
 def read_yaml_file(path: str | Path, field: str = "CONFIG", what: str = "a YAML file") -> Any:

@@ -15,6 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from lm_eval_values.core.errors import UserError
+
 TMP_PREFIX = ".tmp-"
 
 
@@ -100,10 +102,8 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
 def check_writable_dir(path: str | os.PathLike, field: str = "--out") -> Path:
     """Create ``path`` if needed and check that files can be created in it.
 
-    Raises :class:`~lm_eval_values.errors.UserError` naming ``field`` otherwise.
+    Raises :class:`~lm_eval_values.core.errors.UserError` naming ``field`` otherwise.
     """
-    from lm_eval_values.errors import UserError
-
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -130,10 +130,8 @@ def check_output_dir(path: str | os.PathLike, field: str = "--out") -> Path:
 
     The nearest existing ancestor must be a folder we may write into (a path under a regular
     file, or a file where the folder should be, is refused). Raises
-    :class:`~lm_eval_values.errors.UserError` naming ``field``.
+    :class:`~lm_eval_values.core.errors.UserError` naming ``field``.
     """
-    from lm_eval_values.errors import UserError
-
     path = Path(path)
     missing, existing = _first_missing(path)
     if missing is None and not path.is_dir():
@@ -152,10 +150,8 @@ def atomic_write_files(folder: str | os.PathLike, files: dict[str, bytes], field
     Every file is first written (and fsynced) to a ``.tmp-`` sibling; only when all are complete
     are they renamed into place. On an ``OSError`` (disk full, permissions, a path under a
     file) the temporaries, and any folders this call created, are removed and a
-    :class:`~lm_eval_values.errors.UserError` naming ``field`` is raised: the folder is as before.
+    :class:`~lm_eval_values.core.errors.UserError` naming ``field`` is raised: the folder is as before.
     """
-    from lm_eval_values.errors import UserError
-
     folder = Path(folder)
     created, _ = _first_missing(folder)
     temps: list[tuple[Path, Path]] = []
