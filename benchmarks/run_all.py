@@ -101,7 +101,7 @@ def machine() -> dict[str, Any]:
 
 
 def smollm2_path() -> str:
-    from lm_eval_values.embedded_models import resolve_model_path
+    from lm_eval_values.integration.embedded_models import resolve_model_path
 
     return str(resolve_model_path("smollm2-135m-instruct"))
 
@@ -128,7 +128,7 @@ def stock_lm(path: str, batch_size: int = 8, dtype: str = "float32"):
 
 
 def values_lm(path: str, batch_size: int = 8, dtype: str = "float32", **kw: Any):
-    from lm_eval_values.values_hf import ValuesHFLM
+    from lm_eval_values.model.values_hf import ValuesHFLM
 
     model, tok = hf_model(path, dtype)
     return ValuesHFLM(pretrained=model, tokenizer=tok, batch_size=batch_size, device="cpu", **kw)
@@ -242,7 +242,7 @@ def fig_values_hf_and_reuse(R: dict, reps: int) -> None:
     def hrun():
         out[("fs", "hf")] = hf_role()
     t2 = alternate({"hf": hrun, "values_hf_reuse": vrun(True)}, reps)
-    from lm_eval_values.prefix_reuse import reuse_stats
+    from lm_eval_values.model.prefix_reuse import reuse_stats
 
     # token counts for ALL items of the task (what the full protocol costs)
     reqs = _requests_of(vh, td2)
@@ -349,7 +349,7 @@ def fig_steering(R: dict, reps: int) -> None:
 
 def fig_sweep(R: dict, reps: int) -> None:
     """Figure 4: 20 roles in one process (values_hf) vs stock lm_eval once per role (fresh process)."""
-    from lm_eval_values.roles import load_roles  # noqa: F401 - roles module present
+    from lm_eval_values.model.roles import load_roles  # noqa: F401 - roles module present
 
     path = smollm2_path()
     roles = _roles(20)
@@ -404,8 +404,8 @@ def _roles(n: int) -> list[str]:
 
 def fig_generate(R: dict, reps: int) -> None:
     """Figure 5: generate (the study's protocol) vs yesno on the same items."""
-    from lm_eval_values.prefix_reuse import reuse_stats
-    from lm_eval_values.scoring import parse_answer
+    from lm_eval_values.model.prefix_reuse import reuse_stats
+    from lm_eval_values.values.scoring import parse_answer
 
     path = smollm2_path()
     vh = values_lm(path)

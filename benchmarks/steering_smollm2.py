@@ -93,7 +93,7 @@ def build_vector(lm: Any, value: str, layer: int, out: Path) -> tuple[Path, dict
 def evaluate(lm: Any, tasks: list[str], limit: int | None = None) -> dict[str, float]:
     import lm_eval
 
-    from lm_eval_values.registration import get_task_manager
+    from lm_eval_values.integration.registration import get_task_manager
 
     res = lm_eval.simple_evaluate(model=lm, tasks=tasks, task_manager=get_task_manager(), apply_chat_template=True,
                                   limit=limit, verbosity="ERROR")
@@ -193,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from lm_eval_values.embedded_models import resolve_model_path
-    from lm_eval_values.values_hf import ValuesHFLM
+    from lm_eval_values.integration.embedded_models import resolve_model_path
+    from lm_eval_values.model.values_hf import ValuesHFLM
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -46,7 +46,7 @@ def _evaluate(model_path: str, tasks: list[Any], limit: int | None, system_instr
 
 def profile(result: dict[str, Any], suffix: str, metric: str) -> dict[str, float]:
     """{value display name: metric} for the Schwartz tasks of one format."""
-    from lm_eval_values.value_names import SCHWARTZ_VALUES, slugify
+    from lm_eval_values.values.names import SCHWARTZ_VALUES, slugify
 
     return {v: float(result["results"][f"values_schwartz_{slugify(v)}{suffix}"][f"{metric},none"])
             for v in SCHWARTZ_VALUES}
@@ -54,7 +54,7 @@ def profile(result: dict[str, Any], suffix: str, metric: str) -> dict[str, float
 
 def item_answers(result: dict[str, Any], suffix: str) -> dict[str, str]:
     """item_id -> un-keyed answer (yes/no/unsure) from logged samples of one format."""
-    from lm_eval_values.scoring import score_doc
+    from lm_eval_values.values.scoring import score_doc
 
     out: dict[str, str] = {}
     for task, samples in result["samples"].items():
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-    from lm_eval_values.embedded_models import resolve_model_path
+    from lm_eval_values.integration.embedded_models import resolve_model_path
 
     model_path = resolve_model_path("smollm2-135m-instruct")
     report: dict[str, Any] = {"model": "smollm2-135m-instruct", "dtype": "float32", "chat_template": True,
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         _summarise(report)
     if args.part != "profiles":
         # value by value (yesno + generate on the same 10 items), partial results written after each
-        from lm_eval_values.value_names import SCHWARTZ_VALUES, slugify
+        from lm_eval_values.values.names import SCHWARTZ_VALUES, slugify
 
         gen_answers: dict[str, str] = {}
         rev_answers: dict[str, str] = {}

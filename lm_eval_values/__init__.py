@@ -10,6 +10,6 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from lm_eval_values.core.paths import tasks_dir
-from lm_eval_values.registration import get_task_manager, register_models
+from lm_eval_values.integration.registration import get_task_manager, register_models
 
 __all__ = ["__version__", "get_task_manager", "register_models", "tasks_dir"]

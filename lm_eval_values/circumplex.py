@@ -65,7 +65,7 @@ import pandas as pd
 
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.jsonable import json_ready
-from lm_eval_values.value_names import SCHWARTZ_VALUES, slugify
+from lm_eval_values.values.names import SCHWARTZ_VALUES, slugify
 
 if TYPE_CHECKING:  # pragma: no cover
     from lm_eval_values.causal.graph import ValueGraph

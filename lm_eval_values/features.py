@@ -318,8 +318,9 @@ def rank_contrastive(high: Any, low: Any, top: int, direction: str = "both") -> 
 def contrastive_prompts(tok: Any, value: str, definition: str, n_roles: int, seed: int,
                         question: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(prompt, role hint) pairs for value-high and value-low prompts (``n_roles`` personas + no persona)."""
-    from lm_eval_values.corpus import chat_prompt, definition_prompt
-    from lm_eval_values.roles import generate_roles
+    from lm_eval_values.corpus import chat_prompt
+    from lm_eval_values.values.definitions import definition_prompt
+    from lm_eval_values.model.roles import generate_roles
 
     personas = [""] + [r.text for r in generate_roles(n_train=n_roles, n_test=0, seed=seed)] if n_roles > 0 else [""]
     out: dict[str, list[tuple[str, str]]] = {"inclined": [], "disinclined": []}

@@ -14,7 +14,7 @@ Item scores come from the per-sample metrics that lm-eval logs (``score_metric``
 so task naming does not matter. A value score is the mean of its item scores.
 
 Output is deterministic: rows in sweep grid order (then by condition id), value columns in the
-canonical order of :mod:`lm_eval_values.value_names` then alphabetical, floats as ``%.6f``, NaN as
+canonical order of :mod:`lm_eval_values.values.names` then alphabetical, floats as ``%.6f``, NaN as
 an empty cell, ``\\n`` line ends. The same inputs always give the same bytes.
 
 ``lm-eval-values matrix DIR [--out OUT] [--score-metric NAME]`` rebuilds both tables.
@@ -37,7 +37,7 @@ from lm_eval_values.core.conditions import META_COLUMNS, coefficient_text
 from lm_eval_values.core.errors import ArgumentParser, UserError
 from lm_eval_values.core.files import CONDITION_FILE, CONDITIONS_DIR, ITEMS_FILE, MATRIX_FILE, items_file, matrix_file
 from lm_eval_values.core.hashing import sha256_hex
-from lm_eval_values.value_names import SCHWARTZ_VALUES, VCG17_VALUES
+from lm_eval_values.values.names import SCHWARTZ_VALUES, VCG17_VALUES
 
 #: Columns of ``items.csv``.
 ITEM_COLUMNS: tuple[str, ...] = META_COLUMNS + (

@@ -235,7 +235,7 @@ def _parse_side(x: Any) -> dict[str, Any]:
 def _parse_vectors(x: Any) -> VectorSpec | None:
     if x is None:
         return None
-    from lm_eval_values.sweep_config import VALUE_DEFINITIONS
+    from lm_eval_values.values.definitions import VALUE_DEFINITIONS
 
     d = _mapping(x, "vectors")
     _unknown(d, _VECTOR_KEYS, "vectors.")
@@ -407,19 +407,17 @@ def build_vectors(ms: ModelSpec, spec: VectorSpec, folder: Path) -> dict[str, An
     """Diff-of-means vectors: inclined minus disinclined value-definition prompts, each followed by
     the same neutral requests, mean over tokens at the residual stream after ``layer``."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from lm_eval_values.embedded_models import resolve_model_path
-    from lm_eval_values.sweep_config import value_definition_prompt
-    from lm_eval_values.value_names import slugify
+    from lm_eval_values.integration.embedded_models import resolve_model_path
+    from lm_eval_values.model.loading import load_model
+    from lm_eval_values.values.definitions import value_definition_prompt
+    from lm_eval_values.values.names import slugify
     from steering_hooks.vectors import diff_of_means, save_vector
 
     path = resolve_model_path(str(ms.sweep.model_args["pretrained"]))
-    tok = AutoTokenizer.from_pretrained(path)
+    model, tok = load_model(path, progress_bars=True)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path, torch_dtype=torch.float32)
-    model.eval()
     torch.manual_seed(0)
     layer = spec.layer if spec.layer is not None else middle_layer(model)
     from steering_hooks.hookpoints import decoder_layers
@@ -442,7 +440,7 @@ def build_vectors(ms: ModelSpec, spec: VectorSpec, folder: Path) -> dict[str, An
 
 def vector_entries(spec: VectorSpec, folder: Path, layer: int) -> list[dict[str, Any]]:
     """Sweep steering entries for the study's vectors (ids ``vec:<Value>``)."""
-    from lm_eval_values.value_names import slugify
+    from lm_eval_values.values.names import slugify
 
     return [{"type": "vector", "id": f"vec:{v}", "vector": str((folder / f"{slugify(v)}.safetensors").resolve()),
              "layer": layer, "coefficients": spec.coefficients, "positions": spec.positions,

@@ -66,7 +66,7 @@ def make_task_manager(cfg: SweepConfig):
     Indexing the task folders takes seconds, so one manager is kept per (folders, metadata)
     for the life of the process (task loading does not change the index).
     """
-    from lm_eval_values.registration import get_task_manager
+    from lm_eval_values.integration.registration import get_task_manager
 
     metadata = dict(cfg.task_metadata)
     key = canonical_json({"include": [str(p) for p in cfg.include_path], "metadata": metadata})
@@ -177,8 +177,8 @@ class ConditionRunner:
     def __init__(self, cfg: SweepConfig, task_manager: Any) -> None:
         import lm_eval.api.registry
 
-        from lm_eval_values.embedded_models import resolve_model_path
-        from lm_eval_values.registration import register_models
+        from lm_eval_values.integration.embedded_models import resolve_model_path
+        from lm_eval_values.integration.registration import register_models
 
         register_models()
         self.cfg = cfg

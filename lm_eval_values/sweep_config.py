@@ -70,26 +70,11 @@ from lm_eval_values.core.files import FORMAT_SUFFIXES
 from lm_eval_values.core.hashing import canonical_json, file_digest, sha256_hex
 from lm_eval_values.core.paths import expand_path
 from lm_eval_values.core.yaml_io import read_yaml_file
-from lm_eval_values.roles import TEMPLATES, Role, check_unique_ids, generate_roles, load_roles, no_role
-from lm_eval_values.value_names import SCHWARTZ_VALUES
+from lm_eval_values.integration.embedded_models import is_alias
+from lm_eval_values.model.roles import TEMPLATES, Role, check_unique_ids, generate_roles, load_roles, no_role
+from lm_eval_values.values.definitions import DIRECTIONS, PROMPT_TEMPLATE, VALUE_DEFINITIONS
 
 CONFIG_VERSION = 1
-
-#: Value definitions for the value-definition prompt baseline (written for this project).
-VALUE_DEFINITIONS: dict[str, str] = {
-    "Power": "seeking social status and prestige, and control or dominance over people and resources",
-    "Achievement": "seeking personal success by showing competence according to the standards of others",
-    "Hedonism": "seeking pleasure, enjoyment and sensuous gratification for oneself",
-    "Stimulation": "seeking excitement, novelty and challenge in life",
-    "Self-Direction": "thinking and acting independently: choosing, creating and exploring on one's own terms",
-    "Universalism": "understanding, appreciating, tolerating and protecting the welfare of all people and of nature",
-    "Benevolence": "preserving and enhancing the welfare of the people one is in frequent personal contact with",
-    "Tradition": "respecting, committing to and accepting the customs and ideas of one's culture or religion",
-    "Conformity": "restraining actions and impulses that might upset or harm others or break social expectations",
-    "Security": "seeking safety, harmony and stability of society, of relationships and of oneself",
-}
-
-DIRECTIONS: dict[str, float] = {"inclined": 1.0, "disinclined": -1.0}
 
 _TOP_KEYS = {
     "model", "model_args", "tasks", "format", "task_metadata", "include_path", "apply_chat_template",
@@ -108,9 +93,6 @@ _STEER_KEYS: dict[str, set[str]] = {
     "prompt": {"type", "id", "values", "directions", "definitions", "template"},
 }
 MODELS = ("values_hf", "hf")
-
-PROMPT_TEMPLATE = "You are {direction} to the value of {value}, which means {definition}."
-
 
 # ----------------------------------------------------------------------------- small checks
 def _unknown(d: Mapping[str, Any], allowed: set[str], where: str) -> None:
@@ -357,16 +339,6 @@ def _looks_like_release(x: Any) -> bool:
             and not Path(x).exists())
 
 
-def value_definition_prompt(value: str, direction: str = "inclined", definition: str | None = None) -> str:
-    """The study's value-definition prompt, e.g. "You are inclined to the value of Power, which means ..."."""
-    if direction not in DIRECTIONS:
-        raise UserError("direction", f"unknown direction {direction!r}", "use inclined or disinclined")
-    d = definition if definition is not None else VALUE_DEFINITIONS.get(value)
-    if d is None:
-        raise UserError("value", f"no definition for {value!r}", f"use one of: {', '.join(SCHWARTZ_VALUES)}")
-    return PROMPT_TEMPLATE.format(direction=direction, value=value, definition=d)
-
-
 # ----------------------------------------------------------------------------- roles and sampling
 @dataclass(frozen=True)
 class SamplingConfig:
@@ -577,8 +549,6 @@ def parse_config(data: Any, base: Path | None = None, source: str = "") -> Sweep
         raise UserError("model_args.pretrained", "missing", "give a local model folder or an embedded alias "
                         "such as smollm2-135m-instruct")
     pre = _str(model_args["pretrained"], "model_args.pretrained")
-    from lm_eval_values.embedded_models import is_alias
-
     if not is_alias(pre):
         pre_path = Path(pre).expanduser()
         if not pre_path.is_absolute():

@@ -68,7 +68,7 @@ def test_study_policy_gives_edges_gemma(vcg: Path, learned) -> None:
 
 
 def test_reference_with_unknown_names_is_refused(tmp_path: Path) -> None:
-    from lm_eval_values.value_names import VCG17_VALUES
+    from lm_eval_values.values.names import VCG17_VALUES
 
     p = tmp_path / "ref.json"
     p.write_text(json.dumps([["Power", "Achievement", "-->"]]))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from lm_eval_values import circumplex as cx
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.value_names import SCHWARTZ_VALUES
+from lm_eval_values.values.names import SCHWARTZ_VALUES
 
 
 @pytest.fixture(scope="module")

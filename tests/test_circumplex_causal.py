@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from lm_eval_values import circumplex as cx
-from lm_eval_values.value_names import SCHWARTZ_VALUES
+from lm_eval_values.values.names import SCHWARTZ_VALUES
 
 
 def _data_with_exact_correlation(corr: np.ndarray, n: int, seed: int = 0) -> np.ndarray:

@@ -12,7 +12,7 @@ import pytest
 from lm_eval_values.circumplex_cli import main as compare_human_main
 from lm_eval_values.cli import main as cli_main
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.value_names import SCHWARTZ_VALUES
+from lm_eval_values.values.names import SCHWARTZ_VALUES
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lm_eval_values import embedded_models as em
+from lm_eval_values.integration import embedded_models as em
 from lm_eval_values.core.errors import UserError
 
 FAKE_BYTES = b"GGUF" + bytes(range(256)) * 64

@@ -1,4 +1,4 @@
-"""Shared-prefix reuse (``lm_eval_values.prefix_reuse``) gives the plain path's numbers.
+"""Shared-prefix reuse (``lm_eval_values.model.prefix_reuse``) gives the plain path's numbers.
 
 Real forward passes on the tiny Llama fixture (with a chat template): the reuse path is
 compared with ``ValuesHFLM``'s plain scorer, without and with steering (all scopes), at
@@ -28,7 +28,7 @@ ROLE = "(FYI, here is your trait. Gender: female; Job: Surveyor, MBTI: ENFJ)"
 
 @pytest.fixture(scope="module")
 def lms(tiny_model_dir):
-    from lm_eval_values.values_hf import ValuesHFLM
+    from lm_eval_values.model.values_hf import ValuesHFLM
 
     return {bs: ValuesHFLM(pretrained=str(tiny_model_dir), batch_size=bs, device="cpu", dtype="float32")
             for bs in (1, 4)}
@@ -56,7 +56,7 @@ def _requests(lm, chat: bool) -> list:
 
 def _plain_scorer(lm):
     """ValuesHFLM's plain scorer (prefix reuse off)."""
-    from lm_eval_values.values_hf import ValuesHFLM
+    from lm_eval_values.model.values_hf import ValuesHFLM
 
     def run(reqs):
         saved = getattr(lm, "prefix_reuse", None)
@@ -70,7 +70,7 @@ def _plain_scorer(lm):
 
 
 def _reuse(lm, reqs, **kw):
-    from lm_eval_values.prefix_reuse import loglikelihood_tokens
+    from lm_eval_values.model.prefix_reuse import loglikelihood_tokens
 
     return loglikelihood_tokens(lm, reqs, fallback=_plain_scorer(lm), compiled=lm._compiled, receipt=lm._receipt, **kw)
 
@@ -120,7 +120,7 @@ def test_reuse_equals_plain(lms, bs, chat, steer):
 
 def test_reuse_really_shares_the_prefix(lms):
     """The grouping finds the few-shot prefix: one group, fewer forward tokens than the plain path."""
-    from lm_eval_values.prefix_reuse import build_rows, group_rows, reuse_stats
+    from lm_eval_values.model.prefix_reuse import build_rows, group_rows, reuse_stats
 
     lm = lms[4]
     lm.set_condition()
@@ -135,7 +135,7 @@ def test_reuse_really_shares_the_prefix(lms):
 
 def test_prefix_is_cut_where_scopes_differ(lms):
     """A ``last:k`` scope reaching into the shared prefix shortens it (rows would steer differently)."""
-    from lm_eval_values.prefix_reuse import build_rows, group_rows, steering_safe_prefix
+    from lm_eval_values.model.prefix_reuse import build_rows, group_rows, steering_safe_prefix
 
     lm = lms[1]
     # the shorter context's last 3 tokens are shared with the longer one, where they are not last
@@ -179,7 +179,7 @@ def test_values_hf_default_reuse_equals_plain_through_lm_eval(tiny_model_dir, fe
     import lm_eval
     import lm_eval.evaluator
 
-    from lm_eval_values.values_hf import ValuesHFLM
+    from lm_eval_values.model.values_hf import ValuesHFLM
 
     lm = ValuesHFLM(pretrained=str(tiny_model_dir), batch_size=4, device="cpu", role=ROLE)
     assert lm.prefix_reuse is True  # on by default

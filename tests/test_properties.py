@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.roles import load_roles
+from lm_eval_values.model.roles import load_roles
 from steering_hooks.errors import SpecError
 from steering_hooks.spec import OPS, SCALES, Positions, parse_positions, spec_from_obj
 

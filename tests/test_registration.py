@@ -19,7 +19,7 @@ def test_tasks_dir_is_inside_package_and_has_yaml():
 def test_register_models_keeps_builtins():
     from lm_eval.api.registry import get_model
 
-    from lm_eval_values.registration import register_models
+    from lm_eval_values.integration.registration import register_models
 
     register_models()
     register_models()  # idempotent

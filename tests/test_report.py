@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.value_names import SCHWARTZ_VALUES
+from lm_eval_values.values.names import SCHWARTZ_VALUES
 
 SETTINGS = [("none", 0.0), ("prompt:Power", 1.0), ("prompt:Power", -1.0), ("vec:Power", 0.5)]
 

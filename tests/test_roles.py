@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.roles import (MBTI_TYPES, OCCUPATIONS, Role, generate_roles, load_roles, no_role,
+from lm_eval_values.model.roles import (MBTI_TYPES, OCCUPATIONS, Role, generate_roles, load_roles, no_role,
                                   render_role_text)
 
 
@@ -39,7 +39,7 @@ def test_generator_is_independent_of_pythonhashseed(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    code = "from lm_eval_values.roles import generate_roles; print([r.text for r in generate_roles(5, 2, seed=3)])"
+    code = "from lm_eval_values.model.roles import generate_roles; print([r.text for r in generate_roles(5, 2, seed=3)])"
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            env={"PYTHONHASHSEED": h, "PATH": ""}).stdout for h in ("1", "2")}
     assert len(outs) == 1 and "FYI" in outs.pop()

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from lm_eval_values.scoring import (acquiescence_index, generate_item, likert_item, parse_answer, process_results,
+from lm_eval_values.values.scoring import (acquiescence_index, generate_item, likert_item, parse_answer, process_results,
                                     yesno_item)
 
 # (generated text after "Thought:", expected answer)

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.sweep_config import (VALUE_DEFINITIONS, load_config, parse_config, parse_shard,
-                                         resolve_task_names, shard_conditions, value_definition_prompt)
-from lm_eval_values.value_names import SCHWARTZ_VALUES
+from lm_eval_values.sweep_config import load_config, parse_config, parse_shard, resolve_task_names, shard_conditions
+from lm_eval_values.values.definitions import VALUE_DEFINITIONS, value_definition_prompt
+from lm_eval_values.values.names import SCHWARTZ_VALUES
 
 
 @pytest.fixture()
@@ -243,7 +243,7 @@ def test_format_picks_task_variant() -> None:
 
 
 def test_shipped_configs_validate() -> None:
-    from lm_eval_values.embedded_models import is_alias
+    from lm_eval_values.integration.embedded_models import is_alias
 
     folder = Path(__file__).resolve().parents[1] / "lm_eval_values" / "configs"
     files = sorted(folder.glob("sweep_*.yaml"))

@@ -14,7 +14,7 @@ import pytest
 from lm_eval.api.model import LM
 
 from lm_eval_values import get_task_manager
-from lm_eval_values.value_names import SCHWARTZ_VALUES, slugify
+from lm_eval_values.values.names import SCHWARTZ_VALUES, slugify
 
 # fixed answer probabilities
 YESNO_P = {"yes": 0.6, "Yes": 0.1, "no": 0.2, "No": 0.1}  # P(yes)=0.7, P(no)=0.3 -> raw 0.4
@@ -128,7 +128,7 @@ def test_logged_docs_carry_item_fields(schwartz_all) -> None:
 
 
 def test_prompts_put_constant_text_first_and_item_last(schwartz_all) -> None:
-    from lm_eval_values.make_tasks import format_template
+    from lm_eval_values.values.make_tasks import format_template
 
     res, lm = schwartz_all
     checked = 0
@@ -150,7 +150,7 @@ def test_prompts_put_constant_text_first_and_item_last(schwartz_all) -> None:
 
 def test_vcg17_all_formats_stub(valuebench_csv, monkeypatch) -> None:
     """values_vcg17 from the shared ValueBench CSV, all formats, limit 3 (stub: exact signs)."""
-    from lm_eval_values.value_names import VCG17_VALUES
+    from lm_eval_values.values.names import VCG17_VALUES
 
     monkeypatch.setenv("LM_EVAL_VALUES_VALUEBENCH", str(valuebench_csv))
     res, _ = _run(["values_vcg17", "values_vcg17_likert", "values_vcg17_likert_rev", "values_vcg17_gen"], limit=3)
@@ -165,7 +165,7 @@ def test_vcg17_all_formats_stub(valuebench_csv, monkeypatch) -> None:
 
 def test_values_glob_selects_each_task_once() -> None:
     """`values_*` through get_task_manager(): groups replace their members, nothing is selected twice."""
-    from lm_eval_values.registration import _group_members
+    from lm_eval_values.integration.registration import _group_members
 
     tm = get_task_manager()
     matched = tm.match_tasks(["values_*"])

@@ -10,7 +10,7 @@ from typing import Any
 
 
 from lm_eval_values import get_task_manager
-from lm_eval_values.value_names import VCG17_VALUES, slugify
+from lm_eval_values.values.names import VCG17_VALUES, slugify
 
 DOC_FIELDS = {"item_id", "value", "agreement", "format", "inventory", "family"}
 

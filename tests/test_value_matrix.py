@@ -147,6 +147,6 @@ def test_study_train_file(shared_data: Path) -> None:
     vm = read_value_matrix(path)
     assert vm.scores.shape == (2525, 17)
     assert len(vm.role_ids) == 101 and len(vm.steering_ids) == 25
-    from lm_eval_values.value_names import VCG17_VALUES
+    from lm_eval_values.values.names import VCG17_VALUES
 
     assert tuple(vm.values) == VCG17_VALUES

@@ -75,7 +75,7 @@ def _n_hooks(model) -> int:
 
 @pytest.fixture(scope="module")
 def vlm(tiny_model_dir):
-    from lm_eval_values.values_hf import ValuesHFLM
+    from lm_eval_values.model.values_hf import ValuesHFLM
 
     # the plain scorer (bit-identical to hf); prefix reuse (within float tolerance) is tests/test_prefix_reuse.py.
     # dtype pinned: values_hf's CPU default is bf16 on CPUs with native bf16 (lm_eval_values.core.dtypes), and
@@ -117,7 +117,7 @@ def test_empty_spec_and_zero_coeff_equal_hf(vlm, tm, hf_lls):
 
 # -- point 3: prompt scope never touches continuation positions -----------------------------
 def test_prompt_scope_never_modifies_continuation(vlm, tm, monkeypatch):
-    from lm_eval_values.values_hf import ValuesHFLM
+    from lm_eval_values.model.values_hf import ValuesHFLM
     from steering_hooks.compile import CompiledIntervention
 
     calls: list[dict] = []
@@ -162,7 +162,7 @@ def test_values_hf_equals_lm_eval_steered(tiny_model_dir, tm, tmp_path):
     import lm_eval.models.hf_steered  # noqa: F401  (registers "steered")
     from lm_eval.models.hf_steered import SteeredModel
 
-    from lm_eval_values.values_hf import ValuesHFLM
+    from lm_eval_values.model.values_hf import ValuesHFLM
 
     torch.manual_seed(3)
     pt = tmp_path / "steer.pt"
@@ -183,7 +183,7 @@ def test_values_hf_equals_lm_eval_steered(tiny_model_dir, tm, tmp_path):
 # -- point 5: batch size 1 vs 4 -------------------------------------------------------------
 @pytest.mark.parametrize("scope", ['span:" your values"', "prompt"])
 def test_batch_size_1_and_4_agree(tiny_model_dir, tm, scope):
-    from lm_eval_values.values_hf import ValuesHFLM
+    from lm_eval_values.model.values_hf import ValuesHFLM
 
     spec = [{"op": "add", "layer": 0, "vector": torch.linspace(-2, 2, 64), "coeff": 1.5, "positions": scope}]
     out = {}
@@ -288,7 +288,7 @@ def test_role_prefix_without_chat_template_changes_scores(vlm, tm, hf_lls):
 
 
 def test_model_args_shorthand_and_bad_args(tiny_model_dir, sae_dir):
-    from lm_eval_values.values_hf import ValuesHFLM
+    from lm_eval_values.model.values_hf import ValuesHFLM
     from steering_hooks import SpecError
 
     lm = ValuesHFLM.create_from_arg_string(
@@ -303,7 +303,7 @@ def test_model_args_shorthand_and_bad_args(tiny_model_dir, sae_dir):
 
 
 def test_role_file_and_role_id(tiny_model_dir, tmp_path, tm):
-    from lm_eval_values.values_hf import ValuesHFLM
+    from lm_eval_values.model.values_hf import ValuesHFLM
     from steering_hooks import SpecError
 
     roles = tmp_path / "roles.jsonl"

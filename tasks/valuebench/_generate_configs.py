@@ -18,10 +18,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from lm_eval_values.inventory import dimensions, load_valuebench, valuebench_source
+from lm_eval_values.values.inventory import dimensions, load_valuebench, valuebench_source
 from lm_eval_values.core.files import FORMAT_SUFFIXES
-from lm_eval_values.make_tasks import family_files, group_yaml, write_files
-from lm_eval_values.value_names import SCHWARTZ_VALUES, VCG17_VALUES, slugify
+from lm_eval_values.values.make_tasks import family_files, group_yaml, write_files
+from lm_eval_values.values.names import SCHWARTZ_VALUES, VCG17_VALUES, slugify
 
 HERE = Path(__file__).resolve().parent
 PVQ40_DIR = HERE.parent / "pvq40"

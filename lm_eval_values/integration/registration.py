@@ -20,7 +20,7 @@ from lm_eval_values.core.errors import ArgumentParser
 from lm_eval_values.core.paths import tasks_dir
 
 #: model name -> lazy "module:Class" target
-MODELS: dict[str, str] = {"values_hf": "lm_eval_values.values_hf:ValuesHFLM"}
+MODELS: dict[str, str] = {"values_hf": "lm_eval_values.model.values_hf:ValuesHFLM"}
 
 
 def register_models() -> None:

@@ -8,8 +8,8 @@ a user's inventory by ``lm-eval-values make-tasks``):
 * per value dimension and format a task ``<prefix>_<slug><suffix>.yaml`` naming only the
   dimension (the items are loaded at run time by ``custom_dataset``);
 * per format a group ``<prefix><suffix>`` over the dimensions;
-* ``utils.py`` re-exporting the lm-eval hooks from :mod:`lm_eval_values.inventory` and
-  :mod:`lm_eval_values.scoring`.
+* ``utils.py`` re-exporting the lm-eval hooks from :mod:`lm_eval_values.values.inventory` and
+  :mod:`lm_eval_values.values.scoring`.
 
 Format suffixes (see :data:`lm_eval_values.core.files.FORMAT_SUFFIXES`): ``yesno`` none, ``likert`` ``_likert``,
 ``likert_rev`` ``_likert_rev``, ``generate`` ``_gen``. Every prompt puts everything constant
@@ -33,8 +33,9 @@ import yaml
 
 from lm_eval_values.core.errors import ArgumentParser, UserError
 from lm_eval_values.core.files import FORMAT_SUFFIXES
-from lm_eval_values.scoring import FORMATS, LIKERT_CHOICES, LIKERT_LABELS, METRICS, YESNO_CHOICES
-from lm_eval_values.value_names import slugify
+from lm_eval_values.values.scoring import FORMATS, LIKERT_CHOICES, LIKERT_LABELS, METRICS, YESNO_CHOICES
+from lm_eval_values.values.inventory import dimensions, load_inventory
+from lm_eval_values.values.names import slugify
 
 TASK_VERSION = 1.0
 
@@ -134,10 +135,10 @@ def dump_yaml(cfg: dict[str, Any]) -> str:
     return _FUNCTION_RE.sub(r"\1", text)
 
 
-UTILS_PY = '''"""lm-eval hooks for the task YAMLs in this folder (written by lm_eval_values.make_tasks)."""
+UTILS_PY = '''"""lm-eval hooks for the task YAMLs in this folder (written by lm_eval_values.values.make_tasks)."""
 
-from lm_eval_values.inventory import load_task_dataset as custom_dataset  # noqa: F401
-from lm_eval_values.scoring import acquiescence_index, process_results  # noqa: F401
+from lm_eval_values.values.inventory import load_task_dataset as custom_dataset  # noqa: F401
+from lm_eval_values.values.scoring import acquiescence_index, process_results  # noqa: F401
 '''
 
 
@@ -229,8 +230,6 @@ def _parse_formats(text: str) -> list[str]:
 
 def build_user_family(source: Path, prefix: str, formats: Iterable[str]) -> dict[str, str]:
     """Validate a user inventory and return its task files (nothing written)."""
-    from lm_eval_values.inventory import dimensions, load_inventory
-
     if not _PREFIX_RE.match(prefix):
         raise UserError("--prefix", f"{prefix!r} is not a valid task name stem",
                         "use lower-case letters, digits and underscores, starting with a letter (e.g. values_mine)")

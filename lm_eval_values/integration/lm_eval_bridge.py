@@ -2,7 +2,7 @@
 
 ``lm-eval-values <anything lm_eval accepts>`` ends up here. We
 
-1. register our models after lm-eval's own (see :mod:`lm_eval_values.registration`);
+1. register our models after lm-eval's own (see :mod:`lm_eval_values.integration.registration`);
 2. make every ``TaskManager`` the CLI creates include our task folder (and accept
    ``values_*`` globs without duplicate-task errors);
 3. resolve embedded-model aliases in ``--model_args pretrained=...`` to cached folders
@@ -18,14 +18,15 @@ import re
 import sys
 from typing import Sequence
 
+from lm_eval_values.integration.embedded_models import is_alias, resolve_model_path
+from lm_eval_values.integration.registration import register_models, task_manager_class
+
 _MODEL_ARGS_FLAGS = ("--model_args", "-a")
 _ALIAS_KEYS = ("pretrained", "tokenizer")
 
 
 def resolve_model_args_aliases(argv: Sequence[str]) -> list[str]:
     """Replace ``pretrained=<alias>`` in model-args tokens by the cached model folder."""
-    from lm_eval_values.embedded_models import is_alias, resolve_model_path
-
     out: list[str] = []
     in_model_args = False
     for token in argv:
@@ -54,8 +55,6 @@ def resolve_model_args_aliases(argv: Sequence[str]) -> list[str]:
 def install_into_lm_eval() -> None:
     """Register models and route lm-eval's TaskManager through ours (idempotent)."""
     import lm_eval.tasks
-
-    from lm_eval_values.registration import register_models, task_manager_class
 
     register_models()
     lm_eval.tasks.TaskManager = task_manager_class()

@@ -37,6 +37,7 @@ from typing import Any, Iterable
 
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.paths import tasks_dir
+from lm_eval_values.values.scoring import FORMATS
 
 VALUEBENCH_ENV = "LM_EVAL_VALUES_VALUEBENCH"
 VALUEBENCH_METADATA_KEY = "valuebench"
@@ -213,8 +214,6 @@ def interleave_keys(items: Iterable[Item]) -> list[Item]:
 
 def build_docs(items: Iterable[Item], fmt: str, family: str) -> list[dict[str, Any]]:
     """lm-eval docs for ``items`` in answer format ``fmt`` (keys interleaved)."""
-    from lm_eval_values.scoring import FORMATS
-
     if fmt not in FORMATS:
         raise UserError("values_format", f"unknown answer format {fmt!r}", f"use one of {', '.join(FORMATS)}")
     docs = []

@@ -10,7 +10,7 @@ A subclass of lm-eval's :class:`~lm_eval.models.huggingface.HFLM` (so every HF m
         vector=<file>            (shorthand for a one-intervention spec)
     role=<text> | role_file=<path>,role_id=<id>
     role_mode=system|prefix|none
-    prefix_reuse=true|false  (default true: shared-prefix KV reuse, see lm_eval_values.prefix_reuse)
+    prefix_reuse=true|false  (default true: shared-prefix KV reuse, see lm_eval_values.model.prefix_reuse)
     prefix_min_tokens=<int>  (default 16: shortest shared prefix worth reusing)
 
 Without ``dtype=`` the dtype is :func:`lm_eval_values.core.dtypes.default_dtype` of the device
@@ -43,17 +43,17 @@ import logging
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from lm_eval.models.huggingface import HFLM
-from lm_eval.models.utils import Collator
-from lm_eval.models.utils_hf import pad_and_concat
-from tqdm import tqdm
 
 from steering_hooks import BatchContext, CompiledSpec, Receipt, SpecError, attach, compile_spec, spec_from_obj
-from steering_hooks.context import find_span_positions
 from steering_hooks.spec import SteeringSpec
 
+from lm_eval_values.core.dtypes import default_dtype
 from lm_eval_values.core.hashing import sha256_hex
+from lm_eval_values.integration.embedded_models import is_alias, resolve_model_path
+from lm_eval_values.model.lm_eval_fork import steered_loglikelihood_tokens
+from lm_eval_values.model.prefix_reuse import loglikelihood_tokens
+from lm_eval_values.model.roles import load_roles
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,6 @@ class ValuesHFLM(HFLM):
         if kwargs.get("device") is None:  # HFLM defaults to "cuda" even on CPU-only machines
             kwargs["device"] = "cuda" if torch.cuda.is_available() else "cpu"
         if isinstance(pretrained, str) and kwargs.get("dtype") is None:
-            from lm_eval_values.core.dtypes import default_dtype
-
             kwargs["dtype"] = default_dtype(kwargs["device"])
         super().__init__(pretrained=pretrained, **kwargs)
         self.prefix_reuse = str(prefix_reuse).strip().lower() not in ("false", "0", "no", "off", "none")
@@ -121,8 +119,6 @@ class ValuesHFLM(HFLM):
         if self._roles is None:
             if not self.role_file:
                 raise SpecError("role_id", "role_id needs role_file=", "add role_file=<roles file> or give role=<text>")
-            from lm_eval_values.roles import load_roles
-
             self._roles = {str(r.id): str(r.text) for r in load_roles(self.role_file)}
         return self._roles
 
@@ -251,10 +247,8 @@ class ValuesHFLM(HFLM):
 
     def _loglikelihood_tokens(self, requests: list[Any], disable_tqdm: bool = False,
                               override_bs: int | None = None) -> list[tuple[float, bool]]:
-        """Shared-prefix reuse (:mod:`lm_eval_values.prefix_reuse`) when on, else the plain scorer."""
+        """Shared-prefix reuse (:mod:`lm_eval_values.model.prefix_reuse`) when on, else the plain scorer."""
         if getattr(self, "prefix_reuse", False) and self.backend == "causal":
-            from lm_eval_values.prefix_reuse import loglikelihood_tokens
-
             return loglikelihood_tokens(
                 self, requests, compiled=self._compiled, receipt=self._receipt, min_prefix=self.prefix_min_tokens,
                 batch_size=override_bs,
@@ -263,91 +257,14 @@ class ValuesHFLM(HFLM):
 
     def _loglikelihood_tokens_plain(self, requests: list[Any], disable_tqdm: bool = False,
                                     override_bs: int | None = None) -> list[tuple[float, bool]]:
-        """HFLM's scorer; with steering active, each batch also sets its :class:`BatchContext`.
-
-        Mirrors ``HFLM._loglikelihood_tokens`` (same ordering, batching, padding and
-        one-token-continuation sharing, so unsteered numbers are identical). Sharing is turned
-        off only when a position scope depends on the context/continuation split and two
-        requests with the same tokens split them differently.
-        """
+        """HFLM's scorer; with steering active, :func:`~lm_eval_values.model.lm_eval_fork.steered_loglikelihood_tokens`
+        (HFLM's loop that also sets each batch's :class:`BatchContext`)."""
         if not self._compiled or self.backend != "causal":
             return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
-        compiled = self._compiled
-        spans = compiled.span_texts
-        res: list[tuple[float, bool]] = []
-
-        def _collate(req: Any) -> tuple[int, tuple[int, ...]]:
-            toks = req[1] + req[2]
-            return -len(toks), tuple(toks)
-
-        def _lookup_one_token_cont(req: Any) -> list[int]:
-            return req[-2] + req[-1][:-1]
-
-        group = bool(self.logits_cache)
-        if group and compiled.split_dependent:
-            seen: dict[tuple[int, ...], int] = {}
-            for r in requests:
-                if seen.setdefault(tuple(r[1] + r[2][:-1]), len(r[1])) != len(r[1]):
-                    group = False
-                    break
-        re_ord = Collator(requests, sort_fn=_collate, group_by="contexts" if group else None,
-                          group_fn=_lookup_one_token_cont)
-        n_reordered = len(re_ord)
-        batch_size = (self.batch_size if self.batch_size != "auto"
-                      else override_bs if override_bs is not None else 0)
-        batch_fn = (self._batch_scheduler if self.batch_size == "auto" and n_reordered > 0 and not override_bs
-                    else None)
-        if batch_fn is not None:
-            self.batch_sizes = {}
-        chunks = re_ord.get_batched(n=batch_size, batch_fn=batch_fn)
-        pbar = tqdm(total=len(requests), disable=(disable_tqdm or (self.rank != 0)),
-                    desc="Running loglikelihood requests")
-        for chunk in chunks:
-            inps, cont_toks_list, inplens, n_ctxs = [], [], [], []
-            span_rows: dict[str, list[list[int]]] = {s: [] for s in spans}
-            for request_str, context_enc, continuation_enc in chunk:
-                assert len(context_enc) > 0 and len(continuation_enc) > 0
-                assert len(continuation_enc) <= self.max_length
-                full = context_enc + continuation_enc
-                kept = full[-(self.max_length + 1):]
-                n_trunc = len(full) - len(kept)
-                inp = torch.tensor(kept[:-1], dtype=torch.long, device=self.device)
-                inps.append(inp)
-                inplens.append(inp.shape[0])
-                cont_toks_list.append(continuation_enc)
-                n_ctxs.append(max(len(context_enc) - n_trunc, 0))
-                text = request_str[0].rstrip() if request_str and isinstance(request_str[0], str) else None
-                for s in spans:
-                    pos = find_span_positions(self.tokenizer, context_enc, s, text)
-                    span_rows[s].append([p - n_trunc for p in pos if p >= n_trunc])
-            padding_len_inp = max(inplens)
-            batched_inps = pad_and_concat(padding_len_inp, inps, padding_side="right")
-            self._pending_context = BatchContext.from_rows(padding_len_inp, inplens, n_ctxs, span_rows)
-            multi_logits = F.log_softmax(self._model_call(batched_inps), dim=-1, dtype=self.softmax_dtype)
-            for (request_str, ctx_tokens, _), logits, inplen, cont_toks in zip(
-                    chunk, multi_logits, inplens, cont_toks_list, strict=True):
-                contlen = len(cont_toks)
-                ctx_len = inplen + (logits.shape[0] - padding_len_inp)
-                logits = self._select_cont_toks(logits, contlen=contlen, inplen=ctx_len).unsqueeze(0)
-                greedy_tokens = logits.argmax(dim=-1)
-                for request_str, cont_toks, logits in re_ord.get_cache(  # noqa: B020, PLW2901
-                        req_str=request_str, cxt_toks=ctx_tokens, cont_toks=cont_toks, logits=logits):
-                    cont_toks = torch.tensor(cont_toks, dtype=torch.long, device=self.device).unsqueeze(0)
-                    max_equal = (greedy_tokens[:, -cont_toks.shape[1]:] == cont_toks).all()
-                    logits = torch.gather(logits, 2, cont_toks.unsqueeze(-1)).squeeze(-1)
-                    answer = (float(logits.sum()), bool(max_equal))
-                    res.append(answer)
-                    if request_str is not None:
-                        self.cache_hook.add_partial("loglikelihood", request_str, answer)
-                    pbar.update(1)
-        pbar.close()
-        return re_ord.get_original(res)
+        return steered_loglikelihood_tokens(self, self._compiled, requests, disable_tqdm=disable_tqdm,
+                                            override_bs=override_bs)
 
 
 def _resolve_alias(name: str) -> str:
     """Embedded-model aliases (e.g. ``smollm2-135m-instruct``) -> cached model folder."""
-    try:
-        from lm_eval_values.embedded_models import is_alias, resolve_model_path
-    except ImportError:  # the module is optional for plain paths
-        return name
     return resolve_model_path(name) if is_alias(name) else name

@@ -1,0 +1,1 @@
+"""How lm-eval sees this package: model registration, task folders, the stock CLI bridge, embedded models."""
