@@ -368,7 +368,7 @@ def fig_sweep(R: dict, reps: int) -> None:
         t = time.perf_counter()
         vh = values_lm(path)  # model load counted (weights may be cached in this process: load from disk)
         td = task_dict([task], task_manager())
-        from lm_eval_values.sweep import _cached_env_info
+        from lm_eval_values.sweep.runner import cached_env_info as _cached_env_info
 
         import lm_eval.evaluator as ev_mod
         with _cached_env_info():
@@ -478,7 +478,7 @@ def fig_scaling(R: dict, reps: int) -> None:
         return
     from lm_eval_values.causal.bootstrap import bootstrap
     from lm_eval_values.causal.discovery import discover
-    from lm_eval_values.value_matrix import read_value_matrix
+    from lm_eval_values.matrix.reading import read_value_matrix
 
     vm = read_value_matrix(csv, keep_steering=KEPT)
     pcs = []

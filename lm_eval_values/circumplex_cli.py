@@ -103,7 +103,7 @@ def read_input(path: str, keep_steer: Sequence[str] | None = None) -> pd.DataFra
             return pd.read_csv(p)
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise UserError("INPUT", f"{p} is not a readable CSV ({str(exc).splitlines()[0]})", "give a CSV") from None
-    from lm_eval_values.value_matrix import read_value_matrix
+    from lm_eval_values.matrix.reading import read_value_matrix
 
     vm = read_value_matrix(p, keep_steering=keep_steer, check=False, field="INPUT")
     return vm.respondent_scores().reset_index(drop=True)   # a condition repeated in two splits counts once

@@ -56,7 +56,7 @@ Output (``--out``, by extension)
 
 ``"sae"`` is the folder's absolute path, or the ``release/sae_id`` as given.
 ``sweep_steering`` entries paste directly into a sweep config's ``steering:`` list
-(:mod:`lm_eval_values.sweep_config`); contrastive results give one entry per sign (negative
+(:mod:`lm_eval_values.sweep.config`); contrastive results give one entry per sign (negative
 coefficients for features that are higher for value-low prompts). ``.csv``: one row per
 feature with the columns above plus ``method, value, layer, hook_name, sae``; the same JSON
 object is written next to it (``<stem>.json``) unless that is the ``--out`` itself.

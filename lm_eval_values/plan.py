@@ -81,7 +81,7 @@ import pandas as pd
 from lm_eval_values.core.errors import ArgumentParser, UserError
 from lm_eval_values.side_effects import CENTERINGS, center_changes, descendant_sets
 from lm_eval_values.core.conditions import NO_ROLE, NO_STEERING, coefficient_text
-from lm_eval_values.value_matrix import ValueMatrix
+from lm_eval_values.matrix.value_matrix import ValueMatrix
 
 KINDS = ("roles", "features", "vectors")
 _FEATURE_ID = re.compile(r"^.+:\d+$")
@@ -261,7 +261,7 @@ def verify_config(cfg: Any, chosen: pd.DataFrame, kind: str, vm: ValueMatrix, n_
     ``vm`` holds the rows the plan was ranked on: steering candidates are verified on the config's
     roles outside ``vm`` first (held out), in config order, then on roles inside it.
     """
-    from lm_eval_values.sweep_config import SteeringSetting
+    from lm_eval_values.sweep.steering import SteeringSetting
 
     none = [s for s in cfg.steering if s.kind == "none"] or [SteeringSetting(NO_STEERING, "none", 0.0)]
     by_id = {r.id: r for r in cfg.roles}
@@ -374,7 +374,7 @@ def _load_config(args: argparse.Namespace) -> Any:
     """The sweep config (``--model`` applied), validated; None without ``--verify``."""
     if not args.verify:
         return None
-    from lm_eval_values.sweep_config import parse_config
+    from lm_eval_values.sweep.config import parse_config
 
     cfg = load_sweep_or_study_config(args.config, args.study_model)
     if args.model:
@@ -391,7 +391,7 @@ def load_sweep_or_study_config(path: str, study_model: str | None = None) -> Any
     built by the study and are not part of it).
     """
     from lm_eval_values.study import parse_study_config
-    from lm_eval_values.sweep_config import parse_config
+    from lm_eval_values.sweep.config import parse_config
     from lm_eval_values.core.yaml_io import read_yaml_file
 
     p = Path(path)
@@ -419,7 +419,7 @@ def main(argv: list[str]) -> int:
     """``lm-eval-values plan``: writes plan.csv / plan.json (and verify.csv / verify.json with --verify)."""
     from lm_eval_values.core.atomic import atomic_write_files, check_output_dir
     from lm_eval_values.causal.reference import load_reference
-    from lm_eval_values.value_matrix import read_value_matrix
+    from lm_eval_values.matrix.reading import read_value_matrix
 
     args = build_parser().parse_args(argv)
     _validate_flags(args)
@@ -481,8 +481,8 @@ def _run_verify(vcfg: Any, table: pd.DataFrame, args: argparse.Namespace, target
                 ranked_roles: set[str]) -> None:
     """Run the restricted sweep (the sweep runner, model loaded once) and write verify.csv / verify.json."""
     from lm_eval_values.core.atomic import atomic_write_files
-    from lm_eval_values.sweep import run_sweep
-    from lm_eval_values.value_matrix import read_value_matrix
+    from lm_eval_values.sweep.run import run_sweep
+    from lm_eval_values.matrix.reading import read_value_matrix
 
     summary = run_sweep(vcfg, out=out / "verify", progress=False)
     vm_obs = read_value_matrix(summary.matrix_path, field="verify", check=False)

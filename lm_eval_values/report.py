@@ -64,7 +64,7 @@ def _clean(x: Any) -> Any:
 def collect_model(run: Path, mid: str, label: str) -> dict[str, Any]:
     """Everything the report shows for one model, read from ``run/<mid>/``."""
     from lm_eval_values.report_figures import dose_response, value_profile
-    from lm_eval_values.value_matrix import read_value_matrix
+    from lm_eval_values.matrix.reading import read_value_matrix
 
     mdir = run / mid
     d: dict[str, Any] = {"id": mid, "label": label, "stages": {}}

@@ -19,7 +19,7 @@ import pandas as pd
 
 from lm_eval_values.core.png import figure_png
 from lm_eval_values.core.conditions import NO_ROLE, NO_STEERING
-from lm_eval_values.value_matrix import ValueMatrix
+from lm_eval_values.matrix.value_matrix import ValueMatrix
 
 #: Higher-order group colours (same as the circumplex plots).
 GROUP_COLOURS: dict[str, str] = {

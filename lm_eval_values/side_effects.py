@@ -46,7 +46,7 @@ import pandas as pd
 
 from lm_eval_values.core.errors import ArgumentParser, UserError
 from lm_eval_values.core.conditions import META_COLUMNS, NO_ROLE, NO_STEERING, normalise_steering_id
-from lm_eval_values.value_matrix import ValueMatrix
+from lm_eval_values.matrix.value_matrix import ValueMatrix
 
 Descendants = Mapping[str, set[str]]
 
@@ -521,7 +521,7 @@ def _load_graph(spec: str, values: Sequence[str] | None, flag: str = "--graph") 
 
 
 def _read_changes(args: argparse.Namespace) -> pd.DataFrame:
-    from lm_eval_values.value_matrix import frame_to_value_matrix
+    from lm_eval_values.matrix.value_matrix import frame_to_value_matrix
 
     path = Path(args.changes)
     if not path.is_file():
@@ -552,7 +552,7 @@ def main(argv: list[str]) -> int:
     """``lm-eval-values side-effects``: writes side_effects.json / cochange.csv and/or heldout.json / heldout_auroc.csv."""
     args = _build_parser().parse_args(argv)
     from lm_eval_values.core.atomic import atomic_write_bytes
-    from lm_eval_values.value_matrix import read_value_matrix
+    from lm_eval_values.matrix.reading import read_value_matrix
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():

@@ -5,7 +5,7 @@ directory, then writes the report::
 
     RUN/study.json                  # resolved config, versions, stage status and timings
     RUN/<model>/vectors/            # 1. diff-of-means steering vectors (only if `vectors:` is set)
-    RUN/<model>/sweep/              # 2. roles x steering settings on the value tasks (lm_eval_values.sweep):
+    RUN/<model>/sweep/              # 2. roles x steering settings on the value tasks (lm_eval_values.sweep.run):
                                     #    matrix.csv, items.csv, manifest.json, conditions/<id>/...
     RUN/<model>/graph/              # 3. causal graph of the TRAIN rows with a role bootstrap (lm_eval_values.causal)
     RUN/<model>/human/              # 4. comparison with the human Schwartz structure (lm_eval_values.circumplex)
@@ -16,7 +16,7 @@ directory, then writes the report::
 Resuming: a stage folder appears only when the stage is complete (it is built in a temporary
 sibling and renamed), with a ``stage.json`` holding the hash of everything it depends on (its
 config section and the files it read). A re-run skips stages whose hash still matches and redoes
-those whose inputs changed. The sweep resumes per condition (see :mod:`lm_eval_values.sweep`).
+those whose inputs changed. The sweep resumes per condition (see :mod:`lm_eval_values.sweep.run`).
 
 The config (YAML, ``yaml.safe_load``) is validated completely before anything runs or is written;
 unknown keys raise :class:`~lm_eval_values.core.errors.UserError`::
@@ -29,7 +29,7 @@ unknown keys raise :class:`~lm_eval_values.core.errors.UserError`::
         label: SmolLM2-135M-Instruct
         model_args: {pretrained: smollm2-135m-instruct, dtype: float32}
         apply_chat_template: true      # any sweep key here overrides `sweep:` for this model
-    sweep:                             # sweep config keys shared by all models (lm_eval_values.sweep_config),
+    sweep:                             # sweep config keys shared by all models (lm_eval_values.sweep.config),
       tasks: [values_schwartz]         # except model_args and output_dir
       roles: {generate: {train: 10, test: 5, seed: 0}, no_role: [train, test]}
       steering: [{type: none}, {type: prompt, values: [Power], directions: [inclined, disinclined]}]
@@ -272,7 +272,7 @@ def _parse_vectors(x: Any) -> VectorSpec | None:
 
 def parse_study_config(data: Any, base: Path, source: str = "") -> StudyConfig:
     """Validate a parsed study YAML (see the module docstring); nothing is run or written."""
-    from lm_eval_values.sweep_config import parse_config
+    from lm_eval_values.sweep.config import parse_config
 
     d = _mapping(data, "config")
     if not d:
@@ -460,7 +460,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _study_matrix(matrix_csv: Path):
-    from lm_eval_values.value_matrix import read_value_matrix
+    from lm_eval_values.matrix.reading import read_value_matrix
 
     return read_value_matrix(matrix_csv, check=False, field="matrix.csv")
 
@@ -562,7 +562,7 @@ def human_stage(matrix_csv: Path, h: dict[str, Any], seed: int, folder: Path) ->
 # ----------------------------------------------------------------------------- stage 5: side effects
 def _with_dose_ids(vm: Any) -> Any:
     """A copy whose steered rows have steering id ``<id>@<coefficient>`` (each dose one intervention)."""
-    from lm_eval_values.value_matrix import ValueMatrix
+    from lm_eval_values.matrix.value_matrix import ValueMatrix
 
     meta = vm.meta.copy()
     ids = meta["steering_id"].astype(str)
@@ -628,7 +628,7 @@ def side_effects_stage(matrix_csv: Path, graph_json: Path, human_graph_json: Pat
 # ----------------------------------------------------------------------------- the study
 def _check_sweep_compatible(cfg: StudyConfig, out: Path) -> None:
     """Refuse, before writing anything, a run folder that holds another sweep for a model id."""
-    from lm_eval_values.sweep import identity_hash
+    from lm_eval_values.sweep.run import identity_hash
 
     for ms in cfg.models:
         m = out / ms.id / "sweep" / "manifest.json"
@@ -645,8 +645,8 @@ def _check_sweep_compatible(cfg: StudyConfig, out: Path) -> None:
 def sweep_stage(ms: ModelSpec, cfg: StudyConfig, mdir: Path, vec_info: dict[str, Any] | None,
                 progress: bool) -> dict[str, Any]:
     """Run (or resume) the model's sweep into ``mdir/sweep``; returns the stage info."""
-    from lm_eval_values.sweep import run_sweep
-    from lm_eval_values.sweep_config import parse_config
+    from lm_eval_values.sweep.run import run_sweep
+    from lm_eval_values.sweep.config import parse_config
 
     raw = copy.deepcopy(ms.sweep_raw)
     if cfg.vectors is not None and vec_info is not None:

@@ -8,7 +8,8 @@ import pytest
 
 from lm_eval_values.causal.discovery import Background, discover, pc_from_correlation
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.value_matrix import META_COLUMNS, ValueMatrix
+from lm_eval_values.core.conditions import META_COLUMNS
+from lm_eval_values.matrix.value_matrix import ValueMatrix
 
 
 def _collider(n: int = 1500, seed: int = 0) -> pd.DataFrame:

@@ -17,7 +17,8 @@ from lm_eval_values.causal.bootstrap import bootstrap
 from lm_eval_values.causal.discovery import discover
 from lm_eval_values.causal.reference import load_reference
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.value_matrix import ValueMatrix, read_value_matrix
+from lm_eval_values.matrix.reading import read_value_matrix
+from lm_eval_values.matrix.value_matrix import ValueMatrix
 
 KEPT = ["none", 14351, 1025, 2965, 10096, 1341, 1975, 10605, 14049, 1312, 4752]
 

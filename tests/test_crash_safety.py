@@ -57,8 +57,8 @@ def small_sweep_config(root: Path, model: Path, **over: Any) -> Path:
 
 def run_in_process(config: Path, out: Path, **kw: Any):
     """``run_sweep`` on ``config`` into ``out`` (no progress bar)."""
-    from lm_eval_values.sweep import run_sweep
-    from lm_eval_values.sweep_config import load_config
+    from lm_eval_values.sweep.run import run_sweep
+    from lm_eval_values.sweep.config import load_config
 
     return run_sweep(load_config(config), out=out, progress=False, **kw)
 
@@ -98,7 +98,7 @@ def _kill_point_reached(mode: str, out: Path, done_before: list[str]) -> bool:
 
 
 def test_sigkill_at_seeded_random_points_then_resume_gives_identical_matrix(env: dict[str, Path]) -> None:
-    from lm_eval_values.matrix import read_conditions
+    from lm_eval_values.matrix.condition_files import read_conditions
 
     out = env["root"] / "killed"
     cdir = out / "conditions"
@@ -145,7 +145,7 @@ def test_sigkill_at_seeded_random_points_then_resume_gives_identical_matrix(env:
 
 
 def test_concurrent_shards_in_one_folder_do_not_clobber(env: dict[str, Path]) -> None:
-    from lm_eval_values.sweep_merge import main as merge_main
+    from lm_eval_values.sweep.merge import main as merge_main
 
     out = env["root"] / "shared"
     procs = [_popen("sweep", str(env["config"]), "--out", str(out), "--no-progress", "--shard", f"{i}/2")
@@ -171,7 +171,7 @@ def _hooks(model: Any) -> int:
 def test_failure_inside_a_steered_condition_leaves_no_hooks(env: dict[str, Path], tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch, failure: str) -> None:
     """The steered condition fails inside its forward pass; the unsteered one before it is kept."""
-    import lm_eval_values.sweep as sweep_mod
+    import lm_eval_values.sweep.run as sweep_mod
     from lm_eval_values.core.errors import UserError
     from steering_hooks.errors import SpecError
 

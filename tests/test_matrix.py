@@ -11,8 +11,9 @@ import pytest
 
 from lm_eval_values.core.conditions import coefficient_text
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.matrix import (build_tables, fmt_float, main as matrix_main, matrix_from_results_dir,
-                                   order_values, read_conditions)
+from lm_eval_values.matrix.condition_files import read_conditions
+from lm_eval_values.matrix.reading import matrix_from_results_dir
+from lm_eval_values.matrix.tables import build_tables, fmt_float, main as matrix_main, order_values
 
 
 def _sample(doc_id: int, value: str, score: float, item: str | None = None, metric: str = "score") -> dict[str, Any]:
@@ -133,7 +134,7 @@ def test_plain_lm_eval_folders(tmp_path: Path) -> None:
 
 
 def test_merge_errors(tmp_path: Path) -> None:
-    from lm_eval_values.sweep_merge import merge_shards
+    from lm_eval_values.sweep.merge import merge_shards
 
     with pytest.raises(UserError, match="no manifest.shard"):
         merge_shards(tmp_path)

@@ -169,8 +169,8 @@ def process(doc, results):
 @pytest.fixture(scope="module")
 def tiny_sweep(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> dict[str, Path]:
     """A sweep on the tiny model: (no role + 2 train roles + 1 test role) x (none, a random vector), half the items."""
-    from lm_eval_values.sweep import run_sweep
-    from lm_eval_values.sweep_config import load_config
+    from lm_eval_values.sweep.run import run_sweep
+    from lm_eval_values.sweep.config import load_config
 
     root = tmp_path_factory.mktemp("plan")
     (root / "tasks").mkdir()

@@ -17,7 +17,9 @@ from lm_eval_values.side_effects import (
     auroc, benjamini_hochberg, cochange_frequencies, degree_preserving_random, descendant_sets,
     heldout_evaluation, role_changes, steering_changes, study_side_effects,
 )
-from lm_eval_values.value_matrix import META_COLUMNS, ValueMatrix, read_value_matrix
+from lm_eval_values.core.conditions import META_COLUMNS
+from lm_eval_values.matrix.reading import read_value_matrix
+from lm_eval_values.matrix.value_matrix import ValueMatrix
 
 KEPT = [14351, 1025, 2965, 10096, 1341, 1975, 10605, 14049, 1312, 4752]
 

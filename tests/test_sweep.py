@@ -99,8 +99,8 @@ def sweep_env(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) ->
 @pytest.fixture(scope="module")
 def full_run(sweep_env: dict[str, Path]) -> Path:
     """An uninterrupted, unsharded run (in-process)."""
-    from lm_eval_values.sweep import run_sweep
-    from lm_eval_values.sweep_config import load_config
+    from lm_eval_values.sweep.run import run_sweep
+    from lm_eval_values.sweep.config import load_config
 
     out = sweep_env["root"] / "full"
     summary = run_sweep(load_config(sweep_env["config"]), out=out, progress=False)
@@ -154,8 +154,8 @@ def test_full_run_outputs(full_run: Path) -> None:
 
 
 def test_rerun_skips_everything_and_is_byte_identical(full_run: Path, sweep_env: dict[str, Path]) -> None:
-    from lm_eval_values.sweep import run_sweep
-    from lm_eval_values.sweep_config import load_config
+    from lm_eval_values.sweep.run import run_sweep
+    from lm_eval_values.sweep.config import load_config
 
     before = (full_run / "matrix.csv").read_bytes()
     summary = run_sweep(load_config(sweep_env["config"]), out=full_run, progress=False)
@@ -190,8 +190,8 @@ def test_sigkill_mid_run_then_resume_gives_identical_matrix(full_run: Path, swee
     assert not (out / "matrix.csv").exists()  # tables are written only at the end
     stamps = {p.parent.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in done}
     # resume (in-process, to keep the test fast; the CLI path is the same run_sweep)
-    from lm_eval_values.sweep import run_sweep
-    from lm_eval_values.sweep_config import load_config
+    from lm_eval_values.sweep.run import run_sweep
+    from lm_eval_values.sweep.config import load_config
 
     summary = run_sweep(load_config(sweep_env["config"]), out=out, progress=False)
     assert summary.n_skipped == len(done)
@@ -207,10 +207,10 @@ def test_sigkill_mid_run_then_resume_gives_identical_matrix(full_run: Path, swee
 
 def test_two_shards_merged_equal_unsharded(full_run: Path, sweep_env: dict[str, Path]) -> None:
     from lm_eval_values.core.errors import UserError
-    from lm_eval_values.sweep import run_sweep
-    from lm_eval_values.sweep_config import load_config
-    from lm_eval_values.sweep_merge import main as merge_main
-    from lm_eval_values.sweep_merge import merge_shards
+    from lm_eval_values.sweep.run import run_sweep
+    from lm_eval_values.sweep.config import load_config
+    from lm_eval_values.sweep.merge import main as merge_main
+    from lm_eval_values.sweep.merge import merge_shards
 
     cfg = load_config(sweep_env["config"])
     shared = sweep_env["root"] / "shards"
@@ -243,9 +243,9 @@ def test_two_shards_merged_equal_unsharded(full_run: Path, sweep_env: dict[str, 
 
 
 def test_matrix_command_rebuilds_tables_from_condition_files(full_run: Path, sweep_env: dict[str, Path]) -> None:
-    from lm_eval_values.matrix import main as matrix_main
-    from lm_eval_values.matrix import matrix_from_results_dir
-    from lm_eval_values.value_matrix import read_value_matrix
+    from lm_eval_values.matrix.tables import main as matrix_main
+    from lm_eval_values.matrix.reading import matrix_from_results_dir
+    from lm_eval_values.matrix.reading import read_value_matrix
 
     out = sweep_env["root"] / "rebuilt"
     assert matrix_main([str(full_run), "--out", str(out)]) == 0
@@ -269,10 +269,10 @@ def test_plain_lm_eval_output_folders(sweep_env: dict[str, Path], tiny_model_dir
     from lm_eval.loggers import EvaluationTracker
 
     from lm_eval_values import register_models
-    from lm_eval_values.matrix import main as matrix_main
-    from lm_eval_values.matrix import read_conditions
-    from lm_eval_values.sweep import make_task_manager
-    from lm_eval_values.sweep_config import load_config
+    from lm_eval_values.matrix.tables import main as matrix_main
+    from lm_eval_values.matrix.condition_files import read_conditions
+    from lm_eval_values.sweep.items import make_task_manager
+    from lm_eval_values.sweep.config import load_config
 
     register_models()
     root = sweep_env["root"] / "plain"

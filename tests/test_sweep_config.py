@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.sweep_config import load_config, parse_config, parse_shard, resolve_task_names, shard_conditions
+from lm_eval_values.sweep.conditions import parse_shard, shard_conditions
+from lm_eval_values.sweep.config import load_config, parse_config, resolve_task_names
 from lm_eval_values.values.definitions import VALUE_DEFINITIONS, value_definition_prompt
 from lm_eval_values.values.names import SCHWARTZ_VALUES
 
@@ -173,7 +174,7 @@ def test_roles_from_files_limit_and_no_role_splits(base: dict[str, Any], tmp_pat
 
 
 def test_item_sampling_is_seeded_per_role_and_value(base: dict[str, Any], tmp_path: Path) -> None:
-    from lm_eval_values.sweep import select_items
+    from lm_eval_values.sweep.items import select_items
 
     d = copy.deepcopy(base)
     d["sampling"] = {"fraction": 0.4, "seed": 3, "per_split": {"test": 1.0}}

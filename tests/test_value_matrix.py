@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,9 @@ import pandas as pd
 import pytest
 
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.value_matrix import META_COLUMNS, ValueMatrix, read_value_matrix
+from lm_eval_values.core.conditions import META_COLUMNS
+from lm_eval_values.matrix.reading import read_value_matrix
+from lm_eval_values.matrix.value_matrix import ValueMatrix
 
 VALUES = ["Alpha", "Beta", "Gamma"]
 
@@ -98,7 +99,7 @@ def test_respondent_scores_count_a_repeated_condition_once() -> None:
     np.testing.assert_allclose(r.loc[("r1", "7", "4.0")].to_numpy(), expected.to_numpy())
 
 
-def test_validation_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_validation_errors(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="does not exist"):
         read_value_matrix(tmp_path / "nope.csv")
     empty = tmp_path / "empty.csv"
@@ -134,11 +135,10 @@ def test_validation_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     except UserError as exc:
         assert "\n" not in str(exc) and "fix:" in str(exc)
 
-    # a folder without matrix.csv and without the results-dir builder
+    # a folder without matrix.csv and without per-condition files to build one from
     folder = tmp_path / "sweep"
     folder.mkdir()
-    monkeypatch.setitem(sys.modules, "lm_eval_values.matrix", None)
-    with pytest.raises(UserError, match="no matrix.csv"):
+    with pytest.raises(UserError, match="no finished conditions"):
         read_value_matrix(folder)
 
 

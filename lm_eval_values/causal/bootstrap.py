@@ -24,7 +24,7 @@ import pandas as pd
 from lm_eval_values.causal.graph import ARROW, TAIL, ValueGraph
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.conditions import META_COLUMNS
-from lm_eval_values.value_matrix import ValueMatrix
+from lm_eval_values.matrix.value_matrix import ValueMatrix
 
 #: kind of an edge read from u to v (u before v in node order) -> table column
 _KIND_COLUMNS = {"-->": "freq_u_to_v", "<--": "freq_v_to_u", "---": "freq_undirected", "<->": "freq_bidirected"}

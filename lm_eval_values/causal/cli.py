@@ -78,7 +78,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from lm_eval_values.causal.metrics import compare_graphs, json_safe
     from lm_eval_values.causal.reference import load_reference
-    from lm_eval_values.value_matrix import read_value_matrix
+    from lm_eval_values.matrix.reading import read_value_matrix
 
     # ---------------------------------------------------------------- validate everything first
     out = check_output_dir(args.out, "--out")

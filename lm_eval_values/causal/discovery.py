@@ -21,7 +21,7 @@ import pandas as pd
 from lm_eval_values.causal.graph import ValueGraph
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.conditions import NO_ROLE, NO_STEERING
-from lm_eval_values.value_matrix import ValueMatrix
+from lm_eval_values.matrix.value_matrix import ValueMatrix
 
 ALGOS = ("pc", "fci", "ges")
 INDEP_TESTS = ("fisherz", "kci", "fastkci", "rcit", "chisq", "gsq", "mv_fisherz")

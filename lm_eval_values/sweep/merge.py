@@ -22,7 +22,8 @@ from typing import Any, Sequence
 from lm_eval_values.core.atomic import atomic_directory, atomic_write_json, check_writable_dir
 from lm_eval_values.core.errors import ArgumentParser, UserError
 from lm_eval_values.core.files import CONDITION_FILE, CONDITIONS_DIR, MANIFEST_FILE, MATRIX_FILE
-from lm_eval_values.matrix import build_tables, read_conditions, write_tables
+from lm_eval_values.matrix.condition_files import read_conditions
+from lm_eval_values.matrix.tables import build_tables, write_tables
 
 _SHARD_RE = re.compile(r"^manifest\.shard-(\d+)-of-(\d+)\.json$")
 

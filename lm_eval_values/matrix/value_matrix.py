@@ -1,7 +1,7 @@
 """The tidy value matrix: one row per condition (role x steering setting), one column per value.
 
 :class:`ValueMatrix` is what causal discovery, bootstrap and the side-effect analysis consume.
-:func:`read_value_matrix` reads the three formats the project meets:
+:func:`~lm_eval_values.matrix.reading.read_value_matrix` reads the three formats the project meets:
 
 (a) a sweep ``matrix.csv``: the meta columns ``condition_id, role_id, split, steering_id,
     coefficient, seed``; every other column is a value score;
@@ -9,7 +9,7 @@
     stds, scstds``; the values are the plain columns; an empty ``steer_dim`` is steering id
     ``"none"``; an empty ``player_name`` is role id ``""`` (no role);
 (c) a directory: its ``matrix.csv`` if present, else it is built from lm-eval result files by
-    :func:`lm_eval_values.matrix.matrix_from_results_dir`.
+    :func:`lm_eval_values.matrix.reading.matrix_from_results_dir`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import pandas as pd
 
 from lm_eval_values.core.conditions import META_COLUMNS, NO_ROLE, NO_STEERING, normalise_steering_id
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.core.files import MATRIX_FILE
 
 _STUDY_MARKERS = ("steer_dim", "player_name")
 _STUDY_EXTRA = ("stds", "scstds")
@@ -197,16 +196,6 @@ def _from_study_frame(df: pd.DataFrame, source: str, split: str | None) -> Value
     return ValueMatrix(scores, meta, source)
 
 
-def _read_csv(path: Path, field: str) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise UserError(field, f"{path} is empty", "give a CSV with a header and rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise UserError(field, f"{path} is not a readable CSV ({str(exc).splitlines()[0]})",
-                        "give a sweep matrix.csv or a study-format CSV") from None
-
-
 def frame_to_value_matrix(df: pd.DataFrame, source: str = "", split: str | None = None,
                           field: str = "matrix") -> ValueMatrix:
     """Interpret an in-memory table in sweep or study format (see module docstring)."""
@@ -218,54 +207,3 @@ def frame_to_value_matrix(df: pd.DataFrame, source: str = "", split: str | None 
     raise UserError(field, f"{source or 'table'} is neither a sweep matrix (columns {', '.join(META_COLUMNS)}) "
                     "nor a study CSV (columns steer_dim, player_name)",
                     "give a sweep matrix.csv, a study-format CSV or a sweep folder")
-
-
-def read_value_matrix(path: str | Path, keep_steering: Iterable[object] | None = None,
-                      columns: Sequence[str] | None = None, standardize: bool = False,
-                      split: str | None = None, check: bool = True,
-                      field: str = "INPUT") -> ValueMatrix:
-    """Read a value matrix from a sweep ``matrix.csv``, a study-format CSV or a directory.
-
-    Args:
-        path: file or directory (see the module docstring for the formats).
-        keep_steering: keep only rows with these steering ids (``"none"`` = unsteered).
-        columns: keep only these value columns (in this order).
-        standardize: z-score each value column after filtering.
-        split: split label for study CSVs (default: ``train``/``test`` guessed from the name).
-        check: run :meth:`ValueMatrix.check` after filtering.
-        field: name used in error messages for ``path``.
-
-    Raises:
-        UserError: missing file, unreadable or unknown format, unknown columns or steering ids,
-            and (with ``check``) empty / constant / too-short matrices.
-    """
-    p = Path(path)
-    if not p.exists():
-        raise UserError(field, f"{p} does not exist", "give a matrix.csv, a study-format CSV or a sweep folder")
-    if p.is_dir():
-        inner = p / MATRIX_FILE
-        if inner.is_file():
-            vm = frame_to_value_matrix(_read_csv(inner, field), str(inner), split, field)
-        else:
-            try:
-                from lm_eval_values.matrix import matrix_from_results_dir  # type: ignore[attr-defined]
-            except ImportError:
-                raise UserError(field, f"{p} has no matrix.csv and this installation cannot build one from "
-                                "lm-eval results (lm_eval_values.matrix.matrix_from_results_dir is missing)",
-                                "run `lm-eval-values matrix` on the sweep folder first, or pass a CSV") from None
-            built = matrix_from_results_dir(p)
-            if isinstance(built, ValueMatrix):
-                vm = built
-            elif isinstance(built, pd.DataFrame):
-                vm = frame_to_value_matrix(built, str(p), split, field)
-            else:
-                raise UserError(field, f"could not build a value matrix from {p}", "run `lm-eval-values matrix` first")
-    else:
-        vm = frame_to_value_matrix(_read_csv(p, field), str(p), split, field)
-    if keep_steering is not None or columns is not None:
-        vm = vm.filter(keep_steering=keep_steering, columns=columns)
-    if check:
-        vm.check(field)
-    if standardize:
-        vm = vm.standardized()
-    return vm

@@ -20,25 +20,19 @@ role text, steering), so a changed config never reuses a stale result. Shards (`
 run disjoint conditions (round robin over the grid) and write shard-named tables and manifests,
 so N shards can share one output folder; ``lm-eval-values merge`` joins them.
 
-Item sampling: for each (seed, role, value), ``round(fraction x n_items)`` items (at least one)
-are drawn with ``random.Random("<sampling.seed>|<seed>|<role_id>|<value>")``, the same for every
-steering setting of that role (as in the study, where the seed was role name + value name).
+Item sampling: see :mod:`lm_eval_values.sweep.items`.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import logging
-import math
-import random
 import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from lm_eval_values.core.atomic import TMP_PREFIX, atomic_directory, atomic_write_json, check_output_dir
 from lm_eval_values.core.errors import ArgumentParser, UserError
@@ -46,207 +40,15 @@ from lm_eval_values.core.files import (CONDITION_FILE, CONDITIONS_DIR, RESULTS_F
                                       shard_suffix)
 from lm_eval_values.core.hashing import canonical_json, sha256_hex
 from lm_eval_values.core.versions import SWEEP_PACKAGES, package_versions
-from lm_eval_values.matrix import build_tables, read_conditions, write_tables
-from lm_eval_values.sweep_config import Condition, SweepConfig, load_config, parse_shard, shard_conditions
+from lm_eval_values.matrix.condition_files import read_conditions
+from lm_eval_values.matrix.tables import build_tables, write_tables
+from lm_eval_values.sweep.conditions import Condition, parse_shard, shard_conditions
+from lm_eval_values.sweep.config import SweepConfig, load_config
+from lm_eval_values.sweep.items import load_doc_index, make_task_manager, select_items
+from lm_eval_values.sweep.runner import ConditionRunner, cached_env_info, quiet_lm_eval
 
 MANIFEST_FORMAT = "lm-eval-values/sweep-manifest"
 MANIFEST_VERSION = 1
-
-#: task -> list of (doc index, value display name, item id, key: +1 keyed towards the value, -1 reverse-keyed)
-DocIndex = dict[str, list[tuple[int, str, str, int]]]
-
-
-# ----------------------------------------------------------------------------- tasks and sampling
-_TASK_MANAGERS: dict[str, Any] = {}
-
-
-def make_task_manager(cfg: SweepConfig):
-    """The plugin's TaskManager with the config's extra task folders and metadata.
-
-    Indexing the task folders takes seconds, so one manager is kept per (folders, metadata)
-    for the life of the process (task loading does not change the index).
-    """
-    from lm_eval_values.integration.registration import get_task_manager
-
-    metadata = dict(cfg.task_metadata)
-    key = canonical_json({"include": [str(p) for p in cfg.include_path], "metadata": metadata})
-    if key not in _TASK_MANAGERS:
-        kwargs: dict[str, Any] = {"metadata": metadata} if metadata else {}
-        _TASK_MANAGERS[key] = get_task_manager(include_path=[str(p) for p in cfg.include_path], **kwargs)
-    return _TASK_MANAGERS[key]
-
-
-def load_doc_index(cfg: SweepConfig, task_manager: Any) -> DocIndex:
-    """Load the config's tasks once and index every doc by value and item id.
-
-    Raises:
-        UserError: unknown task names, or docs without a ``value`` field.
-    """
-    try:
-        loaded = task_manager.load(list(cfg.tasks))
-    except (KeyError, ValueError) as exc:
-        known = ", ".join(sorted(n for n in task_manager.all_subtasks if n.startswith("values"))[:20])
-        raise UserError("tasks", f"cannot load {cfg.tasks} ({str(exc).splitlines()[0][:200]})",
-                        f"use task names such as: {known or 'values_schwartz'}") from None
-    index: DocIndex = {}
-    for name in sorted(loaded["tasks"]):
-        task = loaded["tasks"][name]
-        entries = []
-        for i, doc in enumerate(task.eval_docs):
-            if not isinstance(doc, dict) or "value" not in doc:
-                raise UserError("tasks", f"docs of task {name!r} carry no 'value' field",
-                                "use lm-eval-values value tasks (values_*) or tasks whose docs have value/item_id")
-            entries.append((i, str(doc["value"]), str(doc.get("item_id", f"{name}:{i}")),
-                            -1 if _number_or(doc.get("agreement"), 1) < 0 else 1))
-        if not entries:
-            raise UserError("tasks", f"task {name!r} has no documents", "check the task's data source")
-        index[name] = entries
-    if not index:
-        raise UserError("tasks", f"{cfg.tasks} matched no tasks", "check the task names")
-    return index
-
-
-def select_items(doc_index: DocIndex, cfg: SweepConfig, cond: Condition) -> dict[str, list[int]]:
-    """Doc indices to ask in ``cond`` per task (sorted; tasks with no chosen item are left out)."""
-    frac = cfg.sampling.fraction_for(cond.role.split)
-    cap = cfg.sampling.max_items_per_value
-    by_value: dict[str, list[tuple[str, str, int, int]]] = {}
-    for task, entries in doc_index.items():
-        for i, value, item_id, key in entries:
-            by_value.setdefault(value, []).append((item_id, task, i, key))
-    chosen: dict[str, list[int]] = {t: [] for t in doc_index}
-    for value in sorted(by_value):
-        items = sorted(by_value[value])
-        k = len(items) if frac >= 1 else max(1, int(math.floor(frac * len(items) + 0.5)))
-        if cap is not None:
-            k = min(k, cap)
-        if k < len(items):
-            key = (f"{cfg.sampling.seed}|{cond.seed}|{cond.role.id}|{value}" if cfg.sampling.per_role
-                   else f"all-roles|{cfg.sampling.seed}|{cond.seed}|{value}")   # the same draw for every role
-            rng = random.Random(key)
-            items = sorted(balanced_sample(rng, items, k) if cfg.sampling.balance_keys else rng.sample(items, k))
-        for _, task, i, _ in items:
-            chosen[task].append(i)
-    return {t: sorted(ix) for t, ix in chosen.items() if ix}
-
-
-def _number_or(x: Any, default: float) -> float:
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return default
-
-
-def balanced_sample(rng: random.Random, items: list[tuple[str, str, int, int]], k: int) -> list[tuple[str, str, int, int]]:
-    """``k`` of ``items`` with the keys (last field, +1 / -1) in proportion to the whole set.
-
-    Each key gets the floor of its proportional share, at least one when ``k`` allows one per key;
-    the rest goes to the largest remainders (ties: the reverse key first). Within a key the draw
-    is ``rng.sample``. With 7 positive and 3 reverse items: k = 2 -> 1 + 1, k = 4 -> 3 + 1.
-    """
-    groups = {key: [it for it in items if it[3] == key] for key in (1, -1)}
-    groups = {key: g for key, g in groups.items() if g}
-    share = {key: k * len(g) / len(items) for key, g in groups.items()}
-    take = {key: int(math.floor(x)) for key, x in share.items()}
-    if k >= len(groups):  # with two keys this never overshoots k: a share below 1 has floor 0
-        take = {key: max(1, n) for key, n in take.items()}
-    order = sorted(groups, key=lambda key: (-(share[key] - math.floor(share[key])), key))
-    for key in order:
-        if sum(take.values()) >= k:
-            break
-        take[key] += 1
-    out: list[tuple[str, str, int, int]] = []
-    for key in sorted(groups, reverse=True):
-        out += rng.sample(groups[key], min(take[key], len(groups[key])))
-    return out
-
-
-# ----------------------------------------------------------------------------- the model
-def default_device(device: str | None) -> str:
-    """``device`` or, when unset, ``cuda`` if available else ``cpu``."""
-    if device:
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-class ConditionRunner:
-    """A model loaded once, evaluated under one condition at a time."""
-
-    def __init__(self, cfg: SweepConfig, task_manager: Any) -> None:
-        import lm_eval.api.registry
-
-        from lm_eval_values.integration.embedded_models import resolve_model_path
-        from lm_eval_values.integration.registration import register_models
-
-        register_models()
-        self.cfg = cfg
-        self.task_manager = task_manager
-        args = dict(cfg.model_args)
-        args["pretrained"] = resolve_model_path(str(args["pretrained"]))
-        cls = lm_eval.api.registry.get_model(cfg.model)
-        self.lm = cls.create_from_arg_obj(args, {"batch_size": cfg.batch_size, "device": default_device(cfg.device)})
-        self.has_set_condition = hasattr(self.lm, "set_condition")
-        if cfg.model == "values_hf" and not self.has_set_condition:
-            raise UserError("model", "this values_hf model has no set_condition()", "update lm-eval-values")
-
-    def check_steering(self, settings: dict[str, Any]) -> None:
-        """Compile every steering setting against the loaded model once, before any condition runs.
-
-        Raises:
-            UserError: a spec that does not fit the model (layer, feature index, SAE width...).
-        """
-        if not self.has_set_condition:
-            return
-        from steering_hooks.errors import SpecError
-
-        try:
-            for key, setting in settings.items():
-                if setting.steer is not None:
-                    self.lm.set_condition(role=None, role_id=None, steer=setting.steer)
-        except SpecError as exc:
-            raise UserError(f"steering[{setting.id}].{exc.field}", exc.problem, exc.fix) from None
-        finally:
-            with contextlib.suppress(Exception):
-                self.lm.set_condition(role=None, role_id=None, steer=None)
-
-    def run(self, cond: Condition, samples: dict[str, list[int]],
-            tasks: list[str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Evaluate ``cond`` on the given doc indices; returns (lm-eval results, model condition record).
-
-        ``tasks`` defaults to the config's task names; pass the leaf tasks of ``samples`` when some
-        leaf has no chosen item (lm-eval would otherwise evaluate all of its docs).
-        """
-        import lm_eval
-
-        cfg = self.cfg
-        system_instruction = None
-        record: dict[str, Any] = {}
-        if self.has_set_condition:
-            self.lm.set_condition(role=cond.role_prompt or None, role_id=cond.role.id or None,
-                                  steer=cond.steering.steer)
-        else:
-            system_instruction = cond.role_prompt or None
-        results = lm_eval.simple_evaluate(
-            model=self.lm, tasks=list(tasks or cfg.tasks), task_manager=self.task_manager, log_samples=True,
-            samples=samples, num_fewshot=cfg.num_fewshot, gen_kwargs=cfg.gen_kwargs,
-            apply_chat_template=cfg.apply_chat_template, fewshot_as_multiturn=cfg.fewshot_as_multiturn,
-            system_instruction=system_instruction, bootstrap_iters=cfg.bootstrap_iters,
-            random_seed=cond.seed, numpy_random_seed=cond.seed, torch_random_seed=cond.seed,
-            fewshot_random_seed=cond.seed,
-        )
-        if self.has_set_condition and hasattr(self.lm, "condition_record"):
-            record = dict(self.lm.condition_record() or {})  # after the run: the receipt is filled in
-        if results is None:  # pragma: no cover - only on non-zero ranks
-            raise RuntimeError("simple_evaluate returned no results")
-        return dict(results), record
-
-    def close(self) -> None:
-        """Clear any condition left on the model."""
-        if self.has_set_condition:
-            with contextlib.suppress(Exception):
-                self.lm.set_condition(role=None, role_id=None, steer=None)
 
 
 # ----------------------------------------------------------------------------- writing
@@ -259,7 +61,7 @@ def _json_default(o: Any) -> Any:
         return str(o)
 
 
-def condition_record(cfg: SweepConfig, cond: Condition, samples: dict[str, list[int]]) -> dict[str, Any]:
+def condition_file_record(cfg: SweepConfig, cond: Condition, samples: dict[str, list[int]]) -> dict[str, Any]:
     """The deterministic part of ``condition.json``."""
     return {
         **cond.meta(), "index": cond.index, "role_text": cond.role.text, "role_prompt": cond.role_prompt,
@@ -282,7 +84,7 @@ def write_condition(out: Path, cfg: SweepConfig, cond: Condition, samples: dict[
             sample_files[task] = name
         (tmp / RESULTS_FILE).write_text(json.dumps(results, default=_json_default, indent=2, sort_keys=True,
                                                    ensure_ascii=False) + "\n", encoding="utf-8")
-        rec = condition_record(cfg, cond, samples)
+        rec = condition_file_record(cfg, cond, samples)
         rec.update({"sample_files": sample_files, "model_condition": model_record, "elapsed_s": round(elapsed_s, 3)})
         (tmp / CONDITION_FILE).write_text(json.dumps(rec, default=_json_default, indent=2, sort_keys=True,
                                                      ensure_ascii=False) + "\n", encoding="utf-8")
@@ -366,41 +168,6 @@ class SweepSummary:
         return self.n_items_run / self.elapsed_s if self.elapsed_s > 0 else float("nan")
 
 
-@contextlib.contextmanager
-def _quiet_lm_eval() -> Iterator[None]:
-    loggers = [logging.getLogger(n) for n in ("lm_eval", "lm-eval", "lm_eval.evaluator", "lm_eval.api.task")]
-    old = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for lg, lv in zip(loggers, old):
-            lg.setLevel(lv)
-
-
-@contextlib.contextmanager
-def _cached_env_info() -> Iterator[None]:
-    """Collect lm-eval's environment info (``pip list`` etc., ~3 s) once per process, not per condition."""
-    import lm_eval.evaluator as ev
-
-    original = ev.add_env_info
-    cache: dict[str, Any] = {}
-
-    def cached(storage: dict[str, Any]) -> None:
-        if not cache:
-            tmp: dict[str, Any] = {}
-            original(tmp)
-            cache.update(tmp)
-        storage.update(cache)
-
-    ev.add_env_info = cached
-    try:
-        yield
-    finally:
-        ev.add_env_info = original
-
-
 def run_sweep(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), out: str | Path | None = None,
               progress: bool = True, max_conditions: int | None = None) -> SweepSummary:
     """Run (or resume) a sweep; returns a summary. See the module docstring.
@@ -418,7 +185,7 @@ def run_sweep(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), out: str | Path
     all_conds = cfg.conditions()
     mine = shard_conditions(all_conds, shard)
     t0 = time.time()
-    with _quiet_lm_eval():
+    with quiet_lm_eval():
         tm = make_task_manager(cfg)
         doc_index = load_doc_index(cfg, tm)
     selections = {c.condition_id: select_items(doc_index, cfg, c) for c in all_conds}
@@ -430,7 +197,7 @@ def run_sweep(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), out: str | Path
     runner: ConditionRunner | None = None
     t_load = time.time()
     if pending:
-        with _quiet_lm_eval():
+        with quiet_lm_eval():
             runner = ConditionRunner(cfg, tm)
             runner.check_steering({c.steering.id + "|" + repr(c.steering.coefficient): c.steering for c in pending})
     load_s = time.time() - t_load
@@ -450,7 +217,7 @@ def run_sweep(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), out: str | Path
         bar = tqdm(total=sum(n_items[c.condition_id] for c in pending), unit="item", file=sys.stderr,
                    disable=not progress, desc="sweep", dynamic_ncols=True)
         try:
-            with _cached_env_info(), _quiet_lm_eval():
+            with cached_env_info(), quiet_lm_eval():
                 for k, cond in enumerate(pending):
                     if max_conditions is not None and k >= max_conditions:
                         break
@@ -498,7 +265,7 @@ def main(argv: list[str]) -> int:
         description="Run roles x steering settings (x seeds) with the model loaded once; write per-condition "
                     "lm-eval results and samples, matrix.csv, items.csv and manifest.json. Re-running resumes "
                     "(finished conditions are skipped).")
-    parser.add_argument("config", metavar="CONFIG", help="sweep YAML (see lm_eval_values/sweep_config.py)")
+    parser.add_argument("config", metavar="CONFIG", help="sweep YAML (see lm_eval_values/sweep/config.py)")
     parser.add_argument("--shard", default=None, help="run shard i of N (0-based), e.g. 0/4; join with `merge`")
     parser.add_argument("--out", default=None, help="output folder (overrides output_dir in the config)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
