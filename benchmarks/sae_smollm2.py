@@ -33,9 +33,10 @@ MODEL = "smollm2-135m-instruct"
 
 def main(argv: list[str] | None = None) -> int:
     from lm_eval_values.core.atomic import atomic_write_json
-    from lm_eval_values.corpus import CorpusConfig
-    from lm_eval_values.features import DiscoverConfig, discover, format_table, write_result
-    from lm_eval_values.train_sae import METRICS_FILE, TrainSAEConfig, default_out, resolve_local_model, train, validate
+    from lm_eval_values.sae.corpus import CorpusConfig
+    from lm_eval_values.sae.discover import DiscoverConfig, discover, format_table, write_result
+    from lm_eval_values.model.loading import resolve_local_model
+    from lm_eval_values.sae.train import METRICS_FILE, TrainSAEConfig, default_out, train, validate
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--layer", type=int, default=15)

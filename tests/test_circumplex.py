@@ -1,4 +1,4 @@
-"""Tests of lm_eval_values.circumplex: human reference, MRAT, distance curve, RTHOR, MDS."""
+"""Tests of lm_eval_values.analysis.circumplex: human reference, MRAT, distance curve, RTHOR, MDS."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lm_eval_values import circumplex as cx
+from lm_eval_values.analysis import circumplex as cx
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.values.names import SCHWARTZ_VALUES
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lm_eval_values import circumplex as cx
+from lm_eval_values.analysis import circumplex as cx
 from lm_eval_values.values.names import SCHWARTZ_VALUES
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lm_eval_values.circumplex_cli import main as compare_human_main
+from lm_eval_values.cli.compare_human import main as compare_human_main
 from lm_eval_values.cli import main as cli_main
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.values.names import SCHWARTZ_VALUES
@@ -157,8 +157,8 @@ def test_missing_input_file_and_out_is_a_file(tmp_path):
 
 
 def test_items_per_value_and_convention(tmp_path):
-    from lm_eval_values.circumplex import load_human_reference
-    from lm_eval_values.circumplex_cli import parse_items_per_value
+    from lm_eval_values.analysis.circumplex import load_human_reference
+    from lm_eval_values.analysis.circumplex.inputs import parse_items_per_value
     from lm_eval_values.core.errors import UserError
 
     ref = load_human_reference()

@@ -145,7 +145,7 @@ def test_sigkill_at_seeded_random_points_then_resume_gives_identical_matrix(env:
 
 
 def test_concurrent_shards_in_one_folder_do_not_clobber(env: dict[str, Path]) -> None:
-    from lm_eval_values.sweep.merge import main as merge_main
+    from lm_eval_values.cli.merge import main as merge_main
 
     out = env["root"] / "shared"
     procs = [_popen("sweep", str(env["config"]), "--out", str(out), "--no-progress", "--shard", f"{i}/2")

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from lm_eval_values import cli
-from lm_eval_values.corpus import chat_prompt
-from lm_eval_values.features import (DEFAULT_QUESTION, DiscoverConfig, _pool_positions, cohens_d, contrastive_prompts,
-                                     discover, rank_contrastive, span_positions, write_result)
-from lm_eval_values.train_sae import layer_outputs, load_model
+from lm_eval_values.sae.corpus import chat_prompt
+from lm_eval_values.sae.discover import DEFAULT_QUESTION, DiscoverConfig, discover, write_result
+from lm_eval_values.sae.features import pool_positions, cohens_d, contrastive_prompts, rank_contrastive, span_positions
+from lm_eval_values.model.loading import layer_outputs, load_model
 
 D_SAE = 32
 LAYER = 1
@@ -76,14 +76,14 @@ def span_sae(tiny_model_dir: Path, model_tok, tmp_path_factory: pytest.TempPathF
 def contrast_sae(tiny_model_dir: Path, model_tok, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Feature 11 is higher for value-high prompts, feature 5 for value-low prompts (at the span)."""
     model, tok = model_tok
-    from lm_eval_values.corpus import value_definitions
+    from lm_eval_values.sae.corpus import value_definitions
 
     high, low = contrastive_prompts(tok, "Power", value_definitions()["Power"], 3, 0, DEFAULT_QUESTION)
     pooled = {}
     for name, group in (("high", high), ("low", low)):
         rows = []
         for (ids, x), (text, role) in zip(_residuals(model, tok, [t for t, _ in group]), group):
-            rows.append(x[_pool_positions(tok, ids, text, "span", " your values", role)].mean(0))
+            rows.append(x[pool_positions(tok, ids, text, "span", " your values", role)].mean(0))
         pooled[name] = torch.stack(rows)
     mh, ml = pooled["high"].mean(0), pooled["low"].mean(0)
     d = torch.nn.functional.normalize(mh - ml, dim=0)

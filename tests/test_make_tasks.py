@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.values.make_tasks import main
+from lm_eval_values.cli.make_tasks import main
 
 ROWS = [  # written for this test
     ("MINE", "I enjoy fixing things with my hands.", "Craft", 1, "Should I fix things with my own hands?"),

@@ -13,7 +13,8 @@ from lm_eval_values.core.conditions import coefficient_text
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.matrix.condition_files import read_conditions
 from lm_eval_values.matrix.reading import matrix_from_results_dir
-from lm_eval_values.matrix.tables import build_tables, fmt_float, main as matrix_main, order_values
+from lm_eval_values.cli.matrix import main as matrix_main
+from lm_eval_values.matrix.tables import build_tables, fmt_float, order_values
 
 
 def _sample(doc_id: int, value: str, score: float, item: str | None = None, metric: str = "score") -> dict[str, Any]:

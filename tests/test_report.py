@@ -38,7 +38,9 @@ def synthetic_matrix(n_train: int = 14, n_test: int = 6, seed: int = 0) -> pd.Da
 
 def make_run(root: Path) -> Path:
     """A run folder as `study` leaves it, with the analysis stages computed for real on a synthetic matrix."""
-    from lm_eval_values import study
+    from lm_eval_values.study.analyses import graph_stage, human_stage, side_effects_stage
+    from lm_eval_values.study.config import parse_study_config
+    from lm_eval_values.study.stages import run_stage
 
     run = root / "run"
     sweep = run / "m" / "sweep"
@@ -55,12 +57,12 @@ def make_run(root: Path) -> Path:
            "sweep": {"tasks": ["values_schwartz"], "roles": {"generate": {"train": 14, "test": 6}}},
            "graph": {"bootstrap": 8, "jobs": 1}, "human": {"permutations": 100, "bootstrap": 20},
            "side_effects": {"n_random": 5}}
-    cfg = study.parse_study_config(raw, base=root)
+    cfg = parse_study_config(raw, base=root)
     m = sweep / "matrix.csv"
-    study.run_stage("graph", run / "m" / "graph", "g", lambda t: study.graph_stage(m, cfg.graph, 0, t))
-    study.run_stage("human", run / "m" / "human", "h", lambda t: study.human_stage(m, cfg.human, 0, t))
-    study.run_stage("side effects", run / "m" / "side_effects", "s",
-                    lambda t: study.side_effects_stage(m, run / "m" / "graph" / "graph.json",
+    run_stage("graph", run / "m" / "graph", "g", lambda t: graph_stage(m, cfg.graph, 0, t))
+    run_stage("human", run / "m" / "human", "h", lambda t: human_stage(m, cfg.human, 0, t))
+    run_stage("side effects", run / "m" / "side_effects", "s",
+                    lambda t: side_effects_stage(m, run / "m" / "graph" / "graph.json",
                                                        run / "m" / "human" / "human_graph.json",
                                                        cfg.side_effects, 0, "train", t))
     (run / "config.yaml").write_text("name: Synthetic study\n")
@@ -72,10 +74,10 @@ def make_run(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from lm_eval_values import report
+    from lm_eval_values.report.build import build_report
 
     run = make_run(tmp_path_factory.mktemp("report"))
-    report.build_report(run)
+    build_report(run)
     return run
 
 
@@ -121,22 +123,22 @@ def test_report_numbers_come_from_the_matrix(run_dir: Path) -> None:
 
 
 def test_report_is_deterministic_and_cli(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from lm_eval_values import report
+    from lm_eval_values.cli.report import main as report_main
 
     before = {p: p.read_bytes() for p in [run_dir / "report.html", *sorted((run_dir / "figures").glob("*")),
                                           *sorted((run_dir / "data").glob("*"))]}
-    assert report.main([str(run_dir)]) == 0
+    assert report_main([str(run_dir)]) == 0
     assert "wrote" in capsys.readouterr().out
     assert {p: p.read_bytes() for p in before} == before
 
 
 def test_report_bad_run_dir(tmp_path: Path) -> None:
-    from lm_eval_values import report
+    from lm_eval_values.cli.report import main as report_main
 
     with pytest.raises(UserError, match="RUN_DIR"):
-        report.main([str(tmp_path / "missing")])
+        report_main([str(tmp_path / "missing")])
     with pytest.raises(UserError, match="study.json"):
-        report.main([str(tmp_path)])
+        report_main([str(tmp_path)])
     assert list(tmp_path.iterdir()) == []
 
 
@@ -144,7 +146,7 @@ def test_report_compares_two_models(run_dir: Path, tmp_path: Path) -> None:
     """A second model (here a copy of the first) gets its own section and the side-by-side comparison."""
     import shutil
 
-    from lm_eval_values import report
+    from lm_eval_values.report.build import build_report
 
     two = tmp_path / "two"
     shutil.copytree(run_dir, two)
@@ -153,7 +155,7 @@ def test_report_compares_two_models(run_dir: Path, tmp_path: Path) -> None:
     st["config"]["models"].append({"id": "m2", "label": "Copy", "model_args": {"pretrained": "gemma-3-270m"}})
     st["models"]["m2"] = {"label": "Copy"}
     (two / "study.json").write_text(json.dumps(st))
-    res = report.build_report(two)
+    res = build_report(two)
     page = (two / "report.html").read_text()
     assert "Models side by side" in page and "id='m2'" in page
     assert "SHD 0, adjacency F1 1.00" in page  # identical graphs

@@ -13,10 +13,8 @@ import pytest
 
 from lm_eval_values.causal.reference import load_reference
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.side_effects import (
-    auroc, benjamini_hochberg, cochange_frequencies, degree_preserving_random, descendant_sets,
-    heldout_evaluation, role_changes, steering_changes, study_side_effects,
-)
+from lm_eval_values.analysis.heldout import auroc, benjamini_hochberg, degree_preserving_random, heldout_evaluation
+from lm_eval_values.analysis.side_effects import cochange_frequencies, descendant_sets, role_changes, steering_changes, study_side_effects
 from lm_eval_values.core.conditions import META_COLUMNS
 from lm_eval_values.matrix.reading import read_value_matrix
 from lm_eval_values.matrix.value_matrix import ValueMatrix
@@ -146,7 +144,7 @@ def test_common_shift_hides_side_effects_unless_centred() -> None:
 
 
 def test_center_changes() -> None:
-    from lm_eval_values.side_effects import center_changes
+    from lm_eval_values.analysis.side_effects import center_changes
 
     d = pd.DataFrame({"a": [1.0, 0.2], "b": [1.0, -0.2], "c": [1.0, 0.0]})
     assert center_changes(d) is d

@@ -67,7 +67,7 @@ def peaky_model(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) 
 @pytest.fixture(scope="module")
 def study_run(tmp_path_factory: pytest.TempPathFactory, peaky_model: Path) -> tuple[Path, Path, str]:
     """Run the tiny study once for the module; returns (config path, run dir, stdout)."""
-    from lm_eval_values import study
+    from lm_eval_values.cli.study import main as study_main
 
     tmp = tmp_path_factory.mktemp("study")
     cfg = write_config(tmp, tiny_config(peaky_model))
@@ -77,7 +77,7 @@ def study_run(tmp_path_factory: pytest.TempPathFactory, peaky_model: Path) -> tu
 
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        assert study.main([str(cfg), "--out", str(out), "--no-progress"]) == 0
+        assert study_main([str(cfg), "--out", str(out), "--no-progress"]) == 0
     return cfg, out, buf.getvalue()
 
 
@@ -123,7 +123,7 @@ def test_html_references_existing_files_only(study_run: tuple[Path, Path, str]) 
 
 
 def test_report_regenerates_same_numbers(study_run: tuple[Path, Path, str], tmp_path: Path) -> None:
-    from lm_eval_values import report
+    from lm_eval_values.cli.report import main as report_main
 
     _, out, _ = study_run
     copy = tmp_path / "copy"
@@ -133,7 +133,7 @@ def test_report_regenerates_same_numbers(study_run: tuple[Path, Path, str], tmp_
     (copy / "report.html").unlink()
     shutil.rmtree(copy / "figures")
     shutil.rmtree(copy / "data")
-    assert report.main([str(copy)]) == 0
+    assert report_main([str(copy)]) == 0
     assert (copy / "report.html").read_text() == before
     assert (copy / "data" / "report_data.json").read_text() == data_before
     # the numbers are the matrix's: the profile mean of one value recomputed by hand
@@ -146,7 +146,7 @@ def test_report_regenerates_same_numbers(study_run: tuple[Path, Path, str], tmp_
 
 
 def test_rerun_skips_complete_stages(study_run: tuple[Path, Path, str]) -> None:
-    from lm_eval_values import study
+    from lm_eval_values.cli.study import main as study_main
 
     cfg, out, _ = study_run
     stamp = {p: p.stat().st_mtime_ns for p in (out / "tiny").glob("*/stage.json")}
@@ -156,13 +156,13 @@ def test_rerun_skips_complete_stages(study_run: tuple[Path, Path, str]) -> None:
     import io
 
     with contextlib.redirect_stdout(io.StringIO()):
-        assert study.main([str(cfg), "--out", str(out), "--no-progress"]) == 0
+        assert study_main([str(cfg), "--out", str(out), "--no-progress"]) == 0
     assert {p: p.stat().st_mtime_ns for p in (out / "tiny").glob("*/stage.json")} == stamp
     assert (out / "data" / "report_data.json").read_text() == data  # same numbers (only the run time differs)
     # --redo runs the named analysis stage again (same numbers), leaves the others alone
     human = (out / "tiny" / "human" / "compare_human.json").read_bytes()
     with contextlib.redirect_stdout(io.StringIO()):
-        assert study.main([str(cfg), "--out", str(out), "--no-progress", "--redo", "human"]) == 0
+        assert study_main([str(cfg), "--out", str(out), "--no-progress", "--redo", "human"]) == 0
     after = {p: p.stat().st_mtime_ns for p in (out / "tiny").glob("*/stage.json")}
     assert [p.parent.name for p in stamp if after[p] != stamp[p]] == ["human"]
     assert (out / "tiny" / "human" / "compare_human.json").read_bytes() == human
@@ -185,10 +185,10 @@ def test_bad_config_one_line_error_nothing_written(tmp_path: Path, tiny_model_di
     mutate(cfg)
     path = write_config(tmp_path, cfg)
     out = tmp_path / "run"
-    from lm_eval_values import study
+    from lm_eval_values.cli.study import main as study_main
 
     with pytest.raises(UserError) as ei:
-        study.main([str(path), "--out", str(out)])
+        study_main([str(path), "--out", str(out)])
     assert ei.value.field == field
     assert "\n" not in str(ei.value)
     assert not out.exists()
@@ -229,7 +229,7 @@ def test_bundled_configs_validate(tiny_model_dir: Path, tmp_path: Path, monkeypa
     line naming the field; once an SAE is there (a tiny stand-in here) it validates."""
     from sae_lens import StandardSAE, StandardSAEConfig
 
-    from lm_eval_values.study import parse_study_config
+    from lm_eval_values.study.config import parse_study_config
 
     monkeypatch.setenv("LM_EVAL_VALUES_HOME", str(tmp_path / "home"))
     needing_sae = 0

@@ -209,7 +209,7 @@ def test_two_shards_merged_equal_unsharded(full_run: Path, sweep_env: dict[str, 
     from lm_eval_values.core.errors import UserError
     from lm_eval_values.sweep.run import run_sweep
     from lm_eval_values.sweep.config import load_config
-    from lm_eval_values.sweep.merge import main as merge_main
+    from lm_eval_values.cli.merge import main as merge_main
     from lm_eval_values.sweep.merge import merge_shards
 
     cfg = load_config(sweep_env["config"])
@@ -243,7 +243,7 @@ def test_two_shards_merged_equal_unsharded(full_run: Path, sweep_env: dict[str, 
 
 
 def test_matrix_command_rebuilds_tables_from_condition_files(full_run: Path, sweep_env: dict[str, Path]) -> None:
-    from lm_eval_values.matrix.tables import main as matrix_main
+    from lm_eval_values.cli.matrix import main as matrix_main
     from lm_eval_values.matrix.reading import matrix_from_results_dir
     from lm_eval_values.matrix.reading import read_value_matrix
 
@@ -269,7 +269,7 @@ def test_plain_lm_eval_output_folders(sweep_env: dict[str, Path], tiny_model_dir
     from lm_eval.loggers import EvaluationTracker
 
     from lm_eval_values import register_models
-    from lm_eval_values.matrix.tables import main as matrix_main
+    from lm_eval_values.cli.matrix import main as matrix_main
     from lm_eval_values.matrix.condition_files import read_conditions
     from lm_eval_values.sweep.items import make_task_manager
     from lm_eval_values.sweep.config import load_config

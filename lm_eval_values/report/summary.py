@@ -1,0 +1,210 @@
+"""What the report says about each model, read from a study run folder's files (no model).
+
+:func:`collect_model` gathers one model's stage records, matrix, profile and dose-response;
+:func:`model_summary` / :func:`study_summary` turn them into the plain-language findings the report
+and the ``study`` command print.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lm_eval_values.core.files import COMPARE_HUMAN_FILE, MANIFEST_FILE, MATRIX_FILE, STAGE_FILE, STAGES
+from lm_eval_values.matrix.reading import read_value_matrix
+from lm_eval_values.report.figures import dose_response, value_profile
+
+
+def read_json_or_none(p: Path) -> Any:
+    """The JSON in ``p``, or None when it is missing or unreadable."""
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def json_clean(x: Any) -> Any:
+    """``x`` for ``report_data.json``: keys as text, floats rounded to 6 digits, NaN as null."""
+    if isinstance(x, float):
+        return None if not math.isfinite(x) else round(x, 6)
+    if isinstance(x, dict):
+        return {str(k): json_clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_clean(v) for v in x]
+    if hasattr(x, "item") and callable(x.item):
+        return json_clean(x.item())
+    return x
+
+
+def collect_model(run: Path, mid: str, label: str) -> dict[str, Any]:
+    """Everything the report shows for one model, read from ``run/<mid>/``."""
+    mdir = run / mid
+    d: dict[str, Any] = {"id": mid, "label": label, "stages": {}}
+    for st in STAGES:
+        info = read_json_or_none(mdir / st / STAGE_FILE)
+        if info is not None:
+            d["stages"][st] = info
+    matrix = mdir / "sweep" / MATRIX_FILE
+    if not matrix.is_file():
+        d["missing"] = "no sweep matrix"
+        return d
+    vm = read_value_matrix(matrix, check=False, field="matrix.csv")
+    manifest = read_json_or_none(mdir / "sweep" / MANIFEST_FILE) or {}
+    meta = vm.meta
+    d["sweep"] = {
+        "n_conditions": vm.n_rows,
+        "n_roles": {s: int(meta.loc[meta["split"] == s, "role_id"].nunique()) for s in sorted(set(meta["split"]))},
+        "steering_ids": vm.steering_ids,
+        "n_settings": int(meta[["steering_id", "coefficient"]].astype(str).drop_duplicates().shape[0]),
+        "values": vm.values,
+        "n_items": [c.get("n_items") for c in manifest.get("conditions", [])],
+        "tasks": (manifest.get("resolved") or {}).get("tasks"),
+        "model_args": (manifest.get("resolved") or {}).get("model_args"),
+        "versions": manifest.get("versions"),
+    }
+    items = [x for x in d["sweep"]["n_items"] if isinstance(x, int)]
+    d["sweep"]["items_total"] = int(sum(items))
+    d["sweep"]["items_per_condition"] = sorted(set(items))
+    d["profile"] = value_profile(vm)
+    d["dose"] = dose_response(vm)
+    d["graph"] = d["stages"].get("graph")
+    d["human"] = read_json_or_none(mdir / "human" / COMPARE_HUMAN_FILE)
+    d["side_effects"] = d["stages"].get("side_effects")
+    return d
+
+
+def observed_rule(params: dict[str, Any]) -> str:
+    """How a held-out change was counted, in words (significance, centring, minimum size)."""
+    rule = f"significant at FDR {params['q']:g}"
+    if params.get("tol"):
+        rule += f" and larger than {params['tol']:g}"
+    if params.get("centering", "none") != "none":
+        rule += f" after {params['centering']} centring"
+    return rule
+
+
+def centering_note(params: dict[str, Any]) -> str:
+    """HTML sentence part explaining the centring of paired changes, if any."""
+    c = params.get("centering", "none")
+    if c == "none":
+        return ""
+    what = "median" if c == "median" else "mean"
+    return (f"; every role's paired change vector minus its {what} over the values first (the shift common to all "
+            f"values, e.g. a change of the yes/no response bias, is not a side effect)")
+
+
+def fmt_number(x: Any, nd: int = 2, sign: bool = False) -> str:
+    """``x`` with ``nd`` decimals (``sign``: always signed); ``n/a`` for None or NaN."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    return f"{x:+.{nd}f}" if sign else f"{x:.{nd}f}"
+
+
+def fmt_p(p: Any) -> str:
+    """A p-value for prose: two significant digits, ``< 0.001`` below that."""
+    if p is None:
+        return "n/a"
+    return f"{p:.2g}" if p >= 0.001 else "< 0.001"
+
+
+def target_effects(dose: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per steering id with a named target: the target's mean change at each non-zero coefficient."""
+    out = []
+    if dose.empty:
+        return out
+    for sid, g in dose.groupby("steering_id", sort=False):
+        t = g["target"].iloc[0]
+        if t is None or (isinstance(t, float) and math.isnan(t)):
+            continue
+        tg = g[(g["value"] == t) & (g["coefficient"] != 0)].sort_values("coefficient")
+        others = g[(g["value"] != t) & (g["coefficient"] != 0)]
+        for _, r in tg.iterrows():
+            o = others[others["coefficient"] == r["coefficient"]]["mean_change"].abs()
+            out.append({"steering_id": sid, "target": t, "coefficient": float(r["coefficient"]),
+                        "change": r["mean_change"], "ci_lo": r["ci_lo"], "ci_hi": r["ci_hi"],
+                        "n_roles": int(r["n_roles"]),
+                        "mean_abs_change_others": float(o.mean()) if len(o) else math.nan})
+    return out
+
+
+def model_summary(d: dict[str, Any]) -> list[str]:
+    """Plain-language findings for one model (also printed by ``study``)."""
+    lab = d["label"]
+    if "missing" in d:
+        return [f"{lab}: {d['missing']}."]
+    lines = []
+    sw = d["sweep"]
+    roles = ", ".join(f"{n} {s or 'unsplit'}" for s, n in sw["n_roles"].items())
+    ipc = sw["items_per_condition"]
+    ipc_s = str(ipc[0]) if len(ipc) == 1 else f"{ipc[0]}-{ipc[-1]}" if ipc else "?"
+    st = d["stages"].get("sweep", {})
+    speed = f", {st['items_per_s']:.2f} items/s" if st.get("items_per_s") and not st.get("n_skipped") else ""
+    lines.append(f"{lab}: {sw['n_conditions']} conditions = role conditions ({roles}; no-role counted) x "
+                 f"{sw['n_settings']} steering settings ({', '.join(sw['steering_ids'])}; each dose a setting); "
+                 f"{ipc_s} items per condition ({sw['items_total']} answers{speed}).")
+    p = d["profile"].dropna(subset=["mean"]).sort_values("mean", ascending=False)
+    if len(p):
+        top = ", ".join(f"{r.value} {fmt_number(r.mean, sign=True)}" for r in p.head(3).itertuples())
+        low = ", ".join(f"{r.value} {fmt_number(r.mean, sign=True)}" for r in p.tail(2).itertuples())
+        lines.append(f"{lab} values most (unsteered, mean over {int(p['n_roles'].max())} roles): {top}; "
+                     f"least: {low}.")
+    h = d.get("human")
+    if h:
+        r, hr = h["rthor"]["model"], h["rthor"]["human"]
+        sim = h["similarity_to_human"]
+        verdict = ("follows the human circular order of values significantly" if r["p_value"] is not None
+                   and r["p_value"] < 0.05 and r["ci"] > 0 else "shows no significant evidence of the human circular order")
+        lines.append(f"{lab} {verdict}: correspondence index {fmt_number(r['ci'])} (p {fmt_p(r['p_value'])}; humans "
+                     f"{fmt_number(hr['ci'])}), correlation with the human value-correlation matrix r = "
+                     f"{fmt_number(sim.get('r_offdiag'))} over {h['n_rows']} roles.")
+    elif d["stages"].get("human", {}).get("skipped_reason"):
+        lines.append(f"{lab}: human comparison skipped ({d['stages']['human']['skipped_reason']}).")
+    g = d.get("graph")
+    if g and "n_edges" in g:
+        edges = g.get("edges", [])
+        stable = sum(1 for e in edges if (e.get("freq") or 0) >= 0.5)
+        boot = g.get("bootstrap")
+        bt = (f"; {stable} of them in >= 50% of the {boot['n_ok']} usable role-bootstrap resamples "
+              f"(of {boot['n_boot']})" if boot else "")
+        lines.append(f"{lab} causal graph ({g['settings']['algo'].upper()} on {g['n_rows']} {g['settings']['split'] or 'all'} "
+                     f"rows): {g['n_edges']} edges among {len(g['values'])} values{bt}.")
+    elif g and g.get("skipped_reason"):
+        lines.append(f"{lab}: causal graph skipped ({g['skipped_reason']}).")
+    te = target_effects(d["dose"])
+    if te:
+        parts = []
+        for sid in dict.fromkeys(t["steering_id"] for t in te):
+            xs = [t for t in te if t["steering_id"] == sid]
+            parts.append(f"{sid} " + ", ".join(f"{fmt_number(t['coefficient'], 2, True)}: {fmt_number(t['change'], 2, True)}" for t in xs))
+        lines.append(f"{lab} steering, change of the targeted value (coefficient: mean change over roles): "
+                     + "; ".join(parts) + ".")
+    se = d.get("side_effects") or {}
+    ho = se.get("heldout")
+    if ho:
+        tab = {r["predictor"]: r for r in ho["table"]}
+        learned = tab.get("learned graph", {})
+        rnd = next((r for k, r in tab.items() if k.startswith("degree-preserving")), {})
+        corr = next((r for k, r in tab.items() if k.startswith("correlation graph")), {})
+        human = tab.get("human PC graph", {})
+        lines.append(f"{lab} held-out side effects: {ho['n_significant']} of {ho['n_tests']} (setting, value) "
+                     f"changes {observed_rule(ho['params'])}; AUROC learned graph {fmt_number(learned.get('auroc'))}, "
+                     f"random graphs {fmt_number(rnd.get('auroc'))}, correlation graph {fmt_number(corr.get('auroc'))}, "
+                     f"human graph {fmt_number(human.get('auroc'))}.")
+    elif se.get("heldout_skipped_reason"):
+        lines.append(f"{lab}: held-out side-effect evaluation skipped ({se['heldout_skipped_reason']}).")
+    return lines
+
+
+def study_summary(models: list[dict[str, Any]]) -> list[str]:
+    """The short plain-language summary of the whole study."""
+    lines = [ln for d in models for ln in model_summary(d)]
+    small = [d for d in models if "sweep" in d and max(d["sweep"]["n_roles"].values() or [0]) < 30]
+    if small:
+        lines.append("Caveat: " + ", ".join(d["label"] for d in small) + " used fewer than 30 roles per split and few "
+                     "items per value (sized for a CPU demo); intervals are wide and p-values low-powered, so read the "
+                     "numbers as a demonstration of the method, not as a measurement.")
+    return lines
