@@ -28,6 +28,7 @@ from lm_eval_values.causal.metrics import compare_graphs, json_safe
 from lm_eval_values.causal.reference import load_reference
 from lm_eval_values.core.atomic import atomic_write_files, check_output_dir
 from lm_eval_values.core.errors import ArgumentParser, UserError
+from lm_eval_values.core.files import GRAPH_FILE
 from lm_eval_values.core.versions import GRAPH_PACKAGES, package_versions
 from lm_eval_values.matrix.reading import read_value_matrix
 
@@ -137,7 +138,7 @@ def main(argv: list[str]) -> int:
         files["bootstrap.json"] = (json.dumps(json_safe(boot.to_json()), indent=2, sort_keys=True) + "\n").encode()
         files["consensus.json"] = to_json_text(consensus).encode()
 
-    files["graph.json"] = to_json_text(graph).encode()
+    files[GRAPH_FILE] = to_json_text(graph).encode()
     files["graph.graphml"] = to_graphml_text(graph).encode()
     files["graph.dot"] = to_dot_text(graph).encode()
     counts = graph.count_by_kind()

@@ -29,6 +29,7 @@ Results equal HFLM's within float tolerance (different matmul shapes: about 1e-5
 from __future__ import annotations
 
 import copy
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -180,8 +181,6 @@ def _batch_cache(cache: Any, n: int) -> Any:
 
 def _cache_kwarg(model: Any) -> str:
     """``cache`` (transformers >= 5.2x) or ``past_key_values`` (older releases)."""
-    import inspect
-
     try:
         params = inspect.signature(model.forward).parameters
     except (TypeError, ValueError):

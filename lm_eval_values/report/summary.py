@@ -52,7 +52,7 @@ def collect_model(run: Path, mid: str, label: str) -> dict[str, Any]:
     if not matrix.is_file():
         d["missing"] = "no sweep matrix"
         return d
-    vm = read_value_matrix(matrix, check=False, field="matrix.csv")
+    vm = read_value_matrix(matrix, check=False, field=MATRIX_FILE)
     manifest = read_json_or_none(mdir / "sweep" / MANIFEST_FILE) or {}
     meta = vm.meta
     d["sweep"] = {

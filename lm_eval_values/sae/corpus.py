@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import inspect
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -176,8 +177,6 @@ def project_documents(cfg: CorpusConfig, tokenizer: Any) -> list[CorpusDoc]:
 # ----------------------------------------------------------------------------- model samples
 def _cache_kwarg(model: Any) -> str:
     """Name of the KV-cache argument/output: ``cache`` (newer transformers) or ``past_key_values``."""
-    import inspect
-
     params = inspect.signature(model.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
 
@@ -212,8 +211,6 @@ def sample_documents(model: Any, tokenizer: Any, prompts: Sequence[str], cfg: Co
         done = torch.zeros(len(batch), dtype=torch.bool)
         past = None
         cache_kw = _cache_kwarg(model)
-        import inspect
-
         last_only = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         cur_ids, cur_pos = ids, pos

@@ -69,6 +69,7 @@ import io
 import json
 import math
 import re
+import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -175,8 +176,6 @@ def validate(cfg: DiscoverConfig) -> None:
 
 def discover(cfg: DiscoverConfig) -> dict[str, Any]:
     """Run feature discovery; return the JSON-ready result (see the module docstring)."""
-    import statistics
-
     import torch
 
     validate(cfg)
@@ -269,8 +268,6 @@ def sweep_entries(result: dict[str, Any], stats: Sequence[FeatureStat], cfg: Dis
     (adding ``c * W_dec[f]`` adds a vector as long as the typical residual stream), negated for
     features that are higher for value-low prompts.
     """
-    import statistics
-
     entries = []
     groups = [(1, [s for s in stats if s.sign > 0]), (-1, [s for s in stats if s.sign < 0])]
     for sign, group in groups:

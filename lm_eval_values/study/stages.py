@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from lm_eval_values.core.atomic import atomic_directory, atomic_write_json
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.core.files import STAGE_FILE
+from lm_eval_values.core.files import MATRIX_FILE, STAGE_FILE
 from lm_eval_values.core.hashing import canonical_json, file_sha256, sha256_hex
 from lm_eval_values.core.jsonable import json_ready
 from lm_eval_values.matrix.reading import read_value_matrix
@@ -85,4 +85,4 @@ def skip_reason(exc: BaseException) -> str:
 
 def read_study_matrix(matrix_csv: Path) -> ValueMatrix:
     """The sweep's ``matrix.csv`` as a value matrix (not checked: a stage decides what it needs)."""
-    return read_value_matrix(matrix_csv, check=False, field="matrix.csv")
+    return read_value_matrix(matrix_csv, check=False, field=MATRIX_FILE)

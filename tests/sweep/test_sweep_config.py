@@ -246,7 +246,7 @@ def test_format_picks_task_variant() -> None:
 def test_shipped_configs_validate() -> None:
     from lm_eval_values.integration.embedded_models import is_alias
 
-    folder = Path(__file__).resolve().parents[1] / "lm_eval_values" / "configs"
+    folder = Path(__file__).resolve().parents[2] / "lm_eval_values" / "configs"
     files = sorted(folder.glob("sweep_*.yaml"))
     assert files, "no sweep config shipped"
     for f in files:

@@ -1,6 +1,6 @@
 """Determinism (issue 12): the same sweep config run twice from scratch on CPU gives byte-identical
 ``matrix.csv``, ``items.csv`` and ``manifest.json``; the manifest records the seeds and the
-package versions. (``tests/test_sweep.py`` checks that a RE-run skipping finished conditions keeps
+package versions. (``tests/sweep/test_sweep.py`` checks that a RE-run skipping finished conditions keeps
 the bytes; here both runs compute every condition.)"""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from tests.test_crash_safety import N_CONDITIONS, run_in_process, small_sweep_config
+from tests.sweep.test_crash_safety import N_CONDITIONS, run_in_process, small_sweep_config
 
 
 def test_same_config_twice_gives_byte_identical_tables(tmp_path: Path, tiny_model_dir: Path) -> None:

@@ -31,7 +31,7 @@ import yaml
 
 from lm_eval_values.cli import main as cli_main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCHWARTZ = ["Self-Direction", "Stimulation", "Hedonism", "Achievement", "Power", "Security", "Conformity",
             "Tradition", "Benevolence", "Universalism"]
 META = ["condition_id", "role_id", "split", "steering_id", "coefficient", "seed"]
@@ -46,7 +46,7 @@ def assets(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> di
     from sae_lens import StandardSAE, StandardSAEConfig
     from sae_lens.saes.sae import SAEMetadata
 
-    from tests.test_sweep import write_task
+    from tests.sweep.test_sweep import write_task
 
     root = tmp_path_factory.mktemp("bad_inputs_assets")
     torch.manual_seed(0)
@@ -115,8 +115,8 @@ def _good_matrix(env: Env, n: int = 30, values: list[str] | None = None, name: s
 
 
 def _sweep_condition(root: Path, cid: str, index: int, identity: str = "I") -> None:
-    """A finished sweep condition folder (the files `matrix` reads), as in tests/test_matrix.py."""
-    from tests.test_matrix import _sample, write_condition
+    """A finished sweep condition folder (the files `matrix` reads), as in tests/matrix/test_matrix.py."""
+    from tests.matrix.test_matrix import _sample, write_condition
 
     write_condition(root, cid, index, {"t": [_sample(0, "Power", 0.3), _sample(1, "Tradition", -0.2)]},
                     role=f"r{index}", identity=identity)
@@ -124,7 +124,7 @@ def _sweep_condition(root: Path, cid: str, index: int, identity: str = "I") -> N
 
 def _plain_lm_eval_folder(root: Path, name: str, model: str) -> None:
     """A folder as written by stock ``lm_eval --output_path root/name --log_samples``."""
-    from tests.test_matrix import _plain, _sample
+    from tests.matrix.test_matrix import _plain, _sample
 
     _plain(root, name, "2026-01-01T00-00-00.1", {"model_args": f"pretrained={model}", "random_seed": 0},
            [_sample(0, "Power", 0.5)])

@@ -14,7 +14,7 @@ import yaml
 
 from lm_eval_values.core.errors import UserError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def tiny_config(model_dir: Path) -> dict:

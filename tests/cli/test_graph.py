@@ -9,7 +9,7 @@ import pytest
 
 from lm_eval_values.cli import main as cli_main
 
-from tests.test_causal_discovery import _knob_matrix
+from tests.causal.test_causal_discovery import _knob_matrix
 
 
 def _sweep_folder(tmp_path: Path) -> Path:

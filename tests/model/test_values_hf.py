@@ -77,7 +77,7 @@ def _n_hooks(model) -> int:
 def vlm(tiny_model_dir):
     from lm_eval_values.model.values_hf import ValuesHFLM
 
-    # the plain scorer (bit-identical to hf); prefix reuse (within float tolerance) is tests/test_prefix_reuse.py.
+    # the plain scorer (bit-identical to hf); prefix reuse (within float tolerance) is tests/model/test_prefix_reuse.py.
     # dtype pinned: values_hf's CPU default is bf16 on CPUs with native bf16 (lm_eval_values.core.dtypes), and
     # the parity tests must not depend on the machine
     return ValuesHFLM(pretrained=str(tiny_model_dir), batch_size=4, device="cpu", prefix_reuse=False, dtype="float32")

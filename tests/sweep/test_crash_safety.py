@@ -4,7 +4,7 @@
   different moment: before the first condition, inside a forward pass, while a condition folder
   is being written...), always leaves only complete condition folders, and resuming gives the
   byte-identical ``matrix.csv`` / ``items.csv`` of an uninterrupted run. This extends
-  ``tests/test_sweep.py::test_sigkill_mid_run_then_resume_gives_identical_matrix`` (one kill after
+  ``tests/sweep/test_sweep.py::test_sigkill_mid_run_then_resume_gives_identical_matrix`` (one kill after
   three finished conditions) with random kill points.
 * Two shards running AT THE SAME TIME into one output folder never clobber each other: both
   finish, the merge equals the unsharded run.
@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 N_CONDITIONS = 4  # 2 roles x (no steering, a vector)
 KILL_SEEDS = (1, 7, 5)  # seeded kill points: start (mid first condition), writing a condition, after one
 
@@ -35,7 +35,7 @@ def small_sweep_config(root: Path, model: Path, **over: Any) -> Path:
     """A 4-condition sweep of the tiny model on a 3-value x 4-item task (written under ``root``)."""
     import numpy as np
 
-    from tests.test_sweep import write_task
+    from tests.sweep.test_sweep import write_task
 
     root.mkdir(parents=True, exist_ok=True)
     tasks = write_task(root / "tasks")
