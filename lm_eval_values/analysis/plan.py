@@ -22,7 +22,7 @@ unsteered); ``n_roles`` says how many roles had both rows.
 Scoring (all changes in SD units)
 ---------------------------------
 With ``--centering median|mrat`` every candidate's change vector first loses its median / mean
-over the values (:func:`lm_eval_values.side_effects.center_changes`): a shift of every value at
+over the values (:func:`lm_eval_values.analysis.side_effects.center_changes`): a shift of every value at
 once, such as a change of the yes/no response bias, then counts neither as target effect nor as
 side effect.
 

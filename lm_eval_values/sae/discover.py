@@ -34,7 +34,7 @@ Statistics of every ranked feature (all activations are the SAE's encoder output
   ``effect_size`` = (span max - reference mean) / reference SD, i.e. how specific the feature
   is to the span compared with ordinary text (null when the feature never fires on the reference);
 * ``typical_act``: mean activation when active on a reference corpus (``--reference`` project
-  documents, see :mod:`lm_eval_values.corpus`); ``density``: fraction of reference tokens on
+  documents, see :mod:`lm_eval_values.sae.corpus`); ``density``: fraction of reference tokens on
   which the feature is active; useful to calibrate steering coefficients;
 * ``decoder_norm``: ``||W_dec[f]||``; ``coeff_resid_norm``: the coefficient at which
   ``coeff * W_dec[f]`` has the median residual-stream norm at the scored positions.

@@ -11,7 +11,7 @@ directory, then writes the report::
     RUN/<model>/human/              # 4. comparison with the human Schwartz structure (lm_eval_values.analysis.circumplex)
     RUN/<model>/side_effects/       # 5. the study's expected/unexpected metric and the held-out side-effect
                                     #    evaluation vs baselines (lm_eval_values.analysis.side_effects)
-    RUN/report.html, RUN/figures/   # the report (lm_eval_values.report; `lm-eval-values report RUN` redraws it)
+    RUN/report.html, RUN/figures/   # the report (lm_eval_values.report.build; `lm-eval-values report RUN` redraws it)
 
 Resuming: a stage folder appears only when the stage is complete (it is built in a temporary
 sibling and renamed), with a ``stage.json`` holding the hash of everything it depends on (its
