@@ -167,3 +167,19 @@ def test_relative_imports_are_resolved():
     """The resolver itself: a relative import names a module of the package, not a bare stem."""
     names = imported_names(STEERING_HOOKS / "__init__.py", "steering_hooks")
     assert not any(n.startswith(".") for n in names)
+
+
+def test_no_import_of_the_package_is_allowed_to_fail_silently():
+    """No ``try: import lm_eval_values.x`` with an ``except``: a broken module must fail loudly."""
+    bad = []
+    for name, path in package_modules(PACKAGE).items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Try) or not node.handlers:
+                continue
+            for inner in (n for stmt in node.body for n in ast.walk(stmt)):
+                if isinstance(inner, ast.ImportFrom) and (inner.level or (inner.module or "").startswith("lm_eval_values")):
+                    bad.append(f"{name}:{inner.lineno}")
+                elif isinstance(inner, ast.Import) and any(a.name.startswith("lm_eval_values") for a in inner.names):
+                    bad.append(f"{name}:{inner.lineno}")
+    assert not bad, bad
