@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("lm_eval_values.plan", "rank roles/features/vectors for a target value change; --verify runs them"),
     "discover-features": ("lm_eval_values.features", "rank SAE features for the values (span activation or contrastive)"),
     "train-sae": ("lm_eval_values.train_sae", "train a small sae-lens SAE on a local model with an offline corpus"),
+    "check": ("lm_eval_values.preflight", "check a study/sweep config offline in seconds (SAEs, layers, memory, time)"),
     "study": ("lm_eval_values.study", "run the end-to-end value study from a config and write the report"),
     "report": ("lm_eval_values.report", "regenerate report.html from a saved study folder (no model)"),
 }

@@ -64,6 +64,7 @@ import yaml
 
 from lm_eval_values.atomic import atomic_directory, atomic_write_json, atomic_write_text, check_writable_dir
 from lm_eval_values.errors import ArgumentParser, UserError
+from lm_eval_values.preflight_checks import CheckSettings, check_parsed
 from lm_eval_values.yaml_io import read_yaml_file
 
 STUDY_FILE = "study.json"
@@ -810,6 +811,8 @@ def main(argv: list[str]) -> int:
     if unknown:
         raise UserError("--redo", f"unknown stage(s) {unknown}", f"use some of: {', '.join(ANALYSIS_STAGE_VERSIONS)}")
     cfg = load_study_config(args.config)
+    # the offline checks of `lm-eval-values check` (SAE references, layers, memory) before any model loads
+    check_parsed(cfg, CheckSettings.for_run(), source=args.config).raise_first_problem(args.config)
     out = Path(args.out or (str(cfg.output_dir) if cfg.output_dir else f"runs/{Path(args.config).stem}"))
     if out.exists() and not out.is_dir():
         raise UserError("--out", f"{out} exists and is not a folder", "give a folder path")

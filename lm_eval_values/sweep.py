@@ -42,6 +42,7 @@ from typing import Any, Iterator, Sequence
 
 from lm_eval_values.atomic import TMP_PREFIX, atomic_directory, atomic_write_json, check_output_dir
 from lm_eval_values.errors import ArgumentParser, UserError
+from lm_eval_values.preflight_checks import CheckSettings, check_parsed
 from lm_eval_values.matrix import (CONDITION_FILE, CONDITIONS_DIR, RESULTS_FILE, build_tables, read_conditions,
                                    write_tables)
 from lm_eval_values.sweep_config import (Condition, SweepConfig, canonical_json, load_config, parse_shard,
@@ -524,6 +525,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     shard = parse_shard(args.shard)
     cfg = load_config(args.config)
+    # the offline checks of `lm-eval-values check` (SAE references, layers, memory) before any model loads
+    check_parsed(cfg, CheckSettings.for_run(), source=args.config).raise_first_problem(args.config)
     summary = run_sweep(cfg, shard=shard, out=args.out, progress=not args.no_progress,
                         max_conditions=args.max_conditions)
     return 0 if summary.n_run + summary.n_skipped >= summary.n_conditions or args.max_conditions else 1

@@ -27,6 +27,8 @@ Example (all keys; only ``model_args.pretrained`` and ``tasks`` are required)::
       - {type: none}
       - {type: sae, id: sae, sae: ./sae_dir, layer: 6, features: [12, 40], coefficients: [50, 100],
          positions: 'span:" your values"'}        # op (default add), options: {scale: ...}
+                                     # sae: a folder, or release::sae_id from sae-lens's registry
+                                     # (steering_hooks.sae_refs; old release/sae_id where unambiguous)
       - {type: vector, id: vec, vector: ./v.safetensors, layer: 3, coefficients: [4, 8], positions: prompt}
       - {type: spec, id: mine, spec: ./spec.yaml, coefficients: [1, 2]}   # steering_hooks spec; coeff overridden
       - {type: prompt, values: [Power], directions: [inclined, disinclined]}
@@ -67,6 +69,7 @@ from typing import Any, Mapping, Sequence
 
 
 from lm_eval_values.errors import UserError
+from lm_eval_values.model_refs import is_hub_model_id
 from lm_eval_values.paths import expand_path
 from lm_eval_values.yaml_io import read_yaml_file
 from lm_eval_values.roles import NO_ROLE_ID, TEMPLATES, Role, check_unique_ids, generate_roles, load_roles, no_role
@@ -320,8 +323,7 @@ def parse_steering(entries: Any, base: Path) -> list[SteeringSetting]:
             if "sae" not in entry or "features" not in entry or "coefficients" not in entry:
                 raise UserError(where, "an sae entry needs sae, features and coefficients",
                                 "add sae: <folder>, features: [..], coefficients: [..]")
-            sae = entry["sae"]
-            sae_ref: str = str(_path(sae, f"{where}.sae", base)) if not _looks_like_release(sae) else _str(sae, f"{where}.sae")
+            sae_ref = _sae_ref(entry["sae"], f"{where}.sae", base)
             src = ((sae_ref, file_digest(sae_ref)),) if Path(sae_ref).exists() else ()
             feats = entry["features"] if isinstance(entry["features"], list) else [entry["features"]]
             if not feats:
@@ -389,10 +391,19 @@ def parse_steering(entries: Any, base: Path) -> list[SteeringSetting]:
     return settings
 
 
-def _looks_like_release(x: Any) -> bool:
-    """``release/sae_id`` strings that are not local paths (sae-lens ``from_pretrained``)."""
-    return (isinstance(x, str) and "/" in x and not x.startswith((".", "/", "~", "$"))
-            and not Path(x).exists())
+def _sae_ref(x: Any, where: str, base: Path) -> str:
+    """An SAE reference (syntax of :mod:`steering_hooks.sae_refs`): a local folder resolved against the
+    config's folder (must exist), or a sae-lens registry reference kept as written (resolved when checked)."""
+    from steering_hooks.errors import SpecError
+    from steering_hooks.sae_refs import parse_sae_ref
+
+    if isinstance(x, str) and x.strip() and (base / x.strip()).exists():
+        return str(_path(x, where, base))
+    try:
+        ref = parse_sae_ref(x, where)
+    except SpecError as exc:
+        raise UserError(exc.field, exc.problem, exc.fix) from None
+    return str(_path(ref.path, where, base)) if ref.is_local else str(ref)
 
 
 def value_definition_prompt(value: str, direction: str = "inclined", definition: str | None = None) -> str:
@@ -625,10 +636,11 @@ def parse_config(data: Any, base: Path | None = None, source: str = "") -> Sweep
         pre_path = Path(pre).expanduser()
         if not pre_path.is_absolute():
             pre_path = (base / pre_path).resolve()
-        if not pre_path.exists():
+        if pre_path.exists():
+            pre = str(pre_path)
+        elif not is_hub_model_id(pre):  # a hub id (org/name) stays as written: loaded from the hub, online
             raise UserError("model_args.pretrained", f"{pre_path} does not exist and is not an embedded alias",
-                            "give a local model folder or smollm2-135m-instruct / gemma-3-270m")
-        pre = str(pre_path)
+                            "give a local model folder, smollm2-135m-instruct / gemma-3-270m, or a hub id org/name")
     model_args["pretrained"] = pre
     for k, v in model_args.items():
         if isinstance(v, (dict, list)):

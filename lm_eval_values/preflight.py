@@ -1,0 +1,131 @@
+"""``lm-eval-values check CONFIG``: check a study or sweep config offline, in seconds, before any download.
+
+Which config it is comes from its keys (``models:`` -> study, ``model_args:`` -> sweep). After the
+config's own validation it checks, for every model (:mod:`lm_eval_values.preflight_checks`):
+
+* the model reference (embedded alias, local folder with a ``config.json``, or a well-formed hub id)
+  and the model's shape: a local ``config.json``, the local Hugging Face cache, or a built-in table
+  of well-known models (:mod:`lm_eval_values.model_refs`); nothing is downloaded;
+* every SAE reference: a local sae-lens folder (``cfg.json`` and the safetensors header), or the
+  installed sae-lens registry (the release exists, the sae_id exists in it, the model it was trained
+  on vs the config's model: a mismatch is a warning with the reason); the SAE's hook point maps to a
+  layer of the model and agrees with the layer the config steers; feature indices fit the SAE;
+* steering layers, memory (weights + SAEs + activations at the batch size) against ``--gpu-memory``
+  for configs with ``device: cuda``, and the work: conditions, items, forward passes, and a time
+  estimate scaled from the project's own measured throughput (:mod:`lm_eval_values.workload`).
+
+Exit status 0 when nothing would make the run fail (warnings are printed), 2 otherwise, with one
+``error: field: problem (fix: ...)`` line per problem on stderr. ``study`` and ``sweep`` run the
+same checks before loading a model and stop on the first problem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from lm_eval_values.errors import ArgumentParser, UserError
+from lm_eval_values.preflight_checks import CheckEntry, CheckReport, CheckSettings, check_parsed, summary_lines
+from lm_eval_values.study import StudyConfig, parse_study_config
+from lm_eval_values.sweep import load_doc_index, make_task_manager, select_items
+from lm_eval_values.sweep_config import SweepConfig, parse_config
+from lm_eval_values.workload import parse_memory
+from lm_eval_values.yaml_io import read_yaml_file
+
+__all__ = ["CheckEntry", "CheckReport", "CheckSettings", "check_config", "load_any_config", "main"]
+
+
+def load_any_config(path: str | Path) -> StudyConfig | SweepConfig:
+    """Read and validate a study or sweep YAML, told apart by its keys."""
+    p = Path(path)
+    data = read_yaml_file(p, "CONFIG", "a study or sweep YAML file")
+    base = p.resolve().parent
+    if isinstance(data, dict) and "models" in data:
+        return parse_study_config(data, base=base, source=str(p))
+    if isinstance(data, dict) and ("model_args" in data or "model" in data):
+        return parse_config(data, base=base, source=str(p))
+    raise UserError("CONFIG", f"{p.name} is neither a study config (models:) nor a sweep config (model_args:)",
+                    "give a study or sweep YAML, e.g. lm_eval_values/configs/study_smollm2.yaml")
+
+
+@contextlib.contextmanager
+def _lm_eval_logs_quiet() -> Iterator[None]:
+    """lm-eval logs a notice per task while loading tasks; the check's output is its report."""
+    logger = logging.getLogger("lm_eval")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def count_items(sweep: SweepConfig) -> dict[tuple[str, int], int]:
+    """Items asked per (role id, seed): the sweep's own task loading and sampling (no model)."""
+    with _lm_eval_logs_quiet():
+        doc_index = load_doc_index(sweep, make_task_manager(sweep))
+    counts: dict[tuple[str, int], int] = {}
+    for cond in sweep.conditions():
+        key = (cond.role.id, cond.seed)
+        if key not in counts:
+            counts[key] = sum(map(len, select_items(doc_index, sweep, cond).values()))
+    return counts
+
+
+def check_config(path_or_parsed: str | Path | StudyConfig | SweepConfig,
+                 settings: CheckSettings | None = None) -> CheckReport:
+    """Check a config file (or an already parsed config); one entry per problem or warning."""
+    settings = settings or CheckSettings()
+    t0 = time.perf_counter()
+    source = str(path_or_parsed) if isinstance(path_or_parsed, (str, Path)) else getattr(path_or_parsed, "source", "")
+    try:
+        cfg: Any = load_any_config(path_or_parsed) if isinstance(path_or_parsed, (str, Path)) else path_or_parsed
+        report = check_parsed(cfg, settings, count_items if settings.count_items else None, source=source)
+    except UserError as exc:  # the config's own validation: one problem, nothing else can be checked
+        report = CheckReport(source, "invalid")
+        report.add("error", exc.field, exc.problem, exc.fix)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def main(argv: list[str]) -> int:
+    """``lm-eval-values check CONFIG [--gpu-memory 80GiB] [--tokens 256] [--items-per-s X] [--no-items]``."""
+    parser = ArgumentParser(
+        prog="lm-eval-values check",
+        description="Check a study or sweep config offline, in seconds, before renting a GPU: SAE references in the "
+                    "installed sae-lens registry, hook layers, local paths, model ids, memory and time estimates. "
+                    "Exit 0 when the run would start (warnings printed), 2 with one line per problem otherwise.")
+    parser.add_argument("config", metavar="CONFIG", help="study or sweep YAML")
+    parser.add_argument("--gpu-memory", default="80GiB",
+                        help="memory of the GPU the config will run on (configs with device: cuda), e.g. 24GiB, 80GiB")
+    parser.add_argument("--tokens", type=int, default=256,
+                        help="tokens per request assumed for the activation memory (default 256)")
+    parser.add_argument("--items-per-s", type=float, default=None,
+                        help="measured yes/no items per second on the target machine (default: scaled from the "
+                             "project's own measurement)")
+    parser.add_argument("--no-items", action="store_true", help="skip counting items (no task loading; faster)")
+    args = parser.parse_args(argv)
+    try:
+        gpu = parse_memory(args.gpu_memory)
+    except ValueError:
+        raise UserError("--gpu-memory", f"cannot read {args.gpu_memory!r}", "e.g. --gpu-memory 80GiB") from None
+    if args.tokens < 1:
+        raise UserError("--tokens", f"must be >= 1, got {args.tokens}", "e.g. --tokens 256")
+    if args.items_per_s is not None and not args.items_per_s > 0:
+        raise UserError("--items-per-s", f"must be > 0, got {args.items_per_s}", "e.g. --items-per-s 40")
+    settings = CheckSettings(gpu_memory=gpu, tokens=args.tokens, items_per_s=args.items_per_s,
+                             count_items=not args.no_items)
+    report = check_config(args.config, settings)
+    out, err = summary_lines(report)
+    print("\n".join(out), flush=True)
+    for line in err:
+        print(line, file=sys.stderr)
+    return 0 if report.ok else 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))
