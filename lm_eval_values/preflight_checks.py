@@ -312,15 +312,16 @@ def check_parsed(cfg: Any, settings: CheckSettings | None = None, count_items: I
         at = len(report.info)
         facts = checker.model(pretrained, prefix)
         report.info.insert(at, _model_line(label, pretrained, facts))
+        shown = Path(pretrained).name if Path(pretrained).is_dir() else pretrained  # a local folder by its name
         sae_shapes: dict[str, tuple[int, int]] = {}
         for use in steering_uses(sweep, prefix):
             if use.sae is None:
-                checker.layer(use, facts, pretrained)
+                checker.layer(use, facts, shown)
                 continue
             info = checker.sae(str(use.sae), use.field)
             if info is None:
                 continue
-            checker.sae_use(use, info, facts, pretrained)
+            checker.sae_use(use, info, facts, shown)
             hl = layer_of_hook_name(info.hook) if info.hook else None
             report.info.append(f"  SAE {info.text}: {info.origin}; hook {info.hook or 'unknown'}"
                                + (f" -> layer {hl.layer}" + (f" of {facts.n_layers}" if facts else "") if hl else "")
@@ -330,7 +331,7 @@ def check_parsed(cfg: Any, settings: CheckSettings | None = None, count_items: I
             if facts:
                 sae_shapes[info.text] = (info.d_in or facts.d_model, info.d_sae or 16 * facts.d_model)
         if vectors is not None and facts is not None:
-            _check_vectors(report, vectors, facts, sweep, pretrained)
+            _check_vectors(report, vectors, facts, sweep, shown)
         _memory(report, settings, sweep, facts, list(sae_shapes.values()), prefix)
         _work(report, settings, sweep, vectors, facts, count_items)
     return report
