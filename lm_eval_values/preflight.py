@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from lm_eval_values.errors import ArgumentParser, UserError
-from lm_eval_values.preflight_checks import CheckEntry, CheckReport, CheckSettings, check_parsed, summary_lines
+from lm_eval_values.preflight_checks import CheckEntry, CheckReport, CheckSettings, check_parsed
 from lm_eval_values.study import StudyConfig, parse_study_config
 from lm_eval_values.sweep import load_doc_index, make_task_manager, select_items
 from lm_eval_values.sweep_config import SweepConfig, parse_config
@@ -90,6 +90,15 @@ def check_config(path_or_parsed: str | Path | StudyConfig | SweepConfig,
         report.add("error", exc.field, exc.problem, exc.fix)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def summary_lines(report: CheckReport) -> tuple[list[str], list[str]]:
+    """The report as ``lm-eval-values check`` prints it: (stdout lines: info, warnings, verdict; stderr: errors)."""
+    out = [f"check {report.source} ({report.kind} config)", *report.info, *(w.line() for w in report.warnings)]
+    verdict = "OK" if report.ok else "FAILED"
+    out.append(f"{verdict}: {len(report.problems)} problem(s), {len(report.warnings)} warning(s) "
+               f"({report.seconds:.1f} s, offline)")
+    return out, [e.line() for e in report.problems]
 
 
 def main(argv: list[str]) -> int:

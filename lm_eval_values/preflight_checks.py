@@ -402,12 +402,3 @@ def _work(report: CheckReport, settings: CheckSettings, sweep: Any, vectors: Any
     report.info.append(line)
     report.info.append(f"  time: about {duration(seconds)} of sweep (model loading, download and analysis not "
                        f"included); basis: {basis}" if seconds is not None else f"  time: not estimated ({basis})")
-
-
-def summary_lines(report: CheckReport) -> tuple[list[str], list[str]]:
-    """The report as ``lm-eval-values check`` prints it: (stdout lines: info, warnings, verdict; stderr: errors)."""
-    out = [f"check {report.source} ({report.kind} config)", *report.info, *(w.line() for w in report.warnings)]
-    verdict = "OK" if report.ok else "FAILED"
-    out.append(f"{verdict}: {len(report.problems)} problem(s), {len(report.warnings)} warning(s) "
-               f"({report.seconds:.1f} s, offline)")
-    return out, [e.line() for e in report.problems]
