@@ -240,10 +240,14 @@ class _Checker:
                 self.report.add("error", f"{use.field}.features", f"feature {', '.join(map(str, bad))} is out of "
                                 f"range for an SAE of width {info.d_sae}", f"use 0..{info.d_sae - 1}")
         own = layer_of_hook_name(info.hook) if info.hook else None
-        if info.hook is None:
-            level = "error" if info.local and use.layer is None else "warning"
-            self.report.add(level, f"{use.field}.sae", f"{info.text}: cannot tell offline which layer the SAE reads",
-                            "give layer: <the layer it was trained on>")
+        if info.hook is None:  # a local SAE without a hook name needs layer:; a registry one is not verified
+            if use.layer is None:
+                self.report.add("error" if info.local else "warning", f"{use.field}.sae",
+                                f"{info.text}: cannot tell offline which layer the SAE reads",
+                                "give layer: <the layer it was trained on>")
+            elif not info.local:
+                self.report.add("warning", f"{use.field}.layer", f"cannot tell offline which layer {info.text} "
+                                f"reads, so layer {use.layer} is not verified")
         elif own is None:
             self.report.add("warning", f"{use.field}.sae", f"the SAE's hook {info.hook!r} names no decoder layer",
                             "give layer: explicitly")
