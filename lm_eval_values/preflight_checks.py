@@ -292,7 +292,7 @@ def _units(cfg: Any) -> tuple[str, list[tuple[str, str, Any, Any]]]:
     """(kind, [(field prefix, label, sweep config, study vectors or None)])."""
     if hasattr(cfg, "models"):
         return "study", [(f"models[{m.id}].", m.id, m.sweep, cfg.vectors) for m in cfg.models]
-    return "sweep", [("", "model", cfg, None)]
+    return "sweep", [("", "", cfg, None)]
 
 
 def _format_of(sweep: Any) -> str:
@@ -343,9 +343,9 @@ def check_parsed(cfg: Any, settings: CheckSettings | None = None, count_items: I
 
 def _model_line(label: str, pretrained: str, facts: ModelFacts | None) -> str:
     if facts is None:
-        return f"model {label}: {pretrained} (shape unknown offline)"
+        return f"model{' ' + label if label else ''}: {pretrained} (shape unknown offline)"
     params = f", {facts.n_params / 1e9:.2f}B parameters" if facts.n_params else ""
-    return (f"model {label}: {pretrained}: {facts.n_layers} layers, d_model {facts.d_model}{params} "
+    return (f"model{' ' + label if label else ''}: {pretrained}: {facts.n_layers} layers, d_model {facts.d_model}{params} "
             f"[{facts.source}]")
 
 
