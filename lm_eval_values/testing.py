@@ -2,14 +2,16 @@
 
 A byte-level BPE tokenizer is trained on a few sentences (no out-of-vocabulary risk),
 wrapped in ``PreTrainedTokenizerFast`` and saved next to a randomly initialised model of
-GPT-2, Llama or Gemma 3 shape (hidden size 64, 2 layers). Nothing touches the network.
+GPT-2, Llama, Gemma (1), Gemma 2 or Gemma 3 shape (hidden size 64, 2 layers): the
+architectures of the bundled configs (Llama-3-8B-Instruct, Gemma-2B-IT, Gemma-2-2B-IT) and the
+embedded models. Nothing touches the network.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-ARCHS = ("gpt2", "llama", "gemma3")
+ARCHS = ("gpt2", "llama", "gemma", "gemma2", "gemma3")
 
 _CORPUS = [
     "It is important to me to be free to choose my own path in life.",
@@ -75,6 +77,15 @@ def build_tiny_model(out_dir: str | Path, arch: str = "llama", seed: int = 0, ch
         cfg = transformers.LlamaConfig(hidden_size=hidden_size, intermediate_size=hidden_size * 2,
                                        num_hidden_layers=num_layers, num_attention_heads=4, num_key_value_heads=2,
                                        max_position_embeddings=1024, tie_word_embeddings=True, **common)
+    elif arch == "gemma":
+        cfg = transformers.GemmaConfig(hidden_size=hidden_size, intermediate_size=hidden_size * 2,
+                                       num_hidden_layers=num_layers, num_attention_heads=4, num_key_value_heads=1,
+                                       head_dim=16, max_position_embeddings=1024, **common)
+    elif arch == "gemma2":
+        cfg = transformers.Gemma2Config(hidden_size=hidden_size, intermediate_size=hidden_size * 2,
+                                        num_hidden_layers=num_layers, num_attention_heads=4, num_key_value_heads=2,
+                                        head_dim=16, max_position_embeddings=1024, sliding_window=64,
+                                        query_pre_attn_scalar=16, **common)
     else:
         cfg = transformers.Gemma3TextConfig(hidden_size=hidden_size, intermediate_size=hidden_size * 2,
                                             num_hidden_layers=num_layers, num_attention_heads=4,

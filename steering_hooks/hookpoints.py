@@ -7,7 +7,10 @@ Accepted (for a model whose decoder layers are ``model.layers``):
 * lm-eval ``steered`` names relative to ``model.base_model``: ``layers.12`` (GPT-2: ``h.12``);
 * TransformerLens / sae-lens names: ``blocks.12.hook_resid_post`` (layer output) and
   ``blocks.12.hook_resid_pre`` (layer INPUT: a forward pre-hook on layer 12);
+* HF hook points as Gemma Scope configs write them: ``model.layers.12.output`` / ``.input``;
 * any other module path (root- or base_model-relative): that module's output.
+
+:func:`layer_of_hook_name` reads the decoder layer of any of these names without a model.
 """
 
 from __future__ import annotations
@@ -22,6 +25,53 @@ from steering_hooks.errors import SpecError
 
 _TL = re.compile(r"^blocks\.(\d+)\.hook_resid_(pre|post)$")
 _LAYERISH = re.compile(r"^(?:.*\.)?(?:layers|h|blocks|layer|decoder\.layers)\.(\d+)$")
+_HF_POINT = re.compile(r"^(?P<module>(?:.*\.)?(?:layers|h|blocks|layer)\.\d+)\.(?P<site>output|input)$")
+_TL_OTHER = re.compile(r"^blocks\.(\d+)\.(.+)$")
+
+
+@dataclass(frozen=True)
+class HookLayer:
+    """Where a hook name reads, without a model: decoder ``layer`` and ``site``.
+
+    ``site`` is ``output`` (the residual stream after the layer), ``input`` (before it) or the
+    name of another component (``hook_mlp_out``, ``attn.hook_z``, ``pre_feedforward_layernorm.output``).
+    """
+
+    layer: int
+    site: str
+
+    @property
+    def is_residual(self) -> bool:
+        """Whether the hook reads the residual stream (what layer steering edits)."""
+        return self.site in ("output", "input")
+
+
+def layer_of_hook_name(name: Any) -> HookLayer | None:
+    """The decoder layer and site of a hook name in any scheme (module doc), or None if it names no layer.
+
+    >>> layer_of_hook_name("blocks.12.hook_resid_post"), layer_of_hook_name("model.layers.3.input")
+    (HookLayer(layer=12, site='output'), HookLayer(layer=3, site='input'))
+    """
+    if isinstance(name, bool) or name is None:
+        return None
+    if isinstance(name, int):
+        return HookLayer(name, "output")
+    text = str(name).strip()
+    if text.isdigit():
+        return HookLayer(int(text), "output")
+    m = _TL.match(text)
+    if m:
+        return HookLayer(int(m.group(1)), "input" if m.group(2) == "pre" else "output")
+    m = _HF_POINT.match(text)
+    if m:
+        return HookLayer(int(m.group("module").rsplit(".", 1)[1]), m.group("site"))
+    m = _LAYERISH.match(text)
+    if m:
+        return HookLayer(int(m.group(1)), "output")
+    m = _TL_OTHER.match(text) or re.match(r"^(?:.*\.)?(?:layers|h|layer)\.(\d+)\.(.+)$", text)
+    if m:
+        return HookLayer(int(m.group(1)), m.group(2))
+    return None
 
 
 @dataclass(frozen=True)
@@ -107,6 +157,9 @@ def resolve_hook(model: nn.Module, ref: Any, field_name: str = "layer") -> HookP
             mod = modules[cand]
             layer = next((i for i, lm in enumerate(layers) if lm is mod), None)
             return HookPoint(cand, "output", layer, mod)
+    m = _HF_POINT.match(name)
+    if m:  # model.layers.12.output / .input (Gemma Scope's HF hook points)
+        return layer_point(int(m.group("module").rsplit(".", 1)[1]), m.group("site"))  # type: ignore[arg-type]
     m = _LAYERISH.match(name)
     if m:  # a layer-shaped name in another scheme, e.g. model.layers.7 on GPT-2, or out of range
         return layer_point(int(m.group(1)))

@@ -12,14 +12,14 @@ from typing import Any
 import torch
 
 from steering_hooks.errors import SpecError
+from steering_hooks.sae_refs import parse_sae_ref, resolve_sae_ref
 
 _SAE_CACHE: dict[str, Any] = {}
 
 
-def is_local_ref(ref: str) -> bool:
-    """Whether an SAE reference names a local folder (vs ``release/sae_id`` on the hub)."""
-    p = Path(ref).expanduser()
-    return p.exists() or ref.startswith(("/", "./", "../", "~")) or "/" not in ref
+def is_local_ref(ref: Any) -> bool:
+    """Whether an SAE reference names a local folder (vs a sae-lens registry SAE); see :mod:`steering_hooks.sae_refs`."""
+    return parse_sae_ref(ref).is_local
 
 
 def check_sae_folder(ref: str | Path, field: str = "sae") -> dict[str, Any]:
@@ -36,7 +36,7 @@ def check_sae_folder(ref: str | Path, field: str = "sae") -> dict[str, Any]:
     cfg_file = p / "cfg.json"
     if not cfg_file.is_file():
         raise SpecError(field, f"no sae-lens SAE folder at {ref} (cfg.json missing)",
-                        "give a folder written by SAE.save_model, or release/sae_id")
+                        "give a folder written by SAE.save_model, or release::sae_id")
     try:
         raw = json.loads(cfg_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -68,20 +68,23 @@ def check_sae_folder(ref: str | Path, field: str = "sae") -> dict[str, Any]:
     return raw
 
 
-def load_sae(ref: str, field: str = "sae", device: str | torch.device = "cpu") -> Any:
-    """Load a sae-lens SAE from a local folder (``SAE.load_from_disk``) or ``release/sae_id``.
+def load_sae(ref: Any, field: str = "sae", device: str | torch.device = "cpu") -> Any:
+    """Load a sae-lens SAE from a local folder (``SAE.load_from_disk``) or the sae-lens registry.
 
-    Local folders pass :func:`check_sae_folder` first. Loaded SAEs are cached per process (a
+    ``ref`` is any form of :mod:`steering_hooks.sae_refs` (a folder, ``release::sae_id``, a
+    mapping, or an unambiguous old ``release/sae_id``). Local folders pass :func:`check_sae_folder` first. Loaded SAEs are cached per process (a
     sweep swapping specs does not reload them), so the returned object may be shared: callers
     must not modify it in place. It is in eval mode with ``requires_grad`` off.
     """
-    ref = str(ref)
-    key = f"{ref}@{device}"
+    parsed = parse_sae_ref(ref, field)
+    key = f"{parsed}@{device}"
     if key in _SAE_CACHE:
         return _SAE_CACHE[key]
+    parsed = resolve_sae_ref(parsed, field)
+    ref = str(parsed)
     from sae_lens import SAE
 
-    if is_local_ref(ref):
+    if parsed.path is not None:
         p = Path(ref).expanduser()
         check_sae_folder(ref, field)
         try:
@@ -91,11 +94,11 @@ def load_sae(ref: str, field: str = "sae", device: str | torch.device = "cpu") -
             raise SpecError(field, f"cannot load the SAE at {ref} ({type(exc).__name__}: {first})",
                             "give a folder written by SAE.save_model") from None
     else:  # online users: the sae-lens hub registry
-        release, sae_id = ref.split("/", 1)
+        release, sae_id = parsed.release, parsed.sae_id
         try:
             sae = SAE.from_pretrained(release, sae_id, device=str(device))
         except Exception as exc:  # noqa: BLE001 - network / registry errors become one line
-            raise SpecError(field, f"{ref} is no local folder, and sae-lens cannot load release {release!r} / "
+            raise SpecError(field, f"{parsed.given} is no local folder, and sae-lens cannot load release {release!r} / "
                             f"sae_id {sae_id!r}: "
                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
                             "check the release and sae_id (sae-lens pretrained SAEs), or give an existing local "
@@ -108,10 +111,11 @@ def load_sae(ref: str, field: str = "sae", device: str | torch.device = "cpu") -
 
 
 def sae_hook_name(sae: Any) -> str | None:
-    """The SAE's own hook name (``cfg.metadata.hook_name`` in sae-lens 6)."""
+    """The SAE's own hook name (``cfg.metadata.hook_name`` in sae-lens 6, else its HF hook name)."""
     meta = getattr(sae.cfg, "metadata", None)
     name = getattr(meta, "hook_name", None) if meta is not None else None
-    return name or getattr(sae.cfg, "hook_name", None)
+    hf_name = getattr(meta, "hf_hook_name", None) if meta is not None else None
+    return name or getattr(sae.cfg, "hook_name", None) or hf_name
 
 
 def _as_1d(t: Any, field: str, what: str) -> torch.Tensor:

@@ -16,7 +16,7 @@ Example (YAML)::
         scale: resid_norm            # absolute (default) | resid_norm | feature_act
         positions: prompt            # all | prompt | generated | span:" your values" | last:3
       - op: sae_clamp
-        sae: saes/layer6             # local sae-lens folder, or release/sae_id (hub)
+        sae: saes/layer6             # local sae-lens folder, or release::sae_id (sae-lens registry; see sae_refs)
         feature: 123
         value: 0.0                   # or multiply: 2.0
         positions: span:" your values"
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from steering_hooks.errors import SpecError
+from steering_hooks.sae_refs import parse_sae_ref
 
 OPS = ("add", "sae_clamp", "ablate", "clamp_projection")
 SCALES = ("absolute", "resid_norm", "feature_act")
@@ -124,7 +125,8 @@ class Intervention:
             on the unit direction to ``value``, optionally around ``bias``).
         layer: decoder-layer index or hook name in any scheme; defaults to the SAE's own hook.
         positions: position scope string (see :class:`Positions`).
-        sae: local sae-lens folder or ``release/sae_id`` (hub, online users only).
+        sae: local sae-lens folder or ``release::sae_id`` (sae-lens registry, online users only;
+            every form of :mod:`steering_hooks.sae_refs`, a mapping is stored as its string form).
         feature: SAE feature index (direction = ``W_dec[feature]`` for add/clamp_projection).
         vector: a vector file (``.safetensors``, ``.npy``, ``.npz``, ``.pt`` plain tensor or an
             lm-eval ``steered`` dict) or, in code, a tensor / list of floats.
@@ -252,6 +254,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         return value
     if name == "positions":
         return str(parse_positions(value, fname))
+    if name == "sae" and isinstance(value, Mapping):
+        return str(parse_sae_ref(value, fname))
     if name in ("sae", "vector_key"):
         if not isinstance(value, str) or not value.strip():
             raise SpecError(fname, f"expected a non-empty string, got {value!r}", None)

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("lm_eval_values.cli.plan", "rank roles/features/vectors for a target value change; --verify runs them"),
     "discover-features": ("lm_eval_values.cli.discover_features", "rank SAE features for the values (span activation or contrastive)"),
     "train-sae": ("lm_eval_values.cli.train_sae", "train a small sae-lens SAE on a local model with an offline corpus"),
+    "check": ("lm_eval_values.cli.check", "check a study/sweep config offline in seconds (SAEs, layers, memory, time)"),
     "study": ("lm_eval_values.cli.study", "run the end-to-end value study from a config and write the report"),
     "report": ("lm_eval_values.cli.report", "regenerate report.html from a saved study folder (no model)"),
 }

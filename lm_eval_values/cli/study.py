@@ -9,6 +9,8 @@ from pathlib import Path
 
 from lm_eval_values.core.errors import ArgumentParser, UserError
 from lm_eval_values.study.config import ANALYSIS_STAGE_VERSIONS, load_study_config
+from lm_eval_values.sweep.check_report import CheckSettings
+from lm_eval_values.sweep.preflight import check_parsed
 from lm_eval_values.study.run import print_value_profiles, run_study
 
 
@@ -33,6 +35,8 @@ def main(argv: list[str]) -> int:
     if unknown:
         raise UserError("--redo", f"unknown stage(s) {unknown}", f"use some of: {', '.join(ANALYSIS_STAGE_VERSIONS)}")
     cfg = load_study_config(args.config)
+    # the offline checks of `lm-eval-values check` (SAE references, layers, memory) before any model loads
+    check_parsed(cfg, CheckSettings.for_run(), source=args.config).raise_first_problem(args.config)
     out = Path(args.out or (str(cfg.output_dir) if cfg.output_dir else f"runs/{Path(args.config).stem}"))
     if out.exists() and not out.is_dir():
         raise UserError("--out", f"{out} exists and is not a folder", "give a folder path")

@@ -7,6 +7,8 @@ import argparse
 from lm_eval_values.core.errors import ArgumentParser
 from lm_eval_values.sweep.conditions import parse_shard
 from lm_eval_values.sweep.config import load_config
+from lm_eval_values.sweep.check_report import CheckSettings
+from lm_eval_values.sweep.preflight import check_parsed
 from lm_eval_values.sweep.run import run_sweep
 
 
@@ -25,6 +27,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     shard = parse_shard(args.shard)
     cfg = load_config(args.config)
+    # the offline checks of `lm-eval-values check` (SAE references, layers, memory) before any model loads
+    check_parsed(cfg, CheckSettings.for_run(), source=args.config).raise_first_problem(args.config)
     summary = run_sweep(cfg, shard=shard, out=args.out, progress=not args.no_progress,
                         max_conditions=args.max_conditions)
     return 0 if summary.n_run + summary.n_skipped >= summary.n_conditions or args.max_conditions else 1

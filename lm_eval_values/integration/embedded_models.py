@@ -23,7 +23,6 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tempfile

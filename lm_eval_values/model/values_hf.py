@@ -5,7 +5,7 @@ A subclass of lm-eval's :class:`~lm_eval.models.huggingface.HFLM` (so every HF m
 ``values_hf``. Extra model_args::
 
     steer=<spec .yaml/.json or lm-eval steered .pt>
-    sae=<dir or release/sae_id>,feature=<int>,coeff=<float>,op=add|sae_clamp|ablate|clamp_projection,
+    sae=<dir or release::sae_id>,feature=<int>,coeff=<float>,op=add|sae_clamp|ablate|clamp_projection,
         layer=<int or hook name>,positions=all|prompt|generated|span:"<text>"|last:<k>,value=<float>,
         vector=<file>            (shorthand for a one-intervention spec)
     role=<text> | role_file=<path>,role_id=<id>

@@ -27,6 +27,8 @@ Example (all keys; only ``model_args.pretrained`` and ``tasks`` are required)::
       - {type: none}
       - {type: sae, id: sae, sae: ./sae_dir, layer: 6, features: [12, 40], coefficients: [50, 100],
          positions: 'span:" your values"'}        # op (default add), options: {scale: ...}
+                                     # sae: a folder, or release::sae_id from sae-lens's registry
+                                     # (steering_hooks.sae_refs; old release/sae_id where unambiguous)
       - {type: vector, id: vec, vector: ./v.safetensors, layer: 3, coefficients: [4, 8], positions: prompt}
       - {type: spec, id: mine, spec: ./spec.yaml, coefficients: [1, 2]}   # steering_hooks spec; coeff overridden
       - {type: prompt, values: [Power], directions: [inclined, disinclined]}
@@ -67,6 +69,7 @@ from lm_eval_values.core.files import FORMAT_SUFFIXES
 from lm_eval_values.core.hashing import canonical_json, sha256_hex
 from lm_eval_values.core.yaml_io import read_yaml_file
 from lm_eval_values.integration.embedded_models import is_alias
+from lm_eval_values.model.refs import is_hub_model_id
 from lm_eval_values.model.roles import TEMPLATES, Role, check_unique_ids, generate_roles, load_roles, no_role
 from lm_eval_values.sweep.conditions import Condition
 from lm_eval_values.sweep.fields import (as_bool, as_int, as_mapping, as_number, as_path, as_str, as_str_list,
@@ -279,10 +282,11 @@ def parse_config(data: Any, base: Path | None = None, source: str = "") -> Sweep
         pre_path = Path(pre).expanduser()
         if not pre_path.is_absolute():
             pre_path = (base / pre_path).resolve()
-        if not pre_path.exists():
+        if pre_path.exists():
+            pre = str(pre_path)
+        elif not is_hub_model_id(pre):  # a hub id (org/name) stays as written: loaded from the hub, online
             raise UserError("model_args.pretrained", f"{pre_path} does not exist and is not an embedded alias",
-                            "give a local model folder or smollm2-135m-instruct / gemma-3-270m")
-        pre = str(pre_path)
+                            "give a local model folder, smollm2-135m-instruct / gemma-3-270m, or a hub id org/name")
     model_args["pretrained"] = pre
     for k, v in model_args.items():
         if isinstance(v, (dict, list)):

@@ -18,6 +18,8 @@ from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.hashing import file_digest
 from lm_eval_values.sweep.fields import as_int, as_mapping, as_number_list, as_path, as_str, as_str_list, check_keys
 from lm_eval_values.values.definitions import DIRECTIONS, PROMPT_TEMPLATE, VALUE_DEFINITIONS
+from steering_hooks.errors import SpecError
+from steering_hooks.sae_refs import parse_sae_ref
 
 _STEER_KEYS: dict[str, set[str]] = {
     "none": {"type", "id"},
@@ -129,8 +131,7 @@ def parse_steering(entries: Any, base: Path) -> list[SteeringSetting]:
             if "sae" not in entry or "features" not in entry or "coefficients" not in entry:
                 raise UserError(where, "an sae entry needs sae, features and coefficients",
                                 "add sae: <folder>, features: [..], coefficients: [..]")
-            sae = entry["sae"]
-            sae_ref: str = str(as_path(sae, f"{where}.sae", base)) if not _looks_like_release(sae) else as_str(sae, f"{where}.sae")
+            sae_ref = _sae_ref(entry["sae"], f"{where}.sae", base)
             src = ((sae_ref, file_digest(sae_ref)),) if Path(sae_ref).exists() else ()
             feats = entry["features"] if isinstance(entry["features"], list) else [entry["features"]]
             if not feats:
@@ -198,7 +199,13 @@ def parse_steering(entries: Any, base: Path) -> list[SteeringSetting]:
     return settings
 
 
-def _looks_like_release(x: Any) -> bool:
-    """``release/sae_id`` strings that are not local paths (sae-lens ``from_pretrained``)."""
-    return (isinstance(x, str) and "/" in x and not x.startswith((".", "/", "~", "$"))
-            and not Path(x).exists())
+def _sae_ref(x: Any, where: str, base: Path) -> str:
+    """An SAE reference (syntax of :mod:`steering_hooks.sae_refs`): a local folder resolved against the
+    config's folder (must exist), or a sae-lens registry reference kept as written (resolved when checked)."""
+    if isinstance(x, str) and x.strip() and (base / x.strip()).exists():
+        return str(as_path(x, where, base))
+    try:
+        ref = parse_sae_ref(x, where)
+    except SpecError as exc:
+        raise UserError(exc.field, exc.problem, exc.fix) from None
+    return str(as_path(ref.path, where, base)) if ref.is_local else str(ref)

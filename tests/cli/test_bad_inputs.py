@@ -497,6 +497,39 @@ def _(env: Env) -> list[str]:
     return ["study", str(cfg)]
 
 
+@_c("study-sae-release-not-in-registry", "study", "steering[sae].sae", "not in the installed sae-lens")
+def _(env: Env) -> list[str]:
+    cfg = env.write("study.yaml", yaml.safe_dump({
+        "models": [{"id": "tiny", "model_args": {"pretrained": str(env.assets["model"])}}],
+        "sweep": {"tasks": ["sweeptest_values"], "include_path": [str(env.assets["tasks"])],
+                  "steering": [{"type": "none"}, {"type": "sae", "sae": "no-such-release::blocks.1.hook_resid_post",
+                                                  "features": [1], "coefficients": [4]}]}}))
+    return ["study", str(cfg), "--out", str(env.work / "run")]
+
+
+# -- check (offline preflight of a study or sweep config)
+@_c("check-old-sae-reference-unresolvable", "check", "steering[jh].sae", "llama-3-8b-it-res-jh::")
+def _(env: Env) -> list[str]:
+    return ["check", str(_sweep_cfg(env, steering=[{"type": "sae", "id": "jh", "features": [1], "coefficients": [4],
+                                                    "sae": "Juliushanhanhan/llama-3-8b-it-res/blocks.25.hook_resid_post"}]))]
+
+
+@_c("check-sae-layer-mismatch", "check", "steering[sae].layer", "the SAE reads blocks.1.hook_resid_post")
+def _(env: Env) -> list[str]:
+    return ["check", str(_sweep_cfg(env, steering=[{"type": "sae", "sae": str(env.assets["sae"]), "layer": 0,
+                                                    "features": [3], "coefficients": [4]}]))]
+
+
+@_c("check-gpu-too-small", "check", "batch_size", "GPU memory")
+def _(env: Env) -> list[str]:
+    return ["check", str(_sweep_cfg(env, device="cuda")), "--gpu-memory", "0.4GiB"]
+
+
+@_c("check-bad-gpu-memory-flag", "check", "--gpu-memory")
+def _(env: Env) -> list[str]:
+    return ["check", str(_sweep_cfg(env)), "--gpu-memory", "lots"]
+
+
 @_c("report-not-a-study-folder", "report", "RUN_DIR")
 def _(env: Env) -> list[str]:
     env.write("run/notes.txt", "hello")

@@ -244,9 +244,14 @@ def test_hub_reference_failure_is_one_line(tiny_model_dir: Path, fake_hub, tmp_p
 
     monkeypatch.setattr(sae_lens.SAE, "from_pretrained", missing)
     out = tmp_path / "f.json"
+    assert cli.main(["discover-features", "--model", str(tiny_model_dir), "--sae", "some-release::no_such_id",
+                     "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("error: --sae: some-release::no_such_id is no local folder"), err
+    assert "no_such_id not found in release some-release" in err and "(fix: " in err
+    # the old release/sae_id form is resolved against the installed registry first: no such release, one line
     assert cli.main(["discover-features", "--model", str(tiny_model_dir), "--sae", "some-release/no_such_id",
                      "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and err.startswith("error: --sae: some-release/no_such_id is no local folder"), err
-    assert "no_such_id not found in release some-release" in err and "(fix: " in err
+    assert err.count("\n") == 0 and "'some-release/no_such_id': no split at a '/' names a release" in err, err
     assert not out.exists()
