@@ -66,7 +66,8 @@ def _as_frame(data: ValueMatrix | pd.DataFrame, columns: Sequence[str] | None) -
     raise TypeError("data must be a ValueMatrix or a pandas DataFrame")
 
 
-def _check_options(algo: str, alpha: float, indep_test: str, score_func: str) -> None:
+def check_discovery_options(algo: str, alpha: float, indep_test: str, score_func: str = "local_score_BIC") -> None:
+    """Raise :class:`UserError` for an unknown algorithm, test or GES score, or alpha outside (0, 1)."""
     if algo not in ALGOS:
         raise UserError("algo", f"unknown algorithm {algo!r}", f"use one of: {', '.join(ALGOS)}")
     if algo != "ges" and indep_test not in INDEP_TESTS:
@@ -126,7 +127,7 @@ def discover(data: ValueMatrix | pd.DataFrame, algo: str = "pc", alpha: float = 
         UserError: unknown algorithm / test, invalid alpha, background with GES or unknown names,
             constant columns, too few rows, a sample size the test cannot use.
     """
-    _check_options(algo, alpha, indep_test, score_func)
+    check_discovery_options(algo, alpha, indep_test, score_func)
     background = parse_background(background)
     if algo == "ges" and background is not None and not background.is_empty():
         raise UserError("background", "causal-learn's GES takes no background knowledge", "use --algo pc or fci")
@@ -282,4 +283,5 @@ def pc_from_correlation(corr: pd.DataFrame, n: float, alpha: float = 0.05, stabl
     return ValueGraph.from_causallearn(res, names, meta=meta)
 
 
-__all__ = ["ALGOS", "GES_SCORES", "INDEP_TESTS", "Background", "discover", "parse_background", "pc_from_correlation"]
+__all__ = ["ALGOS", "GES_SCORES", "INDEP_TESTS", "Background", "check_discovery_options", "discover", "parse_background",
+           "pc_from_correlation"]

@@ -101,6 +101,8 @@ class FastFisherZ(cit.CIT_Base):
 
     def __call__(self, X: Any, Y: Any, condition_set: Iterable[Any] | None = None) -> float:
         x, y = int(X), int(Y)
+        if x in self.dependent_block and y in self.dependent_block:
+            return 0.0
         if x > y:
             x, y = y, x
         cond = tuple(sorted({int(s) for s in condition_set})) if condition_set is not None else ()
@@ -109,16 +111,18 @@ class FastFisherZ(cit.CIT_Base):
         if p is None:
             if x in cond or y in cond:
                 raise ValueError("X, Y cannot be in condition_set.")
-            if x in self.dependent_block and y in self.dependent_block:
-                p = 0.0
-            else:
-                p = self._pvalue(x, y, cond)
+            p = self._pvalue(x, y, cond)
             self._pvalues[key] = p
         return p
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> "FastFisherZ":
+        # causal-learn deep-copies its graph (and with it the test) before orienting edges; the
+        # test never changes except for cache entries, so every copy shares this one object.
+        return self
+
     def _pvalue(self, x: int, y: int, cond: tuple[int, ...]) -> float:
         var = [x, y, *cond]
-        sub = self.correlation_matrix[np.ix_(var, var)] if cond else self.correlation_matrix[[[x], [y]], [x, y]]
+        sub = self.correlation_matrix.take(var, axis=0).take(var, axis=1)
         try:
             inv = np.linalg.inv(sub)
         except np.linalg.LinAlgError:
