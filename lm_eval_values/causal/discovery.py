@@ -183,9 +183,7 @@ def discover(data: ValueMatrix | pd.DataFrame, algo: str = "pc", alpha: float = 
     X = frame.to_numpy(dtype=float)
     names = [str(c) for c in frame.columns]
     corr = _check_correlation(X) if (algo == "ges" or indep_test in ("fisherz", "mv_fisherz")) else None
-    rows_used = None if vm is None else ValueMatrix(vm.scores.loc[frame.index, values], vm.meta.loc[frame.index],
-                                                    vm.source)
-    n_used, estimate = size.resolve(rows_used, len(frame))
+    n_used, estimate = size.resolve(frame, None if vm is None else vm.meta.loc[frame.index], values)
     bk = background.to_causallearn(names) if background is not None and not background.is_empty() else None
     block = [names.index(c) for c in contexts]
     kw = dict(test_kwargs or {})
@@ -209,7 +207,8 @@ def discover(data: ValueMatrix | pd.DataFrame, algo: str = "pc", alpha: float = 
     else:
         meta["indep_test"] = indep_test
         if uses_fisherz:
-            meta["sample_size"] = {"mode": size.mode, "n": float(n_used),
+            n_meta = float(n_used) if np.ndim(n_used) == 0 else float(estimate.n_effective)  # type: ignore[union-attr]
+            meta["sample_size"] = {"mode": size.mode, "n": n_meta,
                                    **({"estimate": estimate.to_dict()} if estimate is not None else {})}
     if contexts:
         meta["context_block"] = list(contexts)

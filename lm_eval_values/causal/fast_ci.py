@@ -12,8 +12,8 @@ p-values equal causal-learn's to float precision and PC / FCI return the same gr
 * caches p-values under a tuple key;
 * can be built from per-cluster sufficient statistics (:class:`ClusterMoments`), so that a
   bootstrap or subsample of clusters costs one weighted sum instead of a pass over raw rows;
-* can declare a block of variables mutually dependent without testing them (the context block
-  of Joint Causal Inference, :mod:`lm_eval_values.causal.jci`).
+* can add a fixed block of variables to every conditioning set (the context variables of
+  Joint Causal Inference, :mod:`lm_eval_values.causal.jci`).
 
 Fisher-z (Fisher 1921; Kalisch & Bühlmann 2007, JMLR 8): with the partial correlation ``r`` of
 x and y given S, ``z = atanh(r)`` and ``sqrt(n - |S| - 3) |z|`` is standard normal under
@@ -79,14 +79,17 @@ class FastFisherZ(cit.CIT_Base):
     Args:
         data: the array causal-learn passes on; only used when ``correlation`` is None.
         correlation: ``p x p`` correlation matrix (default: ``np.corrcoef(data.T)``).
-        sample_size: n in the Fisher-z statistic (default: rows of ``data``); may be an effective n.
-        dependent_block: variable indices that are declared mutually dependent: a test between
-            two of them is not computed and returns p = 0 (they stay adjacent).
+        sample_size: n in the Fisher-z statistic (default: rows of ``data``); may be an effective n,
+            or a ``p x p`` array giving the n of each pair's tests (whatever the conditioning set).
+        condition_block: variable indices added to the conditioning set of every test (minus
+            the two tested variables); a test between two block members is not computed and
+            returns p = 0 (callers ban those adjacencies with background knowledge).
         **kwargs: passed to ``CIT_Base`` (e.g. ``cache_path``).
     """
 
     def __init__(self, data: np.ndarray, correlation: np.ndarray | None = None,
-                 sample_size: float | None = None, dependent_block: Iterable[int] = (), **kwargs: Any) -> None:
+                 sample_size: float | np.ndarray | None = None, condition_block: Iterable[int] = (),
+                 **kwargs: Any) -> None:
         super().__init__(data, **kwargs)
         self.check_cache_method_consistent(FAST_FISHERZ, cit.NO_SPECIFIED_PARAMETERS_MSG)
         if correlation is None:
@@ -95,17 +98,28 @@ class FastFisherZ(cit.CIT_Base):
         self.correlation_matrix = np.asarray(correlation, dtype=float)
         if self.correlation_matrix.ndim != 2 or self.correlation_matrix.shape[0] != self.correlation_matrix.shape[1]:
             raise ValueError("correlation must be a square matrix")
-        self.sample_size = float(data.shape[0] if sample_size is None else sample_size)
-        self.dependent_block = frozenset(int(i) for i in dependent_block)
+        p = self.correlation_matrix.shape[0]
+        self.pair_sample_size: np.ndarray | None = None
+        if sample_size is not None and np.ndim(sample_size) == 2:
+            self.pair_sample_size = np.asarray(sample_size, dtype=float)
+            if self.pair_sample_size.shape != (p, p):
+                raise ValueError("a per-pair sample size must be p x p")
+            self.sample_size = float(np.min(self.pair_sample_size))
+        else:
+            self.sample_size = float(data.shape[0] if sample_size is None else sample_size)
+        self.condition_block = frozenset(int(i) for i in condition_block)
         self._pvalues: dict[tuple[int, int, tuple[int, ...]], float] = {}
 
     def __call__(self, X: Any, Y: Any, condition_set: Iterable[Any] | None = None) -> float:
         x, y = int(X), int(Y)
-        if x in self.dependent_block and y in self.dependent_block:
-            return 0.0
         if x > y:
             x, y = y, x
-        cond = tuple(sorted({int(s) for s in condition_set})) if condition_set is not None else ()
+        if x in self.condition_block and y in self.condition_block:
+            return 0.0  # two block members are never tested (their adjacency is banned by the caller)
+        cond_set = {int(s) for s in condition_set} if condition_set is not None else set()
+        if self.condition_block:
+            cond_set |= self.condition_block - {x, y}
+        cond = tuple(sorted(cond_set))
         key = (x, y, cond)
         p = self._pvalues.get(key)
         if p is None:
@@ -129,18 +143,20 @@ class FastFisherZ(cit.CIT_Base):
             raise ValueError("Data correlation matrix is singular. Cannot run fisherz test. "
                              "Please check your data.") from None
         r = -inv[0, 1] / sqrt(abs(inv[0, 0] * inv[1, 1]))
-        return fisherz_pvalue(r, self.sample_size, len(cond))
+        n = self.sample_size if self.pair_sample_size is None else self.pair_sample_size[x, y]
+        return fisherz_pvalue(r, n, len(cond))
 
     def pvalues(self, x: Sequence[int], y: Sequence[int], conditioning: np.ndarray) -> np.ndarray:
         """Vectorised p-values of many tests with conditioning sets of one size (not cached)."""
         cond = np.asarray(conditioning, dtype=int).reshape(len(x), -1)
         r = partial_correlations(self.correlation_matrix, x, y, cond)
         r = np.where(np.abs(r) >= 1, _ONE_MINUS_EPS * np.sign(r), r)
-        dof = self.sample_size - cond.shape[1] - 3
-        if dof <= 0:
-            return np.ones(len(r))
+        n = (np.full(len(r), self.sample_size) if self.pair_sample_size is None
+             else self.pair_sample_size[np.asarray(x, dtype=int), np.asarray(y, dtype=int)])
+        dof = n - cond.shape[1] - 3
         z = 0.5 * np.log((1 + r) / (1 - r))
-        return 2 * (1 - ndtr(np.sqrt(dof) * np.abs(z)))
+        p = 2 * (1 - ndtr(np.sqrt(np.clip(dof, 0.0, None)) * np.abs(z)))
+        return np.where(dof > 0, p, 1.0)
 
 
 def register_fast_fisherz() -> str:
@@ -150,15 +166,16 @@ def register_fast_fisherz() -> str:
     return FAST_FISHERZ
 
 
-def fisherz_test_kwargs(correlation: np.ndarray, sample_size: float,
-                        dependent_block: Iterable[int] = ()) -> dict[str, Any]:
+def fisherz_test_kwargs(correlation: np.ndarray, sample_size: float | np.ndarray,
+                        condition_block: Iterable[int] = ()) -> dict[str, Any]:
     """Keyword arguments that make ``pc``/``fci`` use :class:`FastFisherZ`.
 
-    Returns ``{"indep_test": FAST_FISHERZ, "correlation": ..., "sample_size": ..., "dependent_block": ...}``;
+    Returns ``{"indep_test": FAST_FISHERZ, "correlation": ..., "sample_size": ..., "condition_block": ...}``;
     for ``fci`` rename ``indep_test`` to ``independence_test_method``.
     """
     return {"indep_test": register_fast_fisherz(), "correlation": np.asarray(correlation, dtype=float),
-            "sample_size": float(sample_size), "dependent_block": tuple(int(i) for i in dependent_block)}
+            "sample_size": sample_size if np.ndim(sample_size) == 2 else float(sample_size),
+            "condition_block": tuple(int(i) for i in condition_block)}
 
 
 def placeholder_data(n_variables: int) -> np.ndarray:

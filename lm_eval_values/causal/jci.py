@@ -12,19 +12,30 @@ Assumptions (as numbered in the paper), and how they are enforced here:
 1. **Exogeneity** -- no system variable causes a context variable. Enforced with causal-learn
    ``BackgroundKnowledge``: the contexts form tier 0, the values later tiers (and every value
    not placed in a user tier is forbidden to point into a context), so every context-value
-   edge is oriented context -> value and no collider is oriented into a context.
+   edge is oriented context -> value, before collider detection.
 2. **Randomised context** -- no latent confounder between a context and a value. Holds by design
    when every role is run under every steering setting (crossed sweep); assumed for roles.
    Under 1 + 2 every value adjacent to a context is a direct target of it.
-3. **Generic context** -- the context variables are not tested for (conditional) independence
-   among themselves; they are treated as one fully connected block. One-hot indicators of one
-   categorical condition are dependent by construction (they are mutually exclusive), so they
-   must NOT be made non-adjacent: a forbidden context-context adjacency turns every value hit
-   by two settings into a spurious unshielded collider ``c1 -> v <- c2``. Enforced with a test
-   wrapper that declares every context pair dependent (p = 0, never tested), which keeps the
-   block complete: no context-context pair is unshielded, so contexts create no colliders
-   among themselves and orientations inside the block are not estimated (their edges are
-   removed from the returned graph; the block is listed in ``meta["context_block"]``).
+3. **Generic context** -- the context variables are one block whose internal structure is not
+   estimated: one-hot indicators of one categorical condition are dependent by construction
+   (mutually exclusive), so no independence between contexts is ever tested and no edge among
+   them is oriented or reported (``meta["context_block"]`` lists the block).
+
+The block is handled by conditioning, not by adjacency: contexts are kept out of each other's
+adjacency search, and EVERY test (value-value and context-value) conditions on all context
+variables other than the two tested. This is sound under 1-3: contexts are non-descendants of
+every value, so for any non-adjacent pair one endpoint's parents plus all (remaining) contexts
+d-separate it (local Markov property, weak union), and for adjacent pairs no set does; with
+an independence oracle the skeleton and the orientations therefore equal those of PC/FCI run
+with a fully connected, untested context block, at the cost of a plain PC run instead of one
+whose conditioning sets
+range over every subset of the block (exponential in the number of contexts in causal-learn).
+A context-value test given all other contexts compares that setting with the reference
+condition within the remaining rows, which is the question "does this setting hit this value".
+Arrowheads from contexts into values are fixed by assumption 1 before collider detection, so a
+triple ``c1 -> v <- c2`` adds no orientation and cannot create a spurious collider at ``v``; the
+removed option that forbade context-context adjacencies without conditioning on the block
+treated mutually exclusive indicators as independent.
 
 Causal sufficiency of the system (no latent confounders among values) is assumed by PC, not
 by FCI. Fisher-z additionally assumes linear-Gaussian relations; 0/1 contexts enter it as
@@ -79,10 +90,11 @@ def context_columns(vm: ValueMatrix, which: str = "steering") -> pd.DataFrame:
 
 
 def jci_background(contexts: Sequence[str], values: Sequence[str], base: Background | None = None) -> Background:
-    """Background knowledge for JCI assumption 1: contexts in tier 0, values after them.
+    """Background knowledge for JCI: contexts in tier 0 (exogenous, kept out of each other's
+    adjacency search), values after them.
 
     User tiers of ``base`` move one tier down; values outside every user tier get explicit
-    forbidden ``value -> context`` pairs; the context tier is NOT forbidden within (assumption 3).
+    forbidden ``value -> context`` pairs.
     """
     base = base or Background()
     clash = set(contexts) & base.names()
@@ -92,36 +104,39 @@ def jci_background(contexts: Sequence[str], values: Sequence[str], base: Backgro
     tiers = [list(contexts)] + [list(t) for t in base.tiers]
     placed = {x for t in base.tiers for x in t}
     forbidden = list(base.forbidden) + [(v, c) for v in values if v not in placed for c in contexts]
-    return Background(forbidden, list(base.required), tiers, [t + 1 for t in base.forbid_within_tiers])
+    return Background(forbidden, list(base.required), tiers, [0] + [t + 1 for t in base.forbid_within_tiers])
 
 
 class ContextBlockTest(cit.CIT_Base):
-    """Wraps any causal-learn test; pairs inside ``dependent_block`` are declared dependent (p = 0)."""
+    """Wraps any causal-learn test so that every test also conditions on ``condition_block``."""
 
-    def __init__(self, data: np.ndarray, inner_method: str = "fisherz", dependent_block: Iterable[int] = (),
+    def __init__(self, data: np.ndarray, inner_method: str = "fisherz", condition_block: Iterable[int] = (),
                  inner_kwargs: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(data, **kwargs)
         self.check_cache_method_consistent(BLOCK_TEST, cit.NO_SPECIFIED_PARAMETERS_MSG)
         self.inner = cit.CIT(data, inner_method, **dict(inner_kwargs or {}))
-        self.dependent_block = frozenset(int(i) for i in dependent_block)
+        self.condition_block = frozenset(int(i) for i in condition_block)
 
     def __call__(self, X: Any, Y: Any, condition_set: Iterable[Any] | None = None) -> float:
-        if int(X) in self.dependent_block and int(Y) in self.dependent_block:
-            return 0.0
-        return self.inner(X, Y, condition_set)
+        if int(X) in self.condition_block and int(Y) in self.condition_block:
+            return 0.0  # never tested: the adjacency is banned by the JCI background knowledge
+        cond = {int(s) for s in condition_set} if condition_set is not None else set()
+        cond |= self.condition_block - {int(X), int(Y)}
+        return self.inner(X, Y, sorted(cond))
 
 
-def block_test_kwargs(inner_method: str, dependent_block: Iterable[int],
+def block_test_kwargs(inner_method: str, condition_block: Iterable[int],
                       inner_kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Keyword arguments for ``pc`` that wrap causal-learn's ``inner_method`` in :class:`ContextBlockTest`."""
+    """Keyword arguments for ``pc``/``fci`` that wrap causal-learn's ``inner_method`` in :class:`ContextBlockTest`."""
     if cit._custom_ci_tests.get(BLOCK_TEST) is not ContextBlockTest:
         cit.register_ci_test(BLOCK_TEST, ContextBlockTest)
-    return {"indep_test": BLOCK_TEST, "inner_method": inner_method, "dependent_block": tuple(dependent_block),
+    return {"indep_test": BLOCK_TEST, "inner_method": inner_method, "condition_block": tuple(condition_block),
             "inner_kwargs": dict(inner_kwargs or {})}
 
 
 def drop_context_block(graph: ValueGraph, contexts: Iterable[str]) -> ValueGraph:
-    """A copy of ``graph`` without context-context edges (assumption 3: not estimated)."""
+    """A copy of ``graph`` without context-context edges (assumption 3: not estimated; with the
+    background of :func:`jci_background` there are none)."""
     ctx = set(contexts)
     out = graph.copy()
     for e in graph.edges():

@@ -23,7 +23,7 @@ the test is :class:`~lm_eval_values.causal.fast_ci.FastFisherZ`; other settings 
 :func:`~lm_eval_values.causal.discovery.discover` on the drawn rows. The Fisher-z n of a
 resample is its row count (``rows``), that count divided by the full data's design effect
 (``effective``; the design effect is estimated once, on all rows), or a given n scaled by the
-share of rows drawn.
+share of rows drawn (the ``pairwise`` design with role contexts is re-estimated per resample).
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ class ResamplePlan:
     scheme: str
     fraction: float
     rows_total: int
-    size_mode: str | float
+    size: SampleSizeSetting
+    n_full: float | np.ndarray
     design_effect: float
     discover_kwargs: dict[str, Any] = field(default_factory=dict)
     moments: ClusterMoments | None = None
@@ -99,13 +100,9 @@ class ResamplePlan:
     meta: pd.DataFrame | None = None
     cluster_rows: list[np.ndarray] = field(default_factory=list)
 
-    def sample_size(self, rows: float) -> float:
-        """Fisher-z n for a resample of ``rows`` rows."""
-        if self.size_mode == "rows":
-            return float(rows)
-        if self.size_mode == "effective":
-            return float(rows) / self.design_effect
-        return float(self.size_mode) * float(rows) / self.rows_total
+    def sample_size(self, rows: float) -> float | np.ndarray:
+        """Fisher-z n for a resample of ``rows`` rows: the full data's n scaled by the share of rows."""
+        return self.n_full * (float(rows) / self.rows_total)
 
 
 def build_plan(data: ValueMatrix, use_roles: bool, scheme: str, fraction: float,
@@ -126,9 +123,6 @@ def build_plan(data: ValueMatrix, use_roles: bool, scheme: str, fraction: float,
                         "use sample_size='rows' with this test, or indep_test='fisherz'")
     scores = data.scores.apply(pd.to_numeric, errors="coerce").astype(float)
     complete = scores.notna().all(axis=1).to_numpy()
-    _, estimate = size.resolve(ValueMatrix(data.scores[complete], data.meta[complete], data.source)
-                               if size.mode == "effective" else None, int(complete.sum()))
-    deff = 1.0 if estimate is None else estimate.design_effect
     meta = data.meta[list(META_COLUMNS)].reset_index(drop=True)[complete].reset_index(drop=True)
     scores = scores.reset_index(drop=True)[complete].reset_index(drop=True)
     if use_roles:
@@ -142,14 +136,16 @@ def build_plan(data: ValueMatrix, use_roles: bool, scheme: str, fraction: float,
     fast = (algo in ("pc", "fci") and test == "fisherz" and kw.get("fast_fisherz", True)
             and which in ("", "steering") and not kw.get("standardize", False) and not kw.get("test_kwargs"))
     values = [str(c) for c in scores.columns]
+    X = scores
+    if fast and which:
+        X = pd.concat([scores, context_columns(ValueMatrix(scores, meta, data.source), "steering")], axis=1)
+    n_full, estimate = size.resolve(X, meta, values)
+    deff = 1.0 if estimate is None else estimate.design_effect
     plan = ResamplePlan(fast, values, {v: "value" for v in values}, [], n_clusters, scheme, float(fraction),
-                        len(scores), size.mode, deff, kw)
+                        len(scores), size, n_full, deff, kw)
     if fast:
-        X = scores
         if which:
-            ctx = context_columns(ValueMatrix(scores, meta, data.source), "steering")
-            X = pd.concat([scores, ctx], axis=1)
-            plan.contexts = list(ctx.columns)
+            plan.contexts = [c for c in X.columns if c not in values]
             plan.names = values + plan.contexts
             plan.node_kinds.update({c: CONTEXT_NODE_KIND for c in plan.contexts})
             plan.background = jci_background(plan.contexts, values, parse_background(kw.get("background")))
@@ -217,8 +213,10 @@ class Worker:
         idx = np.concatenate([np.repeat(p.cluster_rows[k], int(c)) for k, c in enumerate(w) if c > 0])
         vm = ValueMatrix(p.scores.iloc[idx].reset_index(drop=True), p.meta.iloc[idx].reset_index(drop=True))
         kw = dict(p.discover_kwargs)
-        if p.size_mode != "rows":
-            kw["sample_size"] = p.sample_size(len(idx))
+        if p.size.mode != "rows":
+            # the pairwise design depends on the nodes of the resample (role contexts): re-estimate
+            pairwise = p.size.mode == "effective" and p.size.design == "pairwise"
+            kw["sample_size"] = p.size if pairwise else float(p.sample_size(len(idx)))
         return discover(vm, **kw)
 
 

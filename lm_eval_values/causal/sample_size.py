@@ -14,7 +14,10 @@ an independent observation overstates n. Two honest alternatives are offered:
   ``1 + (m - 1) rho^2`` instead: the variance inflation of a correlation between two clustered
   variables with ICCs rho_x, rho_y is about ``1 + (m - 1) rho_x rho_y`` (Clifford, Richardson &
   Hémon 1989, Biometrics 45), which is what a Fisher-z test of two values needs; Kish's factor
-  is the (conservative) factor for a mean.
+  is the (conservative) factor for a mean. ``design="pairwise"`` applies that factor per test,
+  ``1 + (m - 1) rho_x rho_y`` with each variable's own ICC: a steering indicator that every role
+  receives equally often has ICC <= 0, so tests of a JCI context against a value keep n = rows
+  (a within-role contrast is not inflated by the role clustering).
 * **Role-level aggregation** (:func:`role_means`): average each role's rows; n = roles.
 
 Negative ICC estimates are set to 0 (design effect 1). With rho = 1 and equal role sizes the
@@ -29,13 +32,16 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from lm_eval_values.causal.jci import STEER_PREFIX
 from lm_eval_values.errors import UserError
 from lm_eval_values.value_matrix import META_COLUMNS, ValueMatrix
 
 SAMPLE_SIZE_MODES = ("effective", "rows")
 ICC_COMBINE = ("median", "mean", "max")
-DESIGNS = ("kish", "correlation")
+DESIGNS = ("kish", "correlation", "pairwise")
 CENTERINGS = ("none", "steering")
+#: settings may also say ``auto``: ``steering`` when JCI steering contexts are conditioned on, else ``none``
+SETTING_CENTERINGS = ("auto", *CENTERINGS)
 
 
 def icc_oneway(scores: pd.DataFrame, groups: Sequence[object]) -> pd.Series:
@@ -67,7 +73,8 @@ def icc_oneway(scores: pd.DataFrame, groups: Sequence[object]) -> pd.Series:
 
 
 def design_effect(rho: float, cluster_size: float, design: str = "kish") -> float:
-    """``1 + (m - 1) rho`` (``kish``) or ``1 + (m - 1) rho^2`` (``correlation``); rho clipped to [0, 1]."""
+    """``1 + (m - 1) rho`` (``kish``) or ``1 + (m - 1) rho^2`` (``correlation``, ``pairwise`` with
+    both ICCs equal); rho clipped to [0, 1]."""
     if design not in DESIGNS:
         raise UserError("design", f"unknown design effect {design!r}", f"use one of: {', '.join(DESIGNS)}")
     r = min(max(float(rho), 0.0), 1.0)
@@ -101,6 +108,7 @@ class EffectiveSampleSize:
     centering: str
     design_effect: float
     n_effective: float
+    pair_design_effects: pd.DataFrame | None = None
 
     def icc_range(self) -> tuple[float, float]:
         """(min, max) of the finite per-value ICCs."""
@@ -109,7 +117,7 @@ class EffectiveSampleSize:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        d = asdict(self)
+        d = {k: v for k, v in asdict(self).items() if k != "pair_design_effects"}
         d["icc"] = {k: (None if not np.isfinite(v) else round(float(v), 6)) for k, v in self.icc.items()}
         return d
 
@@ -126,35 +134,56 @@ def effective_sample_size(data: ValueMatrix, combine: str = "median", design: st
     Args:
         data: the value matrix (rows with a missing value are dropped first, as discovery does).
         combine: ``median`` (default), ``mean`` or ``max`` (most conservative) of the values' ICCs.
-        design: ``kish`` (``1 + (m-1) rho``, default) or ``correlation`` (``1 + (m-1) rho^2``).
+        design: ``kish`` (``1 + (m-1) rho``, default), ``correlation`` (``1 + (m-1) rho^2``) or
+            ``pairwise`` (``1 + (m-1) rho_x rho_y`` per pair; the summary uses the median pair).
         centering: ``none`` (default; ICC of the raw rows) or ``steering`` (remove each steering
             setting's mean first, so that steering shifts do not count as within-role variance).
         cluster_by: meta column naming the cluster (default ``role_id``).
+    """
+    if cluster_by not in data.meta.columns:
+        raise UserError("cluster_by", f"no meta column {cluster_by!r}", f"use one of: {', '.join(META_COLUMNS)}")
+    scores = data.scores.apply(pd.to_numeric, errors="coerce").astype(float)
+    keep = scores.notna().all(axis=1)
+    return estimate_effective_n(scores[keep], data.meta.loc[keep, cluster_by], data.meta.loc[keep, "steering_id"],
+                                combine, design, centering)
+
+
+def estimate_effective_n(frame: pd.DataFrame, groups: pd.Series, steering: pd.Series | None = None,
+                         combine: str = "median", design: str = "kish", centering: str = "none",
+                         value_columns: Sequence[str] | None = None) -> EffectiveSampleSize:
+    """:func:`effective_sample_size` on complete numeric columns with explicit cluster labels.
+
+    ``value_columns`` (default all) are the columns whose ICCs are combined into rho; the
+    ``pairwise`` design effects cover every column of ``frame`` (e.g. JCI context indicators too).
     """
     for name, val, options in (("combine", combine, ICC_COMBINE), ("design", design, DESIGNS),
                                ("centering", centering, CENTERINGS)):
         if val not in options:
             raise UserError(name, f"unknown option {val!r}", f"use one of: {', '.join(options)}")
-    if cluster_by not in data.meta.columns:
-        raise UserError("cluster_by", f"no meta column {cluster_by!r}", f"use one of: {', '.join(META_COLUMNS)}")
-    scores = data.scores.apply(pd.to_numeric, errors="coerce").astype(float)
-    keep = scores.notna().all(axis=1)
-    scores = scores[keep]
-    groups = data.meta.loc[keep, cluster_by].astype(str)
+    groups = pd.Series(np.asarray(groups).astype(str), index=frame.index)
     if centering == "steering":
-        scores = scores - scores.groupby(data.meta.loc[keep, "steering_id"].astype(str)).transform("mean")
-    icc = icc_oneway(scores, groups.to_numpy())
-    finite = icc[np.isfinite(icc)]
-    if len(finite) == 0:
-        rho = 0.0
-    else:
-        rho = float({"median": finite.median(), "mean": finite.mean(), "max": finite.max()}[combine])
+        if steering is None:
+            raise UserError("centering", "centering by steering needs steering ids", "use centering='none'")
+        frame = frame - frame.groupby(np.asarray(steering).astype(str)).transform("mean")
+    value_columns = [str(c) for c in (value_columns if value_columns is not None else frame.columns)]
+    icc = icc_oneway(frame, groups.to_numpy())
+    finite = icc[value_columns][np.isfinite(icc[value_columns])]
+    rho = 0.0 if len(finite) == 0 else float({"median": finite.median(), "mean": finite.mean(),
+                                              "max": finite.max()}[combine])
     rho = min(max(rho, 0.0), 1.0)
     m = _cluster_size(groups) if len(groups) else 1.0
-    deff = design_effect(rho, m, design)
-    n = int(len(scores))
+    n = int(len(frame))
+    pairs = None
+    if design == "pairwise":
+        r = icc.fillna(0.0).clip(0.0, 1.0).to_numpy()
+        pairs = pd.DataFrame(1.0 + (m - 1.0) * np.outer(r, r), index=icc.index, columns=icc.index)
+        iu = np.triu_indices(len(value_columns), 1)
+        sub = pairs.loc[value_columns, value_columns].to_numpy()[iu]
+        deff = float(np.median(sub)) if len(sub) else 1.0
+    else:
+        deff = design_effect(rho, m, design)
     return EffectiveSampleSize(n, int(groups.nunique()), m, {str(k): float(v) for k, v in icc.items()}, rho,
-                               combine, design, centering, deff, n / deff)
+                               combine, design, centering, deff, n / deff, pairs)
 
 
 def role_means(data: ValueMatrix) -> ValueMatrix:
@@ -185,13 +214,19 @@ class SampleSizeSetting:
     Attributes:
         mode: ``"effective"`` (rows / design effect; rows clustered by role), ``"rows"`` (every
             row counts; the study's procedure) or a positive number (used as given).
-        combine, design, centering: see :func:`effective_sample_size`.
+        centering: ``auto`` (default), ``none`` or ``steering``. ``auto`` removes the steering
+            settings' means before the ICC when JCI steering contexts are in the model (every test
+            then conditions on them, so the tested residuals are within-setting), else ``none``.
+        combine, design: see :func:`effective_sample_size`. The default design is
+            ``pairwise``: in simulations with a known DAG (``benchmarks/causal_honesty.py``) it
+            holds PC's false-edge rate below alpha with more power than ``kish``, which is
+            conservative, and it does not deflate n for within-role contrasts (JCI contexts).
     """
 
     mode: str | float = "effective"
     combine: str = "median"
-    design: str = "kish"
-    centering: str = "none"
+    design: str = "pairwise"
+    centering: str = "auto"
 
     def __post_init__(self) -> None:
         if isinstance(self.mode, bool) or (not isinstance(self.mode, (int, float, str))):
@@ -202,7 +237,7 @@ class SampleSizeSetting:
         if not isinstance(self.mode, str) and not (np.isfinite(self.mode) and self.mode > 0):
             raise UserError("sample_size", f"{self.mode} is not a positive number", "use e.g. 200")
         for name, val, options in (("combine", self.combine, ICC_COMBINE), ("design", self.design, DESIGNS),
-                                   ("centering", self.centering, CENTERINGS)):
+                                   ("centering", self.centering, SETTING_CENTERINGS)):
             if val not in options:
                 raise UserError(f"sample_size.{name}", f"unknown option {val!r}", f"use one of: {', '.join(options)}")
 
@@ -234,18 +269,30 @@ class SampleSizeSetting:
             raise UserError("sample_size", f"unknown key(s) {sorted(unknown)}", "use mode, combine, design, centering")
         return cls(**dict(d))
 
-    def resolve(self, data: ValueMatrix | None, n_rows: int) -> tuple[float, EffectiveSampleSize | None]:
-        """The n to use for ``n_rows`` rows of ``data`` and, for ``effective``, the estimate behind it."""
+    def resolve(self, frame: pd.DataFrame, meta: pd.DataFrame | None,
+                value_columns: Sequence[str] | None = None) -> tuple[float | np.ndarray, EffectiveSampleSize | None]:
+        """The Fisher-z n for the complete rows ``frame`` (node columns) with row ``meta``.
+
+        Returns a number, or for the ``pairwise`` design a node x node array of n per pair, and
+        for ``effective`` the estimate behind it. ``value_columns``: the value nodes (default all).
+        """
         if self.mode == "rows":
-            return float(n_rows), None
+            return float(len(frame)), None
         if not isinstance(self.mode, str):
             return float(self.mode), None
-        if data is None:
+        if meta is None:
             raise UserError("sample_size", "the effective sample size needs role ids",
                             "pass a ValueMatrix, or use sample_size='rows' or a number")
-        est = effective_sample_size(data, self.combine, self.design, self.centering)
-        return n_rows / est.design_effect, est
+        centering = self.centering
+        if centering == "auto":
+            steering_contexts = any(str(c).startswith(STEER_PREFIX) for c in frame.columns)
+            centering = "steering" if steering_contexts else "none"
+        est = estimate_effective_n(frame, meta["role_id"], meta["steering_id"], self.combine, self.design,
+                                   centering, value_columns)
+        if est.pair_design_effects is not None:
+            return len(frame) / est.pair_design_effects.loc[list(frame.columns), list(frame.columns)].to_numpy(), est
+        return len(frame) / est.design_effect, est
 
 
-__all__ = ["CENTERINGS", "DESIGNS", "EffectiveSampleSize", "ICC_COMBINE", "SAMPLE_SIZE_MODES", "SampleSizeSetting",
-           "design_effect", "effective_sample_size", "icc_oneway", "role_means"]
+__all__ = ["CENTERINGS", "DESIGNS", "SETTING_CENTERINGS", "EffectiveSampleSize", "ICC_COMBINE", "SAMPLE_SIZE_MODES", "SampleSizeSetting",
+           "design_effect", "effective_sample_size", "estimate_effective_n", "icc_oneway", "role_means"]
