@@ -97,7 +97,8 @@ def fit_graph(vm: ValueMatrix, settings: DiscoverySettings | None = None) -> Gra
     elapsed = time.perf_counter() - t0
     effective = None
     if size.mode == "effective":
-        effective = effective_sample_size(data, size.combine, size.design, size.centering)
+        steering_contexts = use_contexts and settings.jci.contexts in ("steering", "all")
+        effective = effective_sample_size(data, size.combine, size.design, size.centering_for(steering_contexts))
     targets = {steering_id_of(c): vs for c, vs in intervention_targets(graph).items() if c.startswith("steer=")}
     return GraphFit(graph, settings, data.n_rows, len(vm.role_ids), effective, targets, notes, elapsed)
 

@@ -269,6 +269,12 @@ class SampleSizeSetting:
             raise UserError("sample_size", f"unknown key(s) {sorted(unknown)}", "use mode, combine, design, centering")
         return cls(**dict(d))
 
+    def centering_for(self, steering_contexts: bool) -> str:
+        """The centering used: ``auto`` -> ``steering`` with steering contexts, else ``none``."""
+        if self.centering != "auto":
+            return self.centering
+        return "steering" if steering_contexts else "none"
+
     def resolve(self, frame: pd.DataFrame, meta: pd.DataFrame | None,
                 value_columns: Sequence[str] | None = None) -> tuple[float | np.ndarray, EffectiveSampleSize | None]:
         """The Fisher-z n for the complete rows ``frame`` (node columns) with row ``meta``.
@@ -283,10 +289,7 @@ class SampleSizeSetting:
         if meta is None:
             raise UserError("sample_size", "the effective sample size needs role ids",
                             "pass a ValueMatrix, or use sample_size='rows' or a number")
-        centering = self.centering
-        if centering == "auto":
-            steering_contexts = any(str(c).startswith(STEER_PREFIX) for c in frame.columns)
-            centering = "steering" if steering_contexts else "none"
+        centering = self.centering_for(any(str(c).startswith(STEER_PREFIX) for c in frame.columns))
         est = estimate_effective_n(frame, meta["role_id"], meta["steering_id"], self.combine, self.design,
                                    centering, value_columns)
         if est.pair_design_effects is not None:
