@@ -105,8 +105,8 @@ def discover(data: ValueMatrix | pd.DataFrame, algo: str = "pc", alpha: float = 
         background: :class:`Background` or its dict form (PC and FCI only).
         exogenous_knobs: Joint Causal Inference context variables (needs a ValueMatrix):
             ``"steering"`` (one indicator per steering setting), ``"roles"``, or ``True``/``"all"``
-            (both). Contexts are exogenous (tier 0) and form a fully connected, untested block;
-            see :mod:`lm_eval_values.causal.jci` for the assumptions.
+            (both). Contexts are exogenous (tier 0), never tested against each other, and every
+            test conditions on them; see :mod:`lm_eval_values.causal.jci` for the assumptions.
         columns: value columns to use (default all).
         standardize: z-score columns first (does not change Fisher-z results; helps KCI/GES).
         stable: order-independent PC skeleton (causal-learn ``stable=True``).
