@@ -82,3 +82,13 @@ def test_jci_background_and_the_kept_option_name() -> None:
     assert set(bg.forbidden) == {("Z", "steer=a"), ("Z", "steer=b")}  # Z is in no tier: forbidden explicitly
     g = discover(_two_settings_one_target(12), exogenous_knobs=True)  # the earlier option name: roles and steering
     assert g.meta["exogenous_knobs"] == "all" and len(context_nodes(g)) == 11 + 2
+
+
+def test_fci_with_contexts_at_the_effective_n() -> None:
+    study = simulate_study(seed=0)
+    g = discover(study.matrix, algo="fci", exogenous_knobs="steering", sample_size="effective")
+    rec = target_recovery(g, study)
+    assert rec["precision"] == 1.0 and rec["recall"] >= 0.9
+    for c, hits in intervention_targets(g).items():
+        for v in hits:
+            assert g.mark(v, c) == "arrow" and g.mark(c, v) != "arrow"  # into the value, never into the context
