@@ -297,5 +297,5 @@ class SampleSizeSetting:
         return len(frame) / est.design_effect, est
 
 
-__all__ = ["CENTERINGS", "DESIGNS", "SETTING_CENTERINGS", "EffectiveSampleSize", "ICC_COMBINE", "SAMPLE_SIZE_MODES", "SampleSizeSetting",
-           "design_effect", "effective_sample_size", "estimate_effective_n", "icc_oneway", "role_means"]
+__all__ = ["CENTERINGS", "DESIGNS", "EffectiveSampleSize", "ICC_COMBINE", "SAMPLE_SIZE_MODES", "SETTING_CENTERINGS",
+           "SampleSizeSetting", "design_effect", "effective_sample_size", "estimate_effective_n", "icc_oneway", "role_means"]

@@ -109,7 +109,8 @@ class DiscoverySettings:
         if "algo" in kw and kw["algo"] not in ALGOS:
             raise UserError("graph.algo", f"unknown algorithm {kw['algo']!r}", f"use one of: {', '.join(ALGOS)}")
         if "indep_test" in kw and kw["indep_test"] not in INDEP_TESTS:
-            raise UserError("graph.indep_test", f"unknown test {kw['indep_test']!r}", f"use one of: {', '.join(INDEP_TESTS)}")
+            raise UserError("graph.indep_test", f"unknown test {kw['indep_test']!r}",
+                            f"use one of: {', '.join(INDEP_TESTS)}")
         if "alpha" in kw:
             kw["alpha"] = _prob(kw["alpha"], "graph.alpha")
         if "sample_size" in kw:

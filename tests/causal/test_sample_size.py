@@ -40,7 +40,8 @@ def test_design_effect_and_effective_n() -> None:
     rng = np.random.default_rng(0)
     base = rng.normal(size=(40, 3))
     scores = pd.DataFrame(np.repeat(base, 5, axis=0) + 1e-9 * rng.normal(size=(200, 3)), columns=list("abc"))
-    meta = pd.DataFrame({"condition_id": [str(i) for i in range(200)], "role_id": np.repeat([f"r{i}" for i in range(40)], 5),
+    meta = pd.DataFrame({"condition_id": [str(i) for i in range(200)],
+                         "role_id": np.repeat([f"r{i}" for i in range(40)], 5),
                          "split": "train", "steering_id": np.tile([f"s{k}" for k in range(5)], 40),
                          "coefficient": 0.0, "seed": 0})[list(META_COLUMNS)]
     est = effective_sample_size(ValueMatrix(scores, meta))
