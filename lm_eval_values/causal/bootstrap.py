@@ -1,8 +1,13 @@
-"""Bootstrap stability of a causal value graph: edge and orientation frequencies, consensus graph.
+"""Bootstrap stability of a causal value graph: adjacency and orientation frequencies, descendant
+probabilities, consensus graph.
 
 Rows of a role x steering matrix are not independent (one role answers under every steering
-setting), so when role ids are known whole ROLES are resampled with replacement (cluster
-bootstrap) and every row of a drawn role comes along; otherwise rows are resampled.
+setting), so whole ROLES are drawn (rows when no roles are known). The default scheme is
+subsampling half the roles WITHOUT replacement, so that no row is duplicated inside an
+independence test (Politis & Romano 1994; Meinshausen & Bühlmann 2010); the with-replacement
+cluster bootstrap is available de-duplicated (``scheme="resample"``) and, to reproduce earlier
+results only, with duplicated rows counted (``scheme="resample-duplicates"``). See
+:mod:`lm_eval_values.causal.resample`.
 
 Resample ``b`` uses the ``b``-th child of ``numpy.random.SeedSequence(seed)``, so the result does
 not depend on the number of worker processes. Work is spread over a process pool.
@@ -21,7 +26,10 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from lm_eval_values.causal.graph import ARROW, TAIL, ValueGraph
+from lm_eval_values.causal.graph import ARROW, POLICIES, TAIL, ValueGraph
+from lm_eval_values.causal.jci import CONTEXT_NODE_KIND
+from lm_eval_values.causal.resample import EdgeList, ResamplePlan, Worker, build_plan
+from lm_eval_values.causal.sample_size import SampleSizeSetting
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.conditions import META_COLUMNS
 from lm_eval_values.matrix.value_matrix import ValueMatrix
@@ -43,6 +51,11 @@ class BootstrapResult:
         kinds: per unordered pair (u before v in node order), Counter of edge kinds read from u to v.
         params: discovery parameters used.
         elapsed_s: wall time in seconds (not part of :meth:`to_json`, which is deterministic).
+        scheme: ``subsample``, ``resample`` or ``resample-duplicates``.
+        fraction: share of units per subsample (None for the other schemes).
+        design_effect: the full data's design effect used for ``sample_size="effective"`` (1 otherwise).
+        node_kinds: ``{node: "value" | "knob"}``.
+        resamples: per resample, its edges ``(u, v, kind)`` (None where the fit failed).
     """
 
     nodes: list[str]
@@ -53,6 +66,54 @@ class BootstrapResult:
     kinds: dict[tuple[str, str], Counter] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    scheme: str = "resample-duplicates"
+    fraction: float | None = None
+    design_effect: float = 1.0
+    node_kinds: dict[str, str] = field(default_factory=dict)
+    resamples: list[EdgeList | None] = field(default_factory=list)
+
+    def orientation_table(self) -> pd.DataFrame:
+        """Adjacency and orientation reported separately, one row per pair seen at least once.
+
+        Columns: ``u, v, adjacency`` (share of resamples with u and v adjacent), ``u_to_v``,
+        ``v_to_u``, ``undirected``, ``other`` (shares of ALL resamples), and
+        ``u_to_v_if_adjacent``, ``v_to_u_if_adjacent`` (shares among the resamples where the
+        pair is adjacent: the orientation stability of an edge that is there). Sorted by
+        decreasing adjacency, then node order.
+        """
+        t = self.table()
+        out = pd.DataFrame({"u": t["u"], "v": t["v"], "adjacency": t["freq"], "u_to_v": t["freq_u_to_v"],
+                            "v_to_u": t["freq_v_to_u"], "undirected": t["freq_undirected"],
+                            "other": t["freq_bidirected"] + t["freq_other"]})
+        adj = out["adjacency"].where(out["adjacency"] > 0)
+        out["u_to_v_if_adjacent"] = (out["u_to_v"] / adj).fillna(0.0)
+        out["v_to_u_if_adjacent"] = (out["v_to_u"] / adj).fillna(0.0)
+        return out
+
+    def descendant_probabilities(self, policy: str = "possible") -> pd.DataFrame:
+        """``P[source, target]``: share of resamples in which ``target`` is a descendant of ``source``.
+
+        Each resample's graph is read with ``policy`` (see
+        :data:`lm_eval_values.causal.graph.POLICIES`; ``possible`` follows undirected edges both
+        ways). Use it as the side-effect predictor score of steering ``source``. With context
+        nodes (JCI), rows ``steer=<id>`` give the probability that a steering setting reaches a value.
+        """
+        if policy not in POLICIES:
+            raise UserError("policy", f"unknown policy {policy!r}", f"use one of: {', '.join(POLICIES)}")
+        counts = pd.DataFrame(0.0, index=self.nodes, columns=self.nodes)
+        ok = 0
+        for edges in self.resamples:
+            if edges is None:
+                continue
+            ok += 1
+            g = ValueGraph(self.nodes, node_kinds=self.node_kinds)
+            for u, v, k in edges:
+                mu, mv = _marks_from_kind(k)
+                g.add_edge(u, v, mu, mv)
+            for src, ds in g.descendant_sets(policy=policy).items():
+                if ds:
+                    counts.loc[src, sorted(ds)] += 1.0
+        return counts / max(ok, 1)
 
     def table(self) -> pd.DataFrame:
         """One row per pair seen at least once: ``u, v, freq`` (adjacency frequency),
@@ -82,25 +143,39 @@ class BootstrapResult:
         c = self.kinds.get((u, v)) or self.kinds.get((v, u))
         return (sum(c.values()) / max(self.n_ok, 1)) if c else 0.0
 
-    def consensus(self, threshold: float = 0.5) -> ValueGraph:
+    def consensus(self, threshold: float = 0.5, orientation_threshold: float | None = None) -> ValueGraph:
         """Graph of the adjacencies present in at least ``threshold`` of the resamples.
 
         Each kept edge takes its most frequent kind (ties: node-order tie break on the kind
         symbol) and carries ``freq`` (adjacency) and ``orient_freq`` (share of the modal kind
-        among all resamples) attributes.
+        among all resamples) attributes. With ``orientation_threshold``, an edge whose modal kind
+        holds in fewer than that share of the resamples where the pair is adjacent is written
+        undirected (``---``, attribute ``orientation_stable=False``): no arrowhead is drawn or
+        followed that the resamples do not support.
         """
         if not (0.0 < threshold <= 1.0):
             raise UserError("threshold", f"{threshold} is not in (0, 1]", "use e.g. 0.5")
+        if orientation_threshold is not None and not (0.0 < orientation_threshold <= 1.0):
+            raise UserError("orientation_threshold", f"{orientation_threshold} is not in (0, 1]", "use e.g. 0.8")
         g = ValueGraph(self.nodes, meta={"consensus_threshold": threshold, "n_boot": self.n_boot,
-                                         "n_ok": self.n_ok, "seed": self.seed, "unit": self.unit, **self.params})
+                                         "n_ok": self.n_ok, "seed": self.seed, "unit": self.unit, **self.params,
+                                         **({} if orientation_threshold is None
+                                            else {"orientation_threshold": orientation_threshold})},
+                       node_kinds=self.node_kinds or None)
         den = max(self.n_ok, 1)
         for (u, v), c in self.kinds.items():
             total = sum(c.values())
             if total / den + 1e-12 < threshold:
                 continue
             kind, n = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+            attrs: dict[str, Any] = {"freq": total / den, "orient_freq": n / den}
+            if orientation_threshold is not None:
+                stable = kind == "---" or n / total + 1e-12 >= orientation_threshold
+                attrs["orientation_stable"] = stable
+                if not stable:
+                    kind = "---"
             mu, mv = _marks_from_kind(kind)
-            g.add_edge(u, v, mu, mv, freq=total / den, orient_freq=n / den)
+            g.add_edge(u, v, mu, mv, **attrs)
         return g
 
     def annotate(self, graph: ValueGraph) -> ValueGraph:
@@ -118,6 +193,7 @@ class BootstrapResult:
     def to_json(self) -> dict[str, Any]:
         """Deterministic, JSON-ready summary (no timings)."""
         return {"n_boot": self.n_boot, "n_ok": self.n_ok, "seed": self.seed, "unit": self.unit,
+                "scheme": self.scheme, "fraction": self.fraction, "design_effect": self.design_effect,
                 "params": self.params, "nodes": self.nodes,
                 "edges": self.table().to_dict(orient="records")}
 
@@ -131,37 +207,31 @@ def _marks_from_kind(kind: str) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------------- workers
-_STATE: dict[str, Any] = {}
+_WORKER: list[Worker] = []
 
 
-def _init_worker(scores: pd.DataFrame, meta: pd.DataFrame, groups: list[np.ndarray], kwargs: dict[str, Any]) -> None:
-    _STATE.update(scores=scores, meta=meta, groups=groups, kwargs=kwargs)
+def _init_worker(plan: ResamplePlan) -> None:
+    _WORKER[:] = [Worker(plan)]
 
 
-def _one(seed_seq: np.random.SeedSequence) -> list[tuple[str, str, str]] | None:
-    from lm_eval_values.causal.discovery import discover
+def _one(seed_seq: np.random.SeedSequence) -> EdgeList | None:
+    return _WORKER[0].run(seed_seq)
 
-    scores: pd.DataFrame = _STATE["scores"]
-    meta: pd.DataFrame = _STATE["meta"]
-    groups: list[np.ndarray] = _STATE["groups"]
-    rng = np.random.default_rng(seed_seq)
-    pick = rng.integers(0, len(groups), size=len(groups))
-    idx = np.concatenate([groups[i] for i in pick])
-    vm = ValueMatrix(scores.iloc[idx].reset_index(drop=True), meta.iloc[idx].reset_index(drop=True))
-    try:
-        g = discover(vm, **_STATE["kwargs"])
-    except (UserError, ValueError, np.linalg.LinAlgError):
-        return None
-    order = {n: i for i, n in enumerate(g.nodes)}
-    out = []
-    for e in g.edges():
-        u, v = (e.u, e.v) if order[e.u] < order[e.v] else (e.v, e.u)
-        out.append((u, v, g.edge_kind(u, v)))
-    return out
+
+def _params(discover_kwargs: dict[str, Any]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for k, v in sorted(discover_kwargs.items()):
+        if k == "background":
+            continue
+        params[k] = v.to_dict() if isinstance(v, SampleSizeSetting) else v
+    params.setdefault("algo", "pc")
+    params.setdefault("alpha", 0.05)
+    return params
 
 
 def bootstrap(data: ValueMatrix, n_boot: int = 200, seed: int = 0, n_jobs: int | None = None,
-              unit: str = "auto", **discover_kwargs: Any) -> BootstrapResult:
+              unit: str = "auto", scheme: str = "subsample", fraction: float = 0.5,
+              **discover_kwargs: Any) -> BootstrapResult:
     """Resample, rediscover, count edges.
 
     Args:
@@ -169,9 +239,15 @@ def bootstrap(data: ValueMatrix, n_boot: int = 200, seed: int = 0, n_jobs: int |
         n_boot: number of resamples.
         seed: master seed (resample b uses ``SeedSequence(seed).spawn(n_boot)[b]``).
         n_jobs: worker processes (default: all cores; 1 = in this process).
-        unit: ``"role"`` (resample roles; needs >= 2 role ids), ``"row"``, or ``"auto"``
+        unit: ``"role"`` (draw roles; needs >= 2 role ids), ``"row"``, or ``"auto"``
             (roles when known, rows otherwise).
-        **discover_kwargs: passed to :func:`lm_eval_values.causal.discovery.discover`.
+        scheme: ``"subsample"`` (default: ``fraction`` of the units without replacement),
+            ``"resample"`` (with replacement, each drawn unit once) or ``"resample-duplicates"``
+            (with replacement, duplicates counted: the earlier behaviour, inflates n).
+        fraction: share of units per subsample (``subsample`` only; default one half).
+        **discover_kwargs: passed to :func:`lm_eval_values.causal.discovery.discover`
+            (including ``sample_size``; see :mod:`lm_eval_values.causal.resample` for how it is
+            applied per resample).
     """
     if not isinstance(data, ValueMatrix):
         raise TypeError("bootstrap needs a ValueMatrix")
@@ -186,34 +262,23 @@ def bootstrap(data: ValueMatrix, n_boot: int = 200, seed: int = 0, n_jobs: int |
     if columns is not None:
         data = data.filter(columns=columns)
     data.check("matrix")
-    scores = data.scores.reset_index(drop=True)
-    meta = data.meta[list(META_COLUMNS)].reset_index(drop=True)
-    if use_roles:
-        codes, uniq = pd.factorize(meta["role_id"].astype(str), sort=False)
-        groups = [np.flatnonzero(codes == k) for k in range(len(uniq))]
-    else:
-        groups = [np.array([i]) for i in range(len(scores))]
+    plan = build_plan(data, use_roles, scheme, fraction, dict(discover_kwargs))
     children = np.random.SeedSequence(int(seed)).spawn(int(n_boot))
     jobs = n_jobs if n_jobs is not None else (os.cpu_count() or 1)
     jobs = max(1, min(int(jobs), int(n_boot)))
     t0 = time.perf_counter()
     if jobs == 1:
-        _init_worker(scores, meta, groups, dict(discover_kwargs))
-        try:
-            results = [_one(c) for c in children]
-        finally:
-            _STATE.clear()
+        worker = Worker(plan)
+        results = [worker.run(c) for c in children]
     else:
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(scores, meta, groups, dict(discover_kwargs))) as ex:
+                                 initargs=(plan,)) as ex:
             results = list(ex.map(_one, children, chunksize=max(1, int(n_boot) // (4 * jobs))))
     elapsed = time.perf_counter() - t0
-    nodes = list(scores.columns)
-    if discover_kwargs.get("exogenous_knobs"):
-        # knob nodes vary with the resample; keep every node seen, values first
-        seen = [n for r in results if r for e in r for n in e[:2]]
-        nodes += [n for n in dict.fromkeys(seen) if n not in nodes]
+    nodes = list(plan.names)
+    seen = [n for r in results if r for e in r for n in e[:2]]
+    nodes += [n for n in dict.fromkeys(seen) if n not in nodes]  # role contexts vary with the resample
     kinds: dict[tuple[str, str], Counter] = {}
     n_ok = 0
     for r in results:
@@ -222,11 +287,11 @@ def bootstrap(data: ValueMatrix, n_boot: int = 200, seed: int = 0, n_jobs: int |
         n_ok += 1
         for u, v, k in r:
             kinds.setdefault((u, v), Counter())[k] += 1
-    params = {k: v for k, v in sorted(discover_kwargs.items()) if k != "background"}
-    params.setdefault("algo", "pc")
-    params.setdefault("alpha", 0.05)
-    return BootstrapResult([str(n) for n in nodes], int(n_boot), n_ok, int(seed),
-                           "role" if use_roles else "row", kinds, params, elapsed)
+    node_kinds = {n: plan.node_kinds.get(n, CONTEXT_NODE_KIND if n not in data.values else "value") for n in nodes}
+    return BootstrapResult([str(n) for n in nodes], int(n_boot), n_ok, int(seed), "role" if use_roles else "row",
+                           kinds, _params(discover_kwargs), elapsed, scheme=scheme,
+                           fraction=float(fraction) if scheme == "subsample" else None,
+                           design_effect=plan.design_effect, node_kinds=node_kinds, resamples=results)
 
 
 def frequency_matrix(result: BootstrapResult, nodes: Sequence[str] | None = None) -> pd.DataFrame:

@@ -1,10 +1,17 @@
 """Causal discovery on a value matrix through causal-learn: PC, FCI, GES -> :class:`ValueGraph`.
 
-Defaults follow the study (Kang et al. 2025): PC, Fisher-z, alpha 0.05, stable skeleton.
-Background knowledge (forbidden / required edges, tiers) is passed to causal-learn (PC and FCI).
-With ``exogenous_knobs=True`` the condition knobs (role one-hot, steering indicators) become
-extra nodes in tier 0: values cannot cause knobs, knobs are not linked to each other, and the
-graph says which values a knob hits directly (joint causal inference style).
+Defaults follow the study (Kang et al. 2025): PC, Fisher-z, alpha 0.05, stable skeleton, every
+row counted as an observation (``sample_size="rows"``). Honest alternatives:
+
+* ``sample_size="effective"``: Fisher-z uses the design-effect-adjusted n of a matrix whose
+  rows repeat roles (:mod:`lm_eval_values.causal.sample_size`); a number is used as given.
+* ``exogenous_knobs="steering"`` (or ``"roles"``, ``"all"``/``True``): Joint Causal Inference
+  with the conditions as context variables (:mod:`lm_eval_values.causal.jci`).
+
+Fisher-z runs through :class:`lm_eval_values.causal.fast_ci.FastFisherZ` (the same p-values and
+graph as causal-learn's ``fisherz``, several times faster); ``fast_fisherz=False`` uses
+causal-learn's own test. Background knowledge (forbidden / required edges, tiers) is passed to
+causal-learn (PC and FCI).
 """
 
 from __future__ import annotations
@@ -12,13 +19,20 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
-from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from causallearn.search.ConstraintBased.FCI import fci
+from causallearn.search.ConstraintBased.PC import pc
+from causallearn.search.ScoreBased.GES import ges
 
+from lm_eval_values.causal.background import Background, parse_background
+from lm_eval_values.causal.fast_ci import fisherz_test_kwargs, placeholder_data
 from lm_eval_values.causal.graph import ValueGraph
+from lm_eval_values.causal.jci import (CONTEXT_KINDS, CONTEXT_NODE_KIND, ROLE_PREFIX, STEER_PREFIX, block_test_kwargs,
+                                       context_columns, drop_context_block, jci_background)
+from lm_eval_values.causal.sample_size import SampleSizeSetting
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.conditions import NO_ROLE, NO_STEERING
 from lm_eval_values.matrix.value_matrix import ValueMatrix
@@ -27,112 +41,15 @@ ALGOS = ("pc", "fci", "ges")
 INDEP_TESTS = ("fisherz", "kci", "fastkci", "rcit", "chisq", "gsq", "mv_fisherz")
 GES_SCORES = ("local_score_BIC", "local_score_BDeu", "local_score_CV_general", "local_score_marginal_general")
 
-KNOB_ROLE_PREFIX = "role="
-KNOB_STEER_PREFIX = "steer="
-
-
-@dataclass
-class Background:
-    """Background knowledge in node names.
-
-    Attributes:
-        forbidden: ``(u, v)`` pairs: no edge u -> v.
-        required: ``(u, v)`` pairs: edge u -> v must be present.
-        tiers: list of lists of node names; a node in a later tier cannot cause one in an earlier tier.
-        forbid_within_tiers: tier indices whose members may not be adjacent to each other.
-    """
-
-    forbidden: list[tuple[str, str]] = field(default_factory=list)
-    required: list[tuple[str, str]] = field(default_factory=list)
-    tiers: list[list[str]] = field(default_factory=list)
-    forbid_within_tiers: list[int] = field(default_factory=list)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], field_name: str = "background") -> "Background":
-        """From ``{"forbidden": [[u, v], ...], "required": [...], "tiers": [[...], ...]}``."""
-        if not isinstance(d, Mapping):
-            raise UserError(field_name, "must be an object with forbidden / required / tiers",
-                            'e.g. {"forbidden": [["Economic", "Religious"]], "tiers": [["Religious"], ["Economic"]]}')
-        unknown = set(d) - {"forbidden", "required", "tiers", "forbid_within_tiers"}
-        if unknown:
-            raise UserError(field_name, f"unknown key(s) {sorted(unknown)}", "use forbidden, required, tiers, forbid_within_tiers")
-
-        def pairs(key: str) -> list[tuple[str, str]]:
-            out = []
-            for p in d.get(key, []) or []:
-                if not (isinstance(p, (list, tuple)) and len(p) == 2):
-                    raise UserError(f"{field_name}.{key}", f"{p!r} is not a [from, to] pair", "give [from, to] name pairs")
-                out.append((str(p[0]), str(p[1])))
-            return out
-
-        tiers = d.get("tiers", []) or []
-        if not all(isinstance(t, (list, tuple)) for t in tiers):
-            raise UserError(f"{field_name}.tiers", "must be a list of lists of node names", 'e.g. [["A"], ["B", "C"]]')
-        return cls(pairs("forbidden"), pairs("required"), [[str(x) for x in t] for t in tiers],
-                   [int(i) for i in d.get("forbid_within_tiers", []) or []])
-
-    def names(self) -> set[str]:
-        """Every node name mentioned."""
-        s = {x for p in self.forbidden + self.required for x in p}
-        s |= {x for t in self.tiers for x in t}
-        return s
-
-    def is_empty(self) -> bool:
-        """True when no constraint is given."""
-        return not (self.forbidden or self.required or self.tiers)
-
-    def to_causallearn(self, nodes: Sequence[str]) -> Any:
-        """A causal-learn ``BackgroundKnowledge`` over ``nodes`` (unknown names -> UserError)."""
-        from causallearn.graph.GraphNode import GraphNode
-        from causallearn.utils.PCUtils.BackgroundKnowledge import BackgroundKnowledge
-
-        unknown = sorted(self.names() - set(nodes))
-        if unknown:
-            raise UserError("background", f"unknown node name(s) {unknown}", f"use some of: {', '.join(nodes)}")
-        clash = set(self.forbidden) & set(self.required)
-        if clash:
-            raise UserError("background", f"edge(s) both forbidden and required: {sorted(clash)}", "keep one")
-        bk = BackgroundKnowledge()
-        for u, v in self.forbidden:
-            bk.add_forbidden_by_node(GraphNode(u), GraphNode(v))
-        for u, v in self.required:
-            bk.add_required_by_node(GraphNode(u), GraphNode(v))
-        seen: set[str] = set()
-        for t, members in enumerate(self.tiers):
-            for m in members:
-                if m in seen:
-                    raise UserError("background.tiers", f"{m!r} is in more than one tier", "put each node in one tier")
-                seen.add(m)
-                bk.add_node_to_tier(GraphNode(m), t)
-        for t in self.forbid_within_tiers:
-            bk.forbid_within_tier(t)
-        return bk
-
-
+# names kept for callers of the earlier knob mechanism
+KNOB_ROLE_PREFIX = ROLE_PREFIX
+KNOB_STEER_PREFIX = STEER_PREFIX
 KNOB_KINDS = ("all", "steering", "roles")
 
 
 def _knob_columns(vm: ValueMatrix, which: str = "all") -> pd.DataFrame:
-    """Indicator columns for roles (reference level dropped) and steering settings (vs none).
-
-    ``which``: ``"all"``, ``"steering"`` or ``"roles"``.
-    """
-    if which not in KNOB_KINDS:
-        raise UserError("exogenous_knobs", f"unknown knob set {which!r}", f"use one of: {', '.join(KNOB_KINDS)}")
-    cols: dict[str, np.ndarray] = {}
-    roles = vm.role_ids
-    if len(roles) >= 2 and which in ("all", "roles"):
-        ref = NO_ROLE if NO_ROLE in roles else roles[0]
-        for r in roles:
-            if r != ref:
-                cols[f"{KNOB_ROLE_PREFIX}{r}"] = (vm.meta["role_id"].astype(str) == r).to_numpy(float)
-    steers = vm.steering_ids
-    if len(steers) >= 2 and which in ("all", "steering"):
-        ref = NO_STEERING if NO_STEERING in steers else steers[0]
-        for s in steers:
-            if s != ref:
-                cols[f"{KNOB_STEER_PREFIX}{s}"] = (vm.meta["steering_id"].astype(str) == s).to_numpy(float)
-    return pd.DataFrame(cols, index=vm.scores.index)
+    """Context indicator columns (see :func:`lm_eval_values.causal.jci.context_columns`)."""
+    return context_columns(vm, which)
 
 
 def _as_frame(data: ValueMatrix | pd.DataFrame, columns: Sequence[str] | None) -> tuple[pd.DataFrame, ValueMatrix | None]:
@@ -150,35 +67,8 @@ def _as_frame(data: ValueMatrix | pd.DataFrame, columns: Sequence[str] | None) -
     raise TypeError("data must be a ValueMatrix or a pandas DataFrame")
 
 
-def discover(data: ValueMatrix | pd.DataFrame, algo: str = "pc", alpha: float = 0.05,
-             indep_test: str = "fisherz", background: Background | Mapping[str, Any] | None = None,
-             exogenous_knobs: bool | str = False, columns: Sequence[str] | None = None,
-             standardize: bool = False, stable: bool = True, score_func: str = "local_score_BIC",
-             max_depth: int | None = None, test_kwargs: Mapping[str, Any] | None = None) -> ValueGraph:
-    """Learn a causal value graph with causal-learn.
-
-    Args:
-        data: a :class:`ValueMatrix` (rows = conditions) or a numeric DataFrame (columns = nodes).
-        algo: ``"pc"`` (CPDAG), ``"fci"`` (PAG) or ``"ges"`` (CPDAG, score based).
-        alpha: significance level of the independence tests (PC, FCI).
-        indep_test: causal-learn test name: fisherz (default), kci, fastkci, rcit, chisq, gsq, mv_fisherz.
-        background: :class:`Background` or its dict form (PC and FCI only).
-        exogenous_knobs: add condition knobs as tier-0 nodes (needs a ValueMatrix): ``True`` or
-            ``"all"`` = role one-hot and steering indicators; ``"steering"`` or ``"roles"`` = one kind.
-        columns: value columns to use (default all).
-        standardize: z-score columns first (does not change Fisher-z results; helps KCI/GES).
-        stable: order-independent PC skeleton (causal-learn ``stable=True``).
-        score_func: GES score (``local_score_BIC`` default).
-        max_depth: maximum conditioning-set size (PC ``max_k`` / FCI ``depth``); None = unlimited.
-        test_kwargs: extra keyword arguments for the independence test (e.g. KCI kernels).
-
-    Returns:
-        A :class:`ValueGraph`; ``meta`` records algorithm, parameters, rows used and rows dropped.
-
-    Raises:
-        UserError: unknown algorithm / test, invalid alpha, background with GES or unknown names,
-            constant columns, too few rows.
-    """
+def check_discovery_options(algo: str, alpha: float, indep_test: str, score_func: str = "local_score_BIC") -> None:
+    """Raise :class:`UserError` for an unknown algorithm, test or GES score, or alpha outside (0, 1)."""
     if algo not in ALGOS:
         raise UserError("algo", f"unknown algorithm {algo!r}", f"use one of: {', '.join(ALGOS)}")
     if algo != "ges" and indep_test not in INDEP_TESTS:
@@ -187,10 +77,68 @@ def discover(data: ValueMatrix | pd.DataFrame, algo: str = "pc", alpha: float = 
         raise UserError("score_func", f"unknown GES score {score_func!r}", f"use one of: {', '.join(GES_SCORES)}")
     if not (0.0 < float(alpha) < 1.0):
         raise UserError("alpha", f"{alpha} is not in (0, 1)", "use e.g. 0.05")
-    if isinstance(background, Mapping):
-        background = Background.from_dict(background)
+
+
+def _check_correlation(X: np.ndarray) -> np.ndarray:
+    """Correlation matrix of X, or UserError when it is singular."""
+    corr = np.corrcoef(X.T)
+    eig = np.linalg.eigvalsh(corr)
+    if eig.min() < 1e-10 * max(eig.max(), 1.0):
+        raise UserError("matrix", "the correlation matrix is singular (a column is a linear combination of "
+                        "others, e.g. ipsative or one-hot columns)", "drop redundant columns with --columns")
+    return corr
+
+
+def discover(data: ValueMatrix | pd.DataFrame, algo: str = "pc", alpha: float = 0.05,
+             indep_test: str = "fisherz", background: Background | Mapping[str, Any] | None = None,
+             exogenous_knobs: bool | str = False, columns: Sequence[str] | None = None,
+             standardize: bool = False, stable: bool = True, score_func: str = "local_score_BIC",
+             max_depth: int | None = None, test_kwargs: Mapping[str, Any] | None = None,
+             sample_size: SampleSizeSetting | Mapping[str, Any] | str | float | None = "rows",
+             fast_fisherz: bool = True) -> ValueGraph:
+    """Learn a causal value graph with causal-learn.
+
+    Args:
+        data: a :class:`ValueMatrix` (rows = conditions) or a numeric DataFrame (columns = nodes).
+        algo: ``"pc"`` (CPDAG), ``"fci"`` (PAG) or ``"ges"`` (CPDAG, score based).
+        alpha: significance level of the independence tests (PC, FCI).
+        indep_test: causal-learn test name: fisherz (default), kci, fastkci, rcit, chisq, gsq, mv_fisherz.
+        background: :class:`Background` or its dict form (PC and FCI only).
+        exogenous_knobs: Joint Causal Inference context variables (needs a ValueMatrix):
+            ``"steering"`` (one indicator per steering setting), ``"roles"``, or ``True``/``"all"``
+            (both). Contexts are exogenous (tier 0), never tested against each other, and every
+            test conditions on them; see :mod:`lm_eval_values.causal.jci` for the assumptions.
+        columns: value columns to use (default all).
+        standardize: z-score columns first (does not change Fisher-z results; helps KCI/GES).
+        stable: order-independent PC skeleton (causal-learn ``stable=True``).
+        score_func: GES score (``local_score_BIC`` default).
+        max_depth: maximum conditioning-set size (PC ``max_k`` / FCI ``depth``); None = unlimited.
+        test_kwargs: extra keyword arguments for the independence test (e.g. KCI kernels).
+        sample_size: n of the Fisher-z tests: ``"rows"`` (default; the study), ``"effective"``
+            (rows / design effect of the role clusters; needs a ValueMatrix), a positive number,
+            or a :class:`SampleSizeSetting` (or its dict form).
+        fast_fisherz: compute Fisher-z with :class:`~lm_eval_values.causal.fast_ci.FastFisherZ`
+            (same results); False = causal-learn's test (``sample_size`` must then be ``"rows"``).
+
+    Returns:
+        A :class:`ValueGraph`; ``meta`` records algorithm, parameters, rows used and dropped,
+        the sample size used (and its estimate) and the JCI context block.
+
+    Raises:
+        UserError: unknown algorithm / test, invalid alpha, background with GES or unknown names,
+            constant columns, too few rows, a sample size the test cannot use.
+    """
+    check_discovery_options(algo, alpha, indep_test, score_func)
+    background = parse_background(background)
     if algo == "ges" and background is not None and not background.is_empty():
         raise UserError("background", "causal-learn's GES takes no background knowledge", "use --algo pc or fci")
+    size = SampleSizeSetting.parse(sample_size)
+    uses_fisherz = algo != "ges" and indep_test == "fisherz"
+    if size.mode != "rows" and not uses_fisherz:
+        raise UserError("sample_size", f"only Fisher-z tests take a sample size ({algo}/{indep_test} was asked)",
+                        "use sample_size='rows' with this test, or indep_test='fisherz'")
+    if size.mode != "rows" and not fast_fisherz:
+        raise UserError("sample_size", "causal-learn's own fisherz test counts rows", "use fast_fisherz=True")
 
     df, vm = _as_frame(data, columns)
     if vm is not None:
@@ -198,11 +146,17 @@ def discover(data: ValueMatrix | pd.DataFrame, algo: str = "pc", alpha: float = 
     values = [str(c) for c in df.columns]
     node_kinds = {v: "value" for v in values}
     frame = df.apply(pd.to_numeric, errors="coerce").astype(float)
+    contexts: list[str] = []
     if exogenous_knobs:
+        if algo == "ges":
+            raise UserError("exogenous_knobs", "context variables need background knowledge, which GES does not take",
+                            "use --algo pc or fci")
         if vm is None:
             raise UserError("exogenous_knobs", "needs a ValueMatrix with role and steering ids", "pass a ValueMatrix")
         which = "all" if exogenous_knobs is True else str(exogenous_knobs)
-        knobs = _knob_columns(vm, which)
+        if which not in CONTEXT_KINDS:
+            raise UserError("exogenous_knobs", f"unknown context set {which!r}", f"use one of: {', '.join(CONTEXT_KINDS)}")
+        knobs = context_columns(vm, which)
         if knobs.shape[1] == 0:
             raise UserError("exogenous_knobs", f"no {which} knobs: the matrix has a single role and a single "
                             "steering setting", "drop --exogenous-knobs or include more conditions")
@@ -210,21 +164,13 @@ def discover(data: ValueMatrix | pd.DataFrame, algo: str = "pc", alpha: float = 
         if clash:
             raise UserError("exogenous_knobs", f"knob names clash with value names: {sorted(clash)}", "rename the values")
         frame = pd.concat([frame, knobs], axis=1)
-        node_kinds.update({k: "knob" for k in knobs.columns})
-        knob_names = list(knobs.columns)
-        base = background or Background()
-        forb = list(base.forbidden) + [(a, b) for a in knob_names for b in knob_names if a != b]
-        tiers = [knob_names + (base.tiers[0] if base.tiers else [])] + (base.tiers[1:] if base.tiers else [])
-        placed = {x for t in tiers for x in t}
-        rest = [v for v in values if v not in placed]
-        if len(tiers) == 1:
-            tiers.append(rest)
-        else:
-            tiers[-1] = tiers[-1] + rest
-        background = Background(forb, list(base.required), tiers, list(base.forbid_within_tiers))
+        contexts = list(knobs.columns)
+        node_kinds.update({k: CONTEXT_NODE_KIND for k in contexts})
+        background = jci_background(contexts, values, background)
 
     n_before = len(frame)
-    frame = frame.dropna(axis=0, how="any")
+    complete = frame.notna().all(axis=1)
+    frame = frame[complete]
     n_dropped = n_before - len(frame)
     if len(frame) <= frame.shape[1]:
         raise UserError("matrix", f"{len(frame)} complete rows for {frame.shape[1]} nodes",
@@ -237,13 +183,21 @@ def discover(data: ValueMatrix | pd.DataFrame, algo: str = "pc", alpha: float = 
         frame = (frame - frame.mean()) / frame.std(ddof=1)
     X = frame.to_numpy(dtype=float)
     names = [str(c) for c in frame.columns]
-    if algo == "ges" or indep_test in ("fisherz", "mv_fisherz"):
-        eig = np.linalg.eigvalsh(np.corrcoef(X.T))
-        if eig.min() < 1e-10 * max(eig.max(), 1.0):
-            raise UserError("matrix", "the correlation matrix is singular (a column is a linear combination of "
-                            "others, e.g. ipsative or one-hot columns)", "drop redundant columns with --columns")
+    corr = _check_correlation(X) if (algo == "ges" or indep_test in ("fisherz", "mv_fisherz")) else None
+    n_used, estimate = size.resolve(frame, None if vm is None else vm.meta.loc[frame.index], values)
     bk = background.to_causallearn(names) if background is not None and not background.is_empty() else None
+    block = [names.index(c) for c in contexts]
     kw = dict(test_kwargs or {})
+    if uses_fisherz and fast_fisherz:
+        assert corr is not None
+        test = fisherz_test_kwargs(corr, n_used, block)
+        data_arg = placeholder_data(X.shape[1])
+    elif block:
+        test = block_test_kwargs(indep_test, block, kw)
+        kw, data_arg = {}, X
+    else:
+        test, data_arg = {"indep_test": indep_test}, X
+    test.update(kw)
 
     meta: dict[str, Any] = {"algo": algo, "alpha": float(alpha), "n_rows": int(X.shape[0]),
                             "n_rows_dropped_nan": int(n_dropped), "stable": bool(stable),
@@ -253,6 +207,12 @@ def discover(data: ValueMatrix | pd.DataFrame, algo: str = "pc", alpha: float = 
         meta["score_func"] = score_func
     else:
         meta["indep_test"] = indep_test
+        if uses_fisherz:
+            n_meta = float(n_used) if np.ndim(n_used) == 0 else float(estimate.n_effective)  # type: ignore[union-attr]
+            meta["sample_size"] = {"mode": size.mode, "n": n_meta,
+                                   **({"estimate": estimate.to_dict()} if estimate is not None else {})}
+    if contexts:
+        meta["context_block"] = list(contexts)
     if background is not None and not background.is_empty():
         meta["background"] = {"forbidden": len(background.forbidden), "required": len(background.required),
                               "tiers": len(background.tiers)}
@@ -260,51 +220,25 @@ def discover(data: ValueMatrix | pd.DataFrame, algo: str = "pc", alpha: float = 
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             if algo == "pc":
-                from causallearn.search.ConstraintBased.PC import pc
-
-                res = pc(X, alpha, indep_test, stable=stable, background_knowledge=bk, show_progress=False,
-                         node_names=names, max_k=max_depth, **kw)
+                method = test.pop("indep_test")
+                res = pc(data_arg, alpha, method, stable=stable, background_knowledge=bk, show_progress=False,
+                         node_names=names, max_k=max_depth, **test)
             elif algo == "fci":
-                from causallearn.search.ConstraintBased.FCI import fci
-
-                res, _ = fci(X, indep_test, alpha, depth=-1 if max_depth is None else int(max_depth),
-                             background_knowledge=bk, show_progress=False, node_names=names, **kw)
+                method = test.pop("indep_test")
+                res, _ = fci(data_arg, method, alpha, depth=-1 if max_depth is None else int(max_depth),
+                             background_knowledge=bk, show_progress=False, node_names=names, **test)
             else:
-                from causallearn.search.ScoreBased.GES import ges
-
                 res = ges(X, score_func=score_func, node_names=names)
     except ValueError as exc:
         if "singular" in str(exc).lower():
             raise UserError("matrix", "the correlation matrix is singular (a column is a linear combination of others)",
                             "drop redundant columns with --columns") from None
         raise
-    return ValueGraph.from_causallearn(res, names, meta=meta, node_kinds=node_kinds)
+    graph = ValueGraph.from_causallearn(res, names, meta=meta, node_kinds=node_kinds)
+    return drop_context_block(graph, contexts) if contexts else graph
 
 
-# ---------------------------------------------------------------------- PC from a correlation matrix
-_CORR_TEST = "lm_eval_values_corr_fisherz"
-
-
-def _register_corr_test() -> None:
-    from causallearn.utils import cit
-
-    if _CORR_TEST in getattr(cit, "_custom_ci_tests", {}):
-        return
-
-    class CorrFisherZ(cit.FisherZ):
-        """Fisher-z test on a given correlation matrix and sample size (no raw data needed)."""
-
-        def __init__(self, data: np.ndarray, correlation: np.ndarray | None = None,
-                     sample_size: int | None = None, **kwargs: Any) -> None:
-            cit.CIT_Base.__init__(self, data, **kwargs)
-            self.check_cache_method_consistent(_CORR_TEST, cit.NO_SPECIFIED_PARAMETERS_MSG)
-            self.correlation_matrix = np.asarray(correlation, dtype=float)
-            self.sample_size = int(sample_size)  # type: ignore[arg-type]
-
-    cit.register_ci_test(_CORR_TEST, CorrFisherZ)
-
-
-def pc_from_correlation(corr: pd.DataFrame, n: int, alpha: float = 0.05, stable: bool = True,
+def pc_from_correlation(corr: pd.DataFrame, n: float, alpha: float = 0.05, stable: bool = True,
                         background: Background | Mapping[str, Any] | None = None) -> ValueGraph:
     """PC with Fisher-z from a correlation matrix and the sample size alone.
 
@@ -313,7 +247,7 @@ def pc_from_correlation(corr: pd.DataFrame, n: int, alpha: float = 0.05, stable:
 
     Args:
         corr: square, symmetric correlation matrix with node names as index and columns.
-        n: sample size the correlations were computed from.
+        n: sample size the correlations were computed from (may be an effective n).
         alpha: significance level.
         stable: order-independent skeleton.
         background: optional background knowledge (as for :func:`discover`).
@@ -331,32 +265,23 @@ def pc_from_correlation(corr: pd.DataFrame, n: int, alpha: float = 0.05, stable:
         raise UserError("corr", "has entries outside [-1, 1]", "pass correlations, not covariances")
     if np.linalg.eigvalsh(C).min() <= 1e-10:
         raise UserError("corr", "is not positive definite (singular)", "drop redundant variables")
-    if int(n) <= p + 3:
+    if float(n) <= p + 3:
         raise UserError("n", f"sample size {n} is too small for {p} variables", "Fisher-z needs n > p + 3")
     if not (0.0 < float(alpha) < 1.0):
         raise UserError("alpha", f"{alpha} is not in (0, 1)", "use e.g. 0.05")
-    if isinstance(background, Mapping):
-        background = Background.from_dict(background)
+    background = parse_background(background)
     names = [str(c) for c in corr.columns]
     bk = background.to_causallearn(names) if background is not None and not background.is_empty() else None
-    _register_corr_test()
-    from causallearn.search.ConstraintBased.PC import pc
-
-    dummy = np.zeros((int(n), p))
+    test = fisherz_test_kwargs(C, float(n))
+    method = test.pop("indep_test")
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        res = pc(dummy, float(alpha), _CORR_TEST, stable=stable, background_knowledge=bk, show_progress=False,
-                 node_names=names, correlation=C, sample_size=int(n))
-    meta = {"algo": "pc", "alpha": float(alpha), "indep_test": "fisherz", "n_rows": int(n),
+        res = pc(placeholder_data(p), float(alpha), method, stable=stable, background_knowledge=bk,
+                 show_progress=False, node_names=names, **test)
+    meta = {"algo": "pc", "alpha": float(alpha), "indep_test": "fisherz", "n_rows": float(n) if float(n) % 1 else int(n),
             "stable": bool(stable), "from_correlation": True}
     return ValueGraph.from_causallearn(res, names, meta=meta)
 
 
-def parse_background(obj: Any) -> Background | None:
-    """None, a :class:`Background`, or its dict form -> Background."""
-    if obj is None or isinstance(obj, Background):
-        return obj
-    return Background.from_dict(obj)
-
-
-__all__ = ["ALGOS", "INDEP_TESTS", "Background", "discover", "pc_from_correlation", "parse_background"]
+__all__ = ["ALGOS", "GES_SCORES", "INDEP_TESTS", "Background", "check_discovery_options", "discover", "parse_background",
+           "pc_from_correlation"]
