@@ -230,6 +230,8 @@ def estimate_components(table: pd.DataFrame, estimator: str = "anova") -> Compon
     if y.shape[0] < 2:
         raise ValueError(f"{y.shape[0]} role(s) answered: at least 2 are needed")
     design = detect_design(table)
+    if design != "nested" and y.shape[1] < 2:
+        raise ValueError(f"{y.shape[1]} item(s) answered: at least 2 are needed")
     comp = {"crossed": anova_crossed, "crossed-unbalanced": henderson3_crossed, "nested": anova_nested}[design](y)
     if not comp.df_residual > 0:
         raise ValueError("no residual degrees of freedom: every role needs at least 2 items")

@@ -25,7 +25,14 @@ keyed items, ``m = 2p - 1`` the mean key, ``f = 1 - m^2`` the key variance)::
     residual = interaction_sd^2 + acquiescence_sd^2 * f
 
 (acquiescence is role x item variance under balanced keys: ``m = 0``). These are in
-``truth["components"]``.
+``truth["components"]``: ``role`` is the true between-role variance of the value score.
+
+A yes-bias that varies between roles is not an independent role x item effect: its deviations
+``(acq[r] - mean) (k_i - m)`` sum to zero over each role's items. The crossed ANOVA therefore
+expects ``role - acquiescence_sd^2 f / (n_items - 1)`` and ``residual + acquiescence_sd^2 f /
+(n_items - 1)`` (:func:`anova_expected_components`): between-role variance is UNDER-estimated and
+``MS_role / MS_role_x_item`` falls below 1, as on real yes/no data with a varying "no"-bias.
+``acquiescence_residualized`` scoring removes the pattern (see :mod:`lm_eval_values.analysis.bias`).
 """
 
 from __future__ import annotations
@@ -174,6 +181,14 @@ def expected_components(s: SimulationSettings, value: str) -> dict[str, float]:
             "residual": s.interaction_sd ** 2 + s.acquiescence_sd ** 2 * f}
 
 
+def anova_expected_components(s: SimulationSettings, value: str) -> dict[str, float]:
+    """What the crossed ANOVA estimates in expectation for ``value`` (module docstring; crossed, complete)."""
+    m = 2.0 * round(s.per_value("keyed_fraction", value) * s.n_items) / s.n_items - 1.0
+    shift = s.acquiescence_sd ** 2 * (1.0 - m * m) / (s.n_items - 1)
+    true = expected_components(s, value)
+    return {"role": true["role"] - shift, "item": true["item"], "residual": true["residual"] + shift}
+
+
 def simulate_items(settings: SimulationSettings) -> SimulatedData:
     """Simulate the item table of ``settings`` (deterministic for a seed)."""
     s = settings
@@ -203,6 +218,7 @@ def simulate_items(settings: SimulationSettings) -> SimulatedData:
     truth = {"settings": s.to_dict(), "role_effects": role_eff, "acquiescence": acq,
              "item_difficulty": items.set_index("item_id")["difficulty"],
              "components": {v: expected_components(s, v) for v in s.values},
+             "anova_expected": {v: anova_expected_components(s, v) for v in s.values},
              "value_mean": {v: s.value_mean + s.acquiescence_mean * (2.0 * round(
                  s.per_value("keyed_fraction", v) * s.n_items) / s.n_items - 1.0) for v in s.values},
              "steering": {st.id: {"target": st.target, "doses": {d: {
