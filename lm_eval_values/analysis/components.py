@@ -25,7 +25,8 @@ data (:func:`detect_design`):
 
 ``estimator="reml"`` instead fits the same random-effects model by restricted maximum likelihood
 (statsmodels ``MixedLM``: crossed facets as variance components of one group, nested roles as
-groups); the mean squares and the F test stay those above. Negative ANOVA estimates are reported
+groups); the mean squares and the F test stay those above; if no optimiser converges, the ANOVA estimates
+are kept and the estimator says so. Negative ANOVA estimates are reported
 in ``raw`` and set to 0 in the components (Brennan 2001, sec. 3.4).
 """
 
@@ -193,23 +194,40 @@ def anova_nested(y: np.ndarray) -> Components:
 
 
 def reml(y: np.ndarray, design: str) -> dict[str, float | bool]:
-    """REML estimates ``role, item, residual, converged`` (statsmodels MixedLM) for the given design."""
+    """REML estimates ``role, item, residual, converged`` (statsmodels MixedLM) for the given design.
+
+    The answers are scaled to unit SD for the fit (and the estimates scaled back). L-BFGS, Nelder-Mead
+    and Powell are each run (gradient methods can stop short of a zero variance); the converged fit
+    with the highest restricted log-likelihood is kept.
+    """
     r_idx, i_idx = np.nonzero(np.isfinite(y))
-    data = pd.DataFrame({"y": y[r_idx, i_idx], "role": r_idx, "item": i_idx, "one": 1})
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        if design == "nested":
-            model = MixedLM.from_formula("y ~ 1", groups="role", re_formula="1", data=data)
-            fit = model.fit(reml=True, method=["lbfgs"])
-            out: dict[str, float | bool] = {"role": float(fit.cov_re.iloc[0, 0]), "item": math.nan}
-        else:
-            model = MixedLM.from_formula("y ~ 1", groups="one", re_formula="0", data=data,
-                                         vc_formula={"role": "0 + C(role)", "item": "0 + C(item)"})
-            fit = model.fit(reml=True, method=["lbfgs"])
-            vc = dict(zip(model.exog_vc.names, np.asarray(fit.vcomp, dtype=float)))
-            out = {"role": float(vc["role"]), "item": float(vc["item"])}
-    out["residual"] = float(fit.scale)
-    out["converged"] = bool(fit.converged) and not any("converge" in str(w.message).lower() for w in caught)
+    obs = y[r_idx, i_idx]
+    scale = float(obs.std()) or 1.0
+    data = pd.DataFrame({"y": obs / scale, "role": r_idx, "item": i_idx, "one": 1})
+    if design == "nested":
+        model = MixedLM.from_formula("y ~ 1", groups="role", re_formula="1", data=data)
+    else:
+        model = MixedLM.from_formula("y ~ 1", groups="one", re_formula="0", data=data,
+                                     vc_formula={"role": "0 + C(role)", "item": "0 + C(item)"})
+    fits = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for method in ("lbfgs", "nm", "powell"):
+            try:
+                fits.append(model.fit(reml=True, method=[method]))
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+    converged = [f for f in fits if f.converged and np.isfinite(f.llf)]
+    if not converged:
+        return {"role": math.nan, "item": math.nan, "residual": math.nan, "converged": False}
+    fit = max(converged, key=lambda f: f.llf)
+    if design == "nested":
+        out: dict[str, float | bool] = {"role": float(fit.cov_re.iloc[0, 0]) * scale ** 2, "item": math.nan}
+    else:
+        vc = dict(zip(model.exog_vc.names, np.asarray(fit.vcomp, dtype=float) * scale ** 2))
+        out = {"role": float(vc["role"]), "item": float(vc["item"])}
+    out["residual"] = float(fit.scale) * scale ** 2
+    out["converged"] = bool(fit.converged)
     return out
 
 
@@ -237,8 +255,11 @@ def estimate_components(table: pd.DataFrame, estimator: str = "anova") -> Compon
         raise ValueError("no residual degrees of freedom: every role needs at least 2 items")
     if estimator == "reml":
         fit = reml(y, design)
-        comp.estimator = f"REML (statsmodels MixedLM{'' if fit['converged'] else ', NOT converged'})"
+        comp.raw = {**comp.raw, "reml_converged": float(bool(fit["converged"]))}
+        if not fit["converged"]:
+            comp.estimator += " (REML did not converge)"
+            return comp
+        comp.estimator = "REML (statsmodels MixedLM)"
         comp.role, comp.residual = _pos(float(fit["role"])), float(fit["residual"])
         comp.item = None if design == "nested" else _pos(float(fit["item"]))
-        comp.raw = {**comp.raw, "reml_converged": float(bool(fit["converged"]))}
     return comp

@@ -83,6 +83,8 @@ def test_no_signal_when_only_acquiescence_varies() -> None:
     assert not any(r.signal for r in res.values())
     assert all(r.components.f < 1 for r in res.values())
     assert np.median([r.keyed_reverse_r for r in res.values()]) < -0.8
+    reml = g_study(data.items, GStudySettings(estimator="reml"))
+    assert not any(r.signal for r in reml.values()) and max(r.components.role for r in reml.values()) < 1e-3
     acq = acquiescence_study(data.items)
     assert acq["roles_differ"] and acq["mean"] == pytest.approx(-0.8, abs=0.15)
     per_cond = acquiescence_by_condition(data.items).set_index("role_id")
