@@ -128,8 +128,12 @@ def _paired_changes(items: pd.DataFrame, steering_id: str, coefficient: float,
 
 
 def dose_check(items: pd.DataFrame, steering_id: str, coefficient: float, values: list[str],
-               settings: ManipulationSettings) -> dict[str, Any]:
-    """The manipulation check of one (setting, dose) (see the module docstring)."""
+               settings: ManipulationSettings, raw_items: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The manipulation check of one (setting, dose) (see the module docstring).
+
+    ``raw_items``: the table before a bias-control scoring, from which the acquiescence shift is
+    taken (a scoring such as ``acquiescence_residualized`` removes it from ``items`` by design).
+    """
     target, source = designed_target(steering_id, values, dict(settings.targets))
     cells = _paired_changes(items, steering_id, coefficient, settings.include_no_role)
     out: dict[str, Any] = {"coefficient": coefficient, "target": target, "n_roles": int(cells["role_id"].nunique()),
@@ -140,7 +144,12 @@ def dose_check(items: pd.DataFrame, steering_id: str, coefficient: float, values
     names = order_values(info["value"].unique())
     codes = info["value"].map({v: j for j, v in enumerate(names)}).to_numpy()
     d = cell_matrix(cells).reindex(columns=info.index).to_numpy(dtype=float)
-    u = d * info["agreement"].to_numpy(dtype=float)[None, :]
+    if raw_items is not None:
+        raw = cell_matrix(_paired_changes(raw_items, steering_id, coefficient, settings.include_no_role))
+        d_raw = raw.reindex(index=cell_matrix(cells).index, columns=info.index).to_numpy(dtype=float)
+    else:
+        d_raw = d
+    u = d_raw * info["agreement"].to_numpy(dtype=float)[None, :]
     rng = np.random.default_rng([settings.seed, zlib.crc32(f"{steering_id}@{coefficient!r}".encode())])
     keys = info["agreement"].to_numpy()
     strata, fixed, notes = item_strata(np.isfinite(d), codes, keys, settings.strata)
@@ -230,9 +239,13 @@ def _words(sid: str, d: dict[str, Any]) -> str:
             f"[{aq['lo']:+.3f}, {aq['hi']:+.3f}]: {', '.join(d['flags'])}{scope}")
 
 
-def manipulation_checks(items: pd.DataFrame, settings: ManipulationSettings = ManipulationSettings()
-                        ) -> list[dict[str, Any]]:
-    """Per steered setting (first-seen order): target, per-dose checks (coefficient order), summary, words."""
+def manipulation_checks(items: pd.DataFrame, settings: ManipulationSettings = ManipulationSettings(),
+                        raw_items: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    """Per steered setting (first-seen order): target, per-dose checks (coefficient order), summary, words.
+
+    ``raw_items``: the unscored table when ``items`` went through a bias-control scoring (the
+    acquiescence shift is measured on it).
+    """
     values = order_values(items["value"].unique())
     out: list[dict[str, Any]] = []
     by_id: dict[str, list[float]] = {}
@@ -240,7 +253,8 @@ def manipulation_checks(items: pd.DataFrame, settings: ManipulationSettings = Ma
         by_id.setdefault(sid, []).append(coef)
     for sid, coefs in by_id.items():
         target, source = designed_target(sid, values, dict(settings.targets))
-        doses = [dose_check(items, sid, c, values, settings) for c in sorted(coefs, key=lambda c: (math.isnan(c), c))]
+        doses = [dose_check(items, sid, c, values, settings, raw_items)
+                 for c in sorted(coefs, key=lambda c: (math.isnan(c), c))]
         summary = dose_summary(doses)
         rho = summary["spearman_rho"]
         head = (f"{sid} (target {target or 'unknown'}) across doses: "

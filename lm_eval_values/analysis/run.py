@@ -147,7 +147,7 @@ def analyse_items(items: pd.DataFrame, settings: ReliabilitySettings = Reliabili
     profile = value_profile(scored, settings.intervals, settings.g_study.estimator).set_index("value")
     acq_rows = acquiescence_by_condition(items)
     acq = {"definition": "mean unkeyed answer (score x agreement) over all items of a condition; +1 = yes to all",
-           "per_condition": [{**row, "role_id": row["role_id"], "role": role_label(row["role_id"])}
+           "per_condition": [{**row, "role": role_label(row["role_id"])}
                              for row in acq_rows.to_dict(orient="records")],
            "roles": acquiescence_study(items, settings.g_study)}
     comparison: dict[str, Any] = {}
@@ -158,7 +158,8 @@ def analyse_items(items: pd.DataFrame, settings: ReliabilitySettings = Reliabili
             comparison[name] = {v: {"g": r.g, "signal": r.signal, "f": r.components.f if r.components else None}
                                 for v, r in alt.items()}
     steered = bool((items["steering_id"] != NO_STEERING).any())
-    manip = manipulation_checks(scored, settings.manipulation) if settings.manipulation_checks and steered else []
+    manip = (manipulation_checks(scored, settings.manipulation, items)
+             if settings.manipulation_checks and steered else [])
     roles = sorted(scored.loc[scored["steering_id"] == NO_STEERING, "role_id"].unique())
     if not settings.g_study.include_no_role:
         roles = [r for r in roles if r]

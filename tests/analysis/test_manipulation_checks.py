@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from lm_eval_values.analysis.bias import apply_scoring
 from lm_eval_values.analysis.manipulation import ManipulationSettings, designed_target, manipulation_checks
 from lm_eval_values.analysis.simulate import SimulatedSteering, SimulationSettings, simulate_items
 from lm_eval_values.errors import UserError
@@ -67,3 +68,15 @@ def test_unknown_target_labelled_and_given_targets(checks: dict) -> None:
         designed_target("sae:12", list(VALUES), {"sae:12": "Nope"})
     settings = ManipulationSettings(targets=(("sae:12", "Power"),))
     assert ManipulationSettings.from_dict(settings.to_dict()) == settings
+
+
+def test_acquiescence_shift_survives_bias_scoring() -> None:
+    st = (SimulatedSteering("vec:Power", "Power", (1.0,), target_shift=0.2, bias_shift=0.6),)
+    items = simulate_items(SimulationSettings(values=VALUES, n_roles=12, n_items=4, steering=st, seed=3)).items
+    resid, _ = apply_scoring(items, "acquiescence_residualized")
+    settings = ManipulationSettings(n_boot=300)
+    kept = manipulation_checks(resid, settings, raw_items=items)[0]["doses"][0]
+    lost = manipulation_checks(resid, settings)[0]["doses"][0]
+    assert kept["acquiescence_shift"]["estimate"] == pytest.approx(0.6, abs=0.05)
+    assert abs(lost["acquiescence_shift"]["estimate"]) < 1e-9  # the scoring removed it by design
+    assert kept["target_change"]["estimate"] == pytest.approx(0.2, abs=0.05)
