@@ -46,6 +46,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
     p.add_argument("--n-boot", type=int, default=2000, help="two-way bootstrap replicates (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--strata", default="key", choices=["key", "none"],
+                   help="resample items within (value, key) strata (default) or within value regardless of key")
     p.add_argument("--exclude-no-role", action="store_true", help="do not count the no-role condition as a respondent")
     p.add_argument("--target", action="append", default=[], metavar="STEERING_ID=VALUE",
                    help="designed target of a steering id that names none (e.g. sae:1085=Power); repeatable")
@@ -61,11 +63,12 @@ def settings_from_args(args) -> ReliabilitySettings:
     except UserError as exc:
         raise UserError("--" + exc.field.split(".")[-1].replace("_", "-"), exc.problem, exc.fix) from None
     try:
-        iv = IntervalSettings(level=args.level, n_boot=args.n_boot, seed=args.seed, include_no_role=include)
+        iv = IntervalSettings(level=args.level, n_boot=args.n_boot, seed=args.seed, strata=args.strata,
+                              include_no_role=include)
     except UserError as exc:
         raise UserError("--" + exc.field.split(".")[-1].replace("_", "-"), exc.problem, exc.fix) from None
-    mp = ManipulationSettings(level=args.level, n_boot=args.n_boot, seed=args.seed, targets=_targets(args.target),
-                              include_no_role=include)
+    mp = ManipulationSettings(level=args.level, n_boot=args.n_boot, seed=args.seed, strata=args.strata,
+                              targets=_targets(args.target), include_no_role=include)
     return ReliabilitySettings(scoring=args.scoring, score_metric=args.score_metric, g_study=g, intervals=iv,
                                manipulation=mp)
 
