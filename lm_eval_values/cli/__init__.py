@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("lm_eval_values.cli.sweep", "run roles x steering settings -> matrix.csv (resumable, shardable)"),
     "matrix": ("lm_eval_values.cli.matrix", "rebuild matrix.csv and the item table from a sweep folder"),
     "merge": ("lm_eval_values.cli.merge", "join shard outputs of one sweep"),
+    "reliability": ("lm_eval_values.cli.reliability", "is there value signal? G study of roles x items, acquiescence, manipulation checks"),
     "graph": ("lm_eval_values.cli.graph", "fit a causal value graph (PC/FCI/GES), bootstrap, compare, export, draw"),
     "compare-human": ("lm_eval_values.cli.compare_human", "compare a value matrix with human Schwartz PVQ-40 structure"),
     "side-effects": ("lm_eval_values.cli.side_effects", "expected vs unexpected co-changes; held-out side-effect prediction"),
