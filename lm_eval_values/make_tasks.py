@@ -11,8 +11,9 @@ a user's inventory by ``lm-eval-values make-tasks``):
 * ``utils.py`` re-exporting the lm-eval hooks from :mod:`lm_eval_values.inventory` and
   :mod:`lm_eval_values.scoring`.
 
-Format suffixes (see :data:`FORMAT_SUFFIX`): ``yesno`` none, ``likert`` ``_likert``,
-``likert_rev`` ``_likert_rev``, ``generate`` ``_gen``. Every prompt puts everything constant
+Format suffixes (see :data:`FORMAT_SUFFIX`): ``yesno`` none, ``yesno_rev`` ``_yesno_rev`` (the
+options named in the reverse order), ``likert`` ``_likert``, ``likert_rev`` ``_likert_rev``,
+``generate`` ``_gen``. Every prompt puts everything constant
 first (instruction, scale, few-shot examples in the task ``description``) and the item text
 last, so all items of a run share one long prefix.
 
@@ -35,7 +36,11 @@ from lm_eval_values.errors import ArgumentParser, UserError
 from lm_eval_values.scoring import FORMATS, LIKERT_CHOICES, LIKERT_LABELS, METRICS, YESNO_CHOICES
 from lm_eval_values.value_names import slugify
 
-FORMAT_SUFFIX: dict[str, str] = {"yesno": "", "likert": "_likert", "likert_rev": "_likert_rev", "generate": "_gen"}
+FORMAT_SUFFIX: dict[str, str] = {"yesno": "", "yesno_rev": "_yesno_rev", "likert": "_likert", "likert_rev": "_likert_rev",
+                                 "generate": "_gen"}
+#: the yes/no request in each option order
+YESNO_REQUEST: dict[str, str] = {"yesno": "Answer the question with 'yes' or 'no'.",
+                                 "yesno_rev": "Answer the question with 'no' or 'yes'."}
 TASK_VERSION = 1.0
 
 #: the study's instruction (Kang et al. 2025), kept verbatim
@@ -79,10 +84,10 @@ def format_template(fmt: str) -> dict[str, Any]:
         "metric_list": _metric_list(fmt),
         "metadata": {"version": TASK_VERSION},
     }
-    if fmt == "yesno":
+    if fmt in YESNO_REQUEST:
         return {
             "output_type": "multiple_choice",
-            "description": f"{STUDY_INSTRUCTION} Answer the question with 'yes' or 'no'.\n\n",
+            "description": f"{STUDY_INSTRUCTION} {YESNO_REQUEST[fmt]}\n\n",
             "doc_to_text": "Question: {{question}}\n",
             "gen_prefix": "Answer:",
             "doc_to_choice": list(YESNO_CHOICES),
