@@ -63,4 +63,10 @@ HUMAN_GRAPH_FILE = "human_graph.json"
 
 # ----------------------------------------------------------------------------- value tasks
 #: task-name suffix of each answer format of the ``values_*`` task families
-FORMAT_SUFFIXES: dict[str, str] = {"yesno": "", "likert": "_likert", "likert_rev": "_likert_rev", "generate": "_gen"}
+FORMAT_SUFFIXES: dict[str, str] = {"yesno": "", "yesno_rev": "_yesno_rev", "likert": "_likert",
+                                   "likert_rev": "_likert_rev", "generate": "_gen"}
+#: counterbalanced formats: every item is asked in both option orders (the same item id in two tasks);
+#: the item table then holds two answers per item and condition, and every item-level consumer
+#: (value scores in matrix.csv, the reliability analysis) averages them per item
+COUNTERBALANCED_FORMATS: dict[str, tuple[str, str]] = {"yesno_cb": ("yesno", "yesno_rev"),
+                                                       "likert_cb": ("likert", "likert_rev")}

@@ -104,36 +104,61 @@ def build_rows(requests: Sequence[Request], max_length: int, split_key: bool) ->
     return list(rows.values()), plain
 
 
+#: a segment of rows is split into several groups only if that cuts its forward tokens by this share
+#: (extra groups cost extra prefix forwards and smaller suffix batches)
+SPLIT_MIN_GAIN = 0.1
+
+
 def group_rows(rows: list[Row], min_prefix: int) -> tuple[list[Group], list[Row]]:
-    """Greedy grouping of lexicographically sorted rows by shared prefix (>= ``min_prefix``).
+    """Group lexicographically sorted rows by shared prefix (>= ``min_prefix``).
+
+    Neighbours sharing at least ``min_prefix`` tokens form a segment (one group with the segment's
+    common prefix, as a greedy scan would give). A segment is split at its weakest boundaries into
+    groups with longer prefixes when that cuts its forward tokens by at least
+    :data:`SPLIT_MIN_GAIN` (a group of n rows with prefix P computes P + sum(len - P) tokens):
+    e.g. items asked in two option orders give one group per order, each prefix running to the end
+    of its instruction, instead of one group whose prefix stops where the orders first differ.
 
     Returns the groups (two rows or more) and the leftover rows (for the plain path).
     """
-    groups: list[Group] = []
-    left: list[Row] = []
     ordered = sorted(rows, key=lambda r: r.inp)
-    cur: list[Row] = []
-    cur_p = 0
+    limit = [min(r.first_needed, r.length - 1) for r in ordered]
+    edge = [min(_lcp(a.inp, b.inp), limit[i], limit[i + 1]) for i, (a, b) in enumerate(zip(ordered, ordered[1:]))]
+    groups: list[Group] = []
+    start = 0
+    for i in range(len(ordered)):
+        if i == len(ordered) - 1 or edge[i] < min_prefix:
+            if i > start:
+                groups += [Group(rows=[ordered[j] for j in ix], prefix_len=p)
+                           for ix, p in _split_segment(edge, ordered, start, i + 1, 0)[1]]
+            start = i + 1
+    grouped = {id(r) for g in groups for r in g.rows}
+    return groups, [r for r in ordered if id(r) not in grouped]
 
-    def close() -> None:
-        if len(cur) >= 2:
-            groups.append(Group(rows=list(cur), prefix_len=cur_p))
-        else:
-            left.extend(cur)
 
-    for row in ordered:
-        limit = min(row.first_needed, row.length - 1)
-        if cur:
-            p = min(cur_p, _lcp(cur[0].inp, row.inp), limit)
-            if p >= min_prefix:
-                cur.append(row)
-                cur_p = p
+def _split_segment(edge: list[int], rows: list[Row], lo: int, hi: int,
+                   depth: int) -> tuple[int, list[tuple[list[int], int]]]:
+    """Rows ``lo..hi-1`` (two or more; shared prefix = the smallest edge between them): the tokens
+    saved over running each row alone, and the groups as (row indices, prefix length)."""
+    prefix = min(edge[lo:hi - 1])
+    whole = (hi - lo - 1) * prefix, [(list(range(lo, hi)), prefix)]
+    if depth >= 32:
+        return whole
+    bounds = [lo, *[i + 1 for i in range(lo, hi - 1) if edge[i] == prefix], hi]
+    saved, parts, joined = 0, [], []
+    for a, b in zip(bounds, bounds[1:]):
+        if b - a >= 2:
+            part_saved, part_groups = _split_segment(edge, rows, a, b, depth + 1)
+            if part_saved > (b - a) * prefix:
+                saved += part_saved
+                parts += part_groups
                 continue
-            close()
-        cur, cur_p = [row], limit
-    if cur:
-        close()
-    return groups, left
+        joined += range(a, b)
+    if len(joined) >= 2:
+        saved += (len(joined) - 1) * prefix
+        parts.append((joined, prefix))
+    cost_whole = sum(rows[j].length for j in range(lo, hi)) - whole[0]
+    return (saved, parts) if saved - whole[0] >= SPLIT_MIN_GAIN * cost_whole else whole
 
 
 def _span_rows(tokenizer: Any, rows: Sequence[Row], spans: Sequence[str]) -> dict[str, list[list[int]]]:

@@ -9,8 +9,9 @@ Example (all keys; only ``model_args.pretrained`` and ``tasks`` are required)::
     model: values_hf                 # or hf (roles only, as system_instruction)
     model_args: {pretrained: smollm2-135m-instruct, dtype: float32}
     tasks: [values_schwartz]
-    format: yesno                    # yesno | likert | likert_rev | generate: picks the task variant
-                                     # (values_schwartz -> values_schwartz_likert ...); null: as named
+    format: yesno                    # yesno | yesno_rev | likert | likert_rev | generate: picks the task
+                                     # variant (values_schwartz -> values_schwartz_likert ...); null: as named;
+                                     # yesno_cb / likert_cb: both option orders of every item (counterbalanced)
     task_metadata: {}                # more metadata for the TaskManager
     include_path: []                 # extra task folders
     apply_chat_template: true
@@ -34,7 +35,7 @@ Example (all keys; only ``model_args.pretrained`` and ``tasks`` are required)::
       - {type: prompt, values: [Power], directions: [inclined, disinclined]}
 
     sampling: {fraction: 0.4, seed: 0, per_split: {test: 1.0}, max_items_per_value: null, per_role: true,
-               balance_keys: false}
+               balance_keys: false}  # balance_keys: true (in proportion) | equal | false
     seeds: [0]
     batch_size: 8
     device: null
@@ -54,7 +55,10 @@ seed and value), so that differences between roles are not differences between i
 that happened to get more reverse-keyed items of a value would otherwise differ on that value even if
 it answered exactly like the others). ``balance_keys: true`` draws positively and reverse-keyed items of
 a value in proportion (at least one of each when there are at least two to draw), so a response bias
-such as answering "no" to everything does not turn into a value score through the keys of the draw.
+such as answering "no" to everything does not turn into a value score through the keys of the draw;
+``balance_keys: equal`` draws as many reverse-keyed as keyed items (as far as the bank has them),
+so that such a bias cancels exactly in the value mean. Items are drawn by item id: with a
+counterbalanced ``format`` (``yesno_cb``, ``likert_cb``) a drawn item is asked in both option orders.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ from typing import Any, Mapping, Sequence
 
 from lm_eval_values.core.conditions import NO_ROLE, condition_id
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.core.files import FORMAT_SUFFIXES
+from lm_eval_values.core.files import COUNTERBALANCED_FORMATS, FORMAT_SUFFIXES
 from lm_eval_values.core.hashing import canonical_json, sha256_hex
 from lm_eval_values.core.yaml_io import read_yaml_file
 from lm_eval_values.integration.embedded_models import is_alias
@@ -100,7 +104,7 @@ class SamplingConfig:
     per_split: Mapping[str, float] = field(default_factory=dict)
     max_items_per_value: int | None = None
     per_role: bool = True
-    balance_keys: bool = False
+    balance_keys: bool | str = False
 
     def fraction_for(self, split: str) -> float:
         """The fraction of items asked in ``split``."""
@@ -112,7 +116,7 @@ class SamplingConfig:
         if not self.per_role:  # only when set: sweeps written before these options keep their identity
             out["per_role"] = False
         if self.balance_keys:
-            out["balance_keys"] = True
+            out["balance_keys"] = self.balance_keys  # true, or "equal"
         return out
 
 
@@ -136,7 +140,14 @@ def parse_sampling(x: Any) -> SamplingConfig:
                           max_items_per_value=as_int(d.get("max_items_per_value"), "sampling.max_items_per_value",
                                                    minimum=1, allow_none=True),
                           per_role=as_bool(d.get("per_role", True), "sampling.per_role"),
-                          balance_keys=as_bool(d.get("balance_keys", False), "sampling.balance_keys"))
+                          balance_keys=_balance_keys(d.get("balance_keys", False)))
+
+
+def _balance_keys(x: Any) -> bool | str:
+    if x == "equal" or isinstance(x, bool):
+        return x
+    raise UserError("sampling.balance_keys", f"must be true, false or equal, got {x!r}",
+                    "true: keys in proportion to the item bank; equal: as many reverse-keyed as keyed items")
 
 
 def parse_roles(x: Any, base: Path) -> list[Role]:
@@ -251,16 +262,21 @@ class SweepConfig:
 
 
 def resolve_task_names(tasks: Sequence[str], fmt: str | None) -> list[str]:
-    """Apply an answer ``format`` to task/group names: ``values_schwartz`` + ``likert`` -> ``values_schwartz_likert``.
+    """Apply an answer ``format`` to task/group names: ``values_schwartz`` + ``likert`` -> ``values_schwartz_likert``;
+    a counterbalanced format gives both orders: ``values_schwartz`` + ``yesno_cb`` -> ``values_schwartz``,
+    ``values_schwartz_yesno_rev``.
 
     Names that already end with a format suffix are kept as they are.
     """
     if fmt is None:
         return list(tasks)
-    if fmt not in FORMAT_SUFFIXES:
-        raise UserError("format", f"unknown answer format {fmt!r}", f"use one of: {', '.join(FORMAT_SUFFIXES)}")
+    if fmt not in FORMAT_SUFFIXES and fmt not in COUNTERBALANCED_FORMATS:
+        raise UserError("format", f"unknown answer format {fmt!r}",
+                        f"use one of: {', '.join([*FORMAT_SUFFIXES, *COUNTERBALANCED_FORMATS])}")
     suffixes = [x for x in FORMAT_SUFFIXES.values() if x]
-    return [t if any(t.endswith(x) for x in suffixes) else t + FORMAT_SUFFIXES[fmt] for t in tasks]
+    wanted = [FORMAT_SUFFIXES[f] for f in COUNTERBALANCED_FORMATS.get(fmt, (fmt,))]
+    out = [t if any(t.endswith(x) for x in suffixes) else t + w for t in tasks for w in wanted]
+    return list(dict.fromkeys(out))
 
 
 def parse_config(data: Any, base: Path | None = None, source: str = "") -> SweepConfig:

@@ -73,12 +73,15 @@ def select_items(doc_index: DocIndex, cfg: SweepConfig, cond: Condition) -> dict
     frac = cfg.sampling.fraction_for(cond.role.split)
     cap = cfg.sampling.max_items_per_value
     by_value: dict[str, list[tuple[str, str, int, int]]] = {}
+    asked_in: dict[str, list[tuple[str, int]]] = {}  # item id -> every (task, doc) asking it (both option orders)
     for task, entries in doc_index.items():
         for i, value, item_id, key in entries:
             by_value.setdefault(value, []).append((item_id, task, i, key))
+            asked_in.setdefault(item_id, []).append((task, i))
     chosen: dict[str, list[int]] = {t: [] for t in doc_index}
     for value in sorted(by_value):
-        items = sorted(by_value[value])
+        # items are drawn by item id: an item asked in several formats (counterbalanced orders) is drawn once
+        items = sorted({it[0]: it for it in sorted(by_value[value], reverse=True)}.values())
         k = len(items) if frac >= 1 else max(1, int(math.floor(frac * len(items) + 0.5)))
         if cap is not None:
             k = min(k, cap)
@@ -86,9 +89,11 @@ def select_items(doc_index: DocIndex, cfg: SweepConfig, cond: Condition) -> dict
             key = (f"{cfg.sampling.seed}|{cond.seed}|{cond.role.id}|{value}" if cfg.sampling.per_role
                    else f"all-roles|{cfg.sampling.seed}|{cond.seed}|{value}")   # the same draw for every role
             rng = random.Random(key)
-            items = sorted(balanced_sample(rng, items, k) if cfg.sampling.balance_keys else rng.sample(items, k))
-        for _, task, i, _ in items:
-            chosen[task].append(i)
+            items = sorted(balanced_sample(rng, items, k, equal=cfg.sampling.balance_keys == "equal")
+                           if cfg.sampling.balance_keys else rng.sample(items, k))
+        for item_id, *_ in items:
+            for task, i in asked_in[item_id]:
+                chosen[task].append(i)
     return {t: sorted(ix) for t, ix in chosen.items() if ix}
 
 
@@ -99,16 +104,20 @@ def _number_or(x: Any, default: float) -> float:
         return default
 
 
-def balanced_sample(rng: random.Random, items: list[tuple[str, str, int, int]], k: int) -> list[tuple[str, str, int, int]]:
-    """``k`` of ``items`` with the keys (last field, +1 / -1) in proportion to the whole set.
+def balanced_sample(rng: random.Random, items: list[tuple[str, str, int, int]], k: int,
+                    equal: bool = False) -> list[tuple[str, str, int, int]]:
+    """``k`` of ``items`` with the keys (last field, +1 / -1) in proportion to the whole set
+    (``equal``: in equal numbers, as far as each key has items).
 
-    Each key gets the floor of its proportional share, at least one when ``k`` allows one per key;
-    the rest goes to the largest remainders (ties: the reverse key first). Within a key the draw
-    is ``rng.sample``. With 7 positive and 3 reverse items: k = 2 -> 1 + 1, k = 4 -> 3 + 1.
+    Each key gets the floor of its share, at least one when ``k`` allows one per key; the rest goes
+    to the largest remainders (ties: the reverse key first); a key with fewer items than its equal
+    share gives the shortfall to the other key. Within a key the draw is ``rng.sample``. With 7
+    positive and 3 reverse items: k = 2 -> 1 + 1, k = 4 -> 3 + 1, k = 6 -> 4 + 2; equal: k = 6 ->
+    3 + 3, k = 8 -> 5 + 3.
     """
     groups = {key: [it for it in items if it[3] == key] for key in (1, -1)}
     groups = {key: g for key, g in groups.items() if g}
-    share = {key: k * len(g) / len(items) for key, g in groups.items()}
+    share = {key: k * (1 / len(groups) if equal else len(g) / len(items)) for key, g in groups.items()}
     take = {key: int(math.floor(x)) for key, x in share.items()}
     if k >= len(groups):  # with two keys this never overshoots k: a share below 1 has floor 0
         take = {key: max(1, n) for key, n in take.items()}
@@ -117,6 +126,13 @@ def balanced_sample(rng: random.Random, items: list[tuple[str, str, int, int]], 
         if sum(take.values()) >= k:
             break
         take[key] += 1
+    for key in groups:  # only an equal share can exceed a key's items: move the excess to the other key
+        excess = take[key] - len(groups[key])
+        if excess > 0:
+            take[key] -= excess
+            for other in groups:
+                if other != key:
+                    take[other] = min(len(groups[other]), take[other] + excess)
     out: list[tuple[str, str, int, int]] = []
     for key in sorted(groups, reverse=True):
         out += rng.sample(groups[key], min(take[key], len(groups[key])))

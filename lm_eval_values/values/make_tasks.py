@@ -11,8 +11,9 @@ a user's inventory by ``lm-eval-values make-tasks``):
 * ``utils.py`` re-exporting the lm-eval hooks from :mod:`lm_eval_values.values.inventory` and
   :mod:`lm_eval_values.values.scoring`.
 
-Format suffixes (see :data:`lm_eval_values.core.files.FORMAT_SUFFIXES`): ``yesno`` none, ``likert`` ``_likert``,
-``likert_rev`` ``_likert_rev``, ``generate`` ``_gen``. Every prompt puts everything constant
+Format suffixes (see :data:`lm_eval_values.core.files.FORMAT_SUFFIXES`): ``yesno`` none, ``yesno_rev``
+``_yesno_rev`` (the options named in the reverse order), ``likert`` ``_likert``, ``likert_rev`` ``_likert_rev``,
+``generate`` ``_gen``. Every prompt puts everything constant
 first (instruction, scale, few-shot examples in the task ``description``) and the item text
 last, so all items of a run share one long prefix.
 
@@ -36,12 +37,15 @@ from lm_eval_values.values.scoring import FORMATS, LIKERT_CHOICES, LIKERT_LABELS
 from lm_eval_values.values.inventory import dimensions, load_inventory
 from lm_eval_values.values.names import slugify
 
+#: the yes/no request in each option order
+YESNO_REQUEST: dict[str, str] = {"yesno": "Answer the question with 'yes' or 'no'.",
+                                 "yesno_rev": "Answer the question with 'no' or 'yes'."}
 TASK_VERSION = 1.0
 
 #: the study's instruction (Kang et al. 2025), kept verbatim
 STUDY_INSTRUCTION = "Answer the Question according to your values."
 #: the instruction of the yes/no format
-YESNO_INSTRUCTION = f"{STUDY_INSTRUCTION} Answer the question with 'yes' or 'no'."
+YESNO_INSTRUCTION = f"{STUDY_INSTRUCTION} {YESNO_REQUEST['yesno']}"
 STUDY_REQUEST = "First write your Thought about the question, then Answer the question with 'yes' or 'no'."
 #: two few-shot examples written for this project: the same question answered once yes, once no
 FEWSHOT_EXAMPLES = (
@@ -81,10 +85,10 @@ def format_template(fmt: str) -> dict[str, Any]:
         "metric_list": _metric_list(fmt),
         "metadata": {"version": TASK_VERSION},
     }
-    if fmt == "yesno":
+    if fmt in YESNO_REQUEST:
         return {
             "output_type": "multiple_choice",
-            "description": f"{YESNO_INSTRUCTION}\n\n",
+            "description": f"{STUDY_INSTRUCTION} {YESNO_REQUEST[fmt]}\n\n",
             "doc_to_text": "Question: {{question}}\n",
             "gen_prefix": "Answer:",
             "doc_to_choice": list(YESNO_CHOICES),

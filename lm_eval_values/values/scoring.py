@@ -5,11 +5,14 @@ utils.process_results`` in the task YAMLs); it dispatches on ``doc["format"]``.
 
 Formats and per-item scores (``agreement`` is the item key, +1 or -1)
 -------------------------------------------------------------------------
-``yesno``
+``yesno`` / ``yesno_rev``
     Choices ``yes, Yes, no, No`` scored by log-likelihood; ``P(yes)`` sums the two
     spellings of yes (same for no). ``raw = (P(yes) - P(no)) / (P(yes) + P(no))``;
     ``score = agreement * raw``; ``score_argmax = agreement * sign(P(yes) - P(no))``
-    (0 on an exact tie).
+    (0 on an exact tie). ``yesno`` asks "Answer the question with 'yes' or 'no'.",
+    ``yesno_rev`` names the options in the reverse order ("... with 'no' or 'yes'."), scored
+    identically, so that the mean of an item's two orders cancels an option-order bias
+    (a sweep with ``format: yesno_cb`` asks both).
 ``likert`` / ``likert_rev``
     Six labelled options, answered by their number 1-6 and scored by log-likelihood
     (softmax over the six). ``likert`` lists 1 = "Not like me at all" ... 6 = "Very much
@@ -42,7 +45,7 @@ of both keys (Schwartz groups and ``values``; not ``values_vcg17`` or ``values_p
 dimensions include positively keyed items only).
 
 Task names: ``<family>_<value slug><suffix>`` with suffix ``""`` (yesno), ``_likert``,
-``_likert_rev`` or ``_gen``; groups ``<family><suffix>`` (``values_schwartz_likert`` ...), see
+``_likert_rev``, ``_yesno_rev`` or ``_gen``; groups ``<family><suffix>`` (``values_schwartz_likert`` ...), see
 ``docs/ITEM_BANK.md``.
 
 Logged samples
@@ -74,6 +77,7 @@ FORMATS: tuple[str, ...] = tuple(FORMAT_SUFFIXES)
 #: metric names per format, in the order they are reported
 METRICS: dict[str, tuple[str, ...]] = {
     "yesno": ("score", "score_argmax", "acquiescence"),
+    "yesno_rev": ("score", "score_argmax", "acquiescence"),
     "likert": ("score", "score_argmax", "rating", "rating_argmax", "acquiescence"),
     "likert_rev": ("score", "score_argmax", "rating", "rating_argmax", "acquiescence"),
     "generate": ("score", "score_argmax", "unsure_rate", "acquiescence"),
@@ -270,7 +274,7 @@ def score_doc(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, Any]:
     """Full per-item scoring (all intermediate quantities) for ``doc["format"]``."""
     fmt = doc["format"]
     agreement = int(doc["agreement"])
-    if fmt == "yesno":
+    if fmt in ("yesno", "yesno_rev"):
         return yesno_item(_lls(results), agreement)
     if fmt in ("likert", "likert_rev"):
         return likert_item(_lls(results), agreement, reverse_order=(fmt == "likert_rev"))

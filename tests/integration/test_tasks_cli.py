@@ -43,14 +43,14 @@ def test_glob_run_logs_item_level_samples(tmp_path, tiny_model_dir) -> None:
                 "--log_samples"], env)
     assert out.returncode == 0, out.stderr[-3000:]
     sample_files = sorted((tmp_path / "res").rglob("samples_*.jsonl"))
-    assert len(sample_files) == 40  # 10 values x 4 formats, each evaluated once
+    assert len(sample_files) == 50  # 10 values x 5 formats, each evaluated once
     fmts = set()
     for f in sample_files:
         for line in f.read_text().splitlines():
             doc = json.loads(line)["doc"]
             assert {"item_id", "value", "agreement", "format", "inventory"} <= set(doc)
             fmts.add(doc["format"])
-    assert fmts == {"yesno", "likert", "likert_rev", "generate"}
+    assert fmts == {"yesno", "yesno_rev", "likert", "likert_rev", "generate"}
 
 
 def test_unreadable_valuebench_source_is_one_line_exit_2(tmp_path) -> None:
@@ -63,7 +63,7 @@ def test_unreadable_valuebench_source_is_one_line_exit_2(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_all_values_tasks_glob_end_to_end(tmp_path, tiny_model_dir, valuebench_csv) -> None:
-    """`lm-eval-values run --tasks 'values_*' --limit 2`: every family and format (976 tasks)."""
+    """`lm-eval-values run --tasks 'values_*' --limit 2`: every family and format (1220 tasks)."""
     env = _env(tmp_path, LM_EVAL_VALUES_VALUEBENCH=str(valuebench_csv))
     out = _run([str(BIN / "lm-eval-values"), "run", "--model", "hf", "--model_args",
                 f"pretrained={tiny_model_dir}", "--device", "cpu", "--tasks", "values_*", "--limit", "2",

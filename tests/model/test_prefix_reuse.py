@@ -203,3 +203,30 @@ def test_values_hf_default_reuse_equals_plain_through_lm_eval(tiny_model_dir, fe
     assert max(abs(a - b) for a, b in zip(out[(True, True)], out[(False, True)])) > 1e-3
     off = ValuesHFLM(pretrained=str(tiny_model_dir), device="cpu", prefix_reuse="False")
     assert off.prefix_reuse is False
+
+
+def test_two_option_orders_get_one_group_each(lms):
+    """Items asked in two instruction orders: one group per order with the whole instruction as prefix
+    (not one group cut where the orders differ), fewer forward tokens, the plain path's numbers."""
+    from lm_eval_values.model.prefix_reuse import build_rows, group_rows, reuse_stats
+
+    lm = lms[4]
+    lm.set_condition()
+    long_tail = " Think about what you value most in life before you answer. Be honest with yourself." * 2
+    reqs = []
+    for order in ("'yes' or 'no'", "'no' or 'yes'"):
+        for q in ITEMS:
+            ctx = f"{ROLE}\n\nAnswer the question with {order}.{long_tail}\n\nQuestion: {q}\nAnswer:"
+            for cont in CHOICES[:4]:
+                c, k = lm._encode_pair(ctx, cont)
+                reqs.append(((ctx, cont), c, k))
+    rows, _ = build_rows(reqs, lm.max_length, split_key=False)
+    groups, left = group_rows(rows, 16)
+    assert len(groups) == 2 and not left
+    shared = min(len(g.rows[0].inp) for g in groups)
+    cut = next(i for i, (a, b) in enumerate(zip(groups[0].rows[0].inp, groups[1].rows[0].inp)) if a != b)
+    assert all(g.prefix_len > cut + 20 for g in groups) and all(g.prefix_len < shared for g in groups)
+    stats = reuse_stats(reqs)
+    one_group = cut + sum(r.length - cut for r in rows)  # what a single group cut at the first difference costs
+    assert stats["reuse_tokens"] < 0.8 * one_group
+    _check(_reuse(lm, reqs), _plain_scorer(lm)(reqs))

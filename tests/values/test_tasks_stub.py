@@ -176,4 +176,4 @@ def test_values_glob_selects_each_task_once() -> None:
     assert not covered & set(matched)
     assert "values_valuebench_religious" not in matched  # in values_vcg17
     assert "values_valuebench_abasement" in matched  # outside VCG17: selected as a task
-    assert sum(1 for m in matched if m.startswith("values_valuebench_")) == 4 * (224 - 17)
+    assert sum(1 for m in matched if m.startswith("values_valuebench_")) == 5 * (224 - 17)  # 5 formats

@@ -8,9 +8,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pytest
 
 from lm_eval_values import get_task_manager
 from lm_eval_values.values.names import VCG17_VALUES, slugify
+from lm_eval_values.values.scoring import score_doc
 
 DOC_FIELDS = {"item_id", "value", "agreement", "format", "inventory", "family"}
 
@@ -38,15 +40,22 @@ def _check(res: dict[str, Any], task: str, fmt: str, n: int) -> None:
 
 def test_schwartz_every_format_with_chat_template(tiny_models) -> None:
     """Llama-shaped tiny model with a chat template, --apply_chat_template and a system role."""
-    tasks = ["values_schwartz_tradition", "values_schwartz_tradition_likert", "values_schwartz_tradition_likert_rev",
-             "values_schwartz_tradition_gen"]
+    tasks = ["values_schwartz_tradition", "values_schwartz_tradition_yesno_rev", "values_schwartz_tradition_likert",
+             "values_schwartz_tradition_likert_rev", "values_schwartz_tradition_gen"]
     res = _evaluate(tiny_models["llama"], tasks, 2, apply_chat_template=True,
                     system_instruction="You are a devout person.")
-    for task, fmt in zip(tasks, ("yesno", "likert", "likert_rev", "generate")):
+    for task, fmt in zip(tasks, ("yesno", "yesno_rev", "likert", "likert_rev", "generate")):
         _check(res, task, fmt, 2)
     ctx = res["samples"]["values_schwartz_tradition"][0]["arguments"][0][0]
     assert ctx.startswith("<|im_start|>system\nYou are a devout person.")
     assert ctx.rstrip().endswith("Answer:")  # assistant turn continued with the answer prefix
+    rev = res["samples"]["values_schwartz_tradition_yesno_rev"]
+    assert "with 'no' or 'yes'." in rev[0]["arguments"][0][0] and "'yes' or 'no'" not in rev[0]["arguments"][0][0]
+    fwd = {s["doc"]["item_id"]: s for s in res["samples"]["values_schwartz_tradition"]}
+    for s in rev:  # same items, keyed the same way; only the prompt differs
+        assert s["doc"]["item_id"] in fwd and s["doc"]["agreement"] == fwd[s["doc"]["item_id"]]["doc"]["agreement"]
+        full = score_doc(s["doc"], s["filtered_resps"])
+        assert s["score"] == pytest.approx(s["doc"]["agreement"] * full["raw"], abs=1e-9)
 
 
 def test_schwartz_groups_and_umbrella_plain_text(tiny_models) -> None:
