@@ -13,10 +13,15 @@ lm-eval 0.4.13 has no plugin mechanism for tasks or models:
 
 from __future__ import annotations
 
+import difflib
+import fnmatch
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.paths import tasks_dir
+from lm_eval_values.values.inventory import VALUEBENCH_TASK_PREFIX, valuebench_hint
 
 #: model name -> lazy "module:Class" target
 MODELS: dict[str, str] = {"values_hf": "lm_eval_values.model.values_hf:ValuesHFLM"}
@@ -51,6 +56,57 @@ def _group_members(index: dict[str, Any], name: str, seen: set[str] | None = Non
     return out
 
 
+def _leaf_tasks(index: dict[str, Any], name: str, groups: set[str]) -> frozenset[str]:
+    """The leaf tasks (not groups or tags) reachable from ``name``."""
+    return frozenset(m for m in _group_members(index, name) if m not in groups)
+
+
+def _is_glob(name: str) -> bool:
+    return any(ch in name for ch in "*?[")
+
+
+def drop_covered(matches: list[str], index: dict[str, Any], groups: set[str]) -> list[str]:
+    """Matches of a glob without repeats: a name that a matched group already contains is dropped,
+    and so is a matched group whose tasks another matched group runs (``valuebench_vcg17`` inside
+    ``valuebench_all``), so lm-eval never sees one task twice."""
+    covered: set[str] = set()
+    leaves: dict[str, frozenset[str]] = {}
+    for name in matches:
+        if name in groups:
+            covered |= _group_members(index, name)
+            leaves[name] = _leaf_tasks(index, name, groups)
+    kept = [m for m in matches if m not in covered]
+    subsumed = {g for g in leaves if g in kept and any(
+        h != g and h in kept and leaves[g] and (leaves[g] < leaves[h] or (leaves[g] == leaves[h] and h < g))
+        for h in leaves)}
+    return [m for m in kept if m not in subsumed]
+
+
+#: printed once per process when a ``values_*`` glob runs (see :func:`valuebench_hint`)
+_NOTICE_SHOWN: set[str] = set()
+
+
+def _notice_values_glob(pattern: str) -> None:
+    """One line on stderr: what ``values_*`` leaves out (ValueBench) and how to add it."""
+    if pattern in _NOTICE_SHOWN or fnmatch.fnmatchcase(f"{VALUEBENCH_TASK_PREFIX}_x", pattern):
+        return
+    if not fnmatch.fnmatchcase("values_schwartz", pattern):
+        return
+    _NOTICE_SHOWN.add(pattern)
+    print(f"lm-eval-values: {pattern} runs the offline inventories only. {valuebench_hint()}.", file=sys.stderr)
+
+
+def unknown_task_error(name: str, known: Sequence[str]) -> UserError:
+    """The one-line error for a task name that matches nothing, with the closest names."""
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.75)
+    if close:
+        fix = f"did you mean {close[0]}?" + (f" (also close: {', '.join(close[1:])})" if close[1:] else "")
+    else:
+        fix = "`lm-eval-values ls tasks` lists every task and group (ours start with values_ or valuebench_)"
+    what = "no task or group matches the pattern" if _is_glob(name) else "no such task or group"
+    return UserError("--tasks", f"{what} {name!r}", fix)
+
+
 def _make_task_manager_class() -> type:
     from lm_eval.tasks import TaskManager
 
@@ -59,7 +115,9 @@ def _make_task_manager_class() -> type:
 
         It also makes glob patterns such as ``values_*`` usable: a name that a matched
         group already contains is dropped from the matches, so a group and its own
-        members are never both requested (stock lm-eval raises "Duplicate task").
+        members are never both requested (stock lm-eval raises "Duplicate task"). A name
+        that matches nothing is a one-line :class:`UserError` with the closest names
+        (``values_schwarz`` -> ``values_schwartz``), raised before any model loads.
         """
 
         def __init__(self, *args: Any, include_path: Any = None, **kwargs: Any) -> None:
@@ -73,14 +131,16 @@ def _make_task_manager_class() -> type:
 
         def match_tasks(self, task_list: list[str]) -> list[str]:
             matches = super().match_tasks(task_list)
-            if not any(any(ch in t for ch in "*?[") for t in task_list):
+            for name in task_list:
+                if not isinstance(name, str) or name.endswith((".yaml", ".yml")) or Path(name).is_dir():
+                    continue  # lm-eval's own routes for config files and folders
+                if not super().match_tasks([name]):
+                    raise unknown_task_error(name, self.all_tasks)
+                if _is_glob(name):
+                    _notice_values_glob(name)
+            if not any(_is_glob(t) for t in task_list if isinstance(t, str)):
                 return matches
-            index = self.task_index
-            covered: set[str] = set()
-            for name in matches:
-                if name in self.all_groups or name in self.all_tags:
-                    covered |= _group_members(index, name)
-            return [m for m in matches if m not in covered]
+            return drop_covered(matches, self.task_index, set(self.all_groups) | set(self.all_tags))
 
     return ValuesTaskManager
 

@@ -31,14 +31,25 @@ per-batch :class:`steering_hooks.BatchContext`:
 * generation: the left-padded prompt is the prefill (``prompt``); decode steps are
   ``generated``.
 
-The condition (role id, role text and its sha256, spec and its hash, receipt of the last
-evaluation) is returned by :meth:`ValuesHFLM.condition_record` and merged into lm-eval's
+The condition (role id, role text and its sha256, spec and its hash, the digests of the
+steering files, receipt of the last evaluation, and ``condition_hash`` over all of them) is
+returned by :meth:`ValuesHFLM.condition_record` and merged into lm-eval's
 ``results["config"]["values_condition"]`` through :meth:`get_model_info`.
+
+Logged samples (``--log_samples``). Requests are changed in place, so lm-eval's logged
+``arguments`` are what the model actually saw: ``arg_0`` is the prompt with the role (prefix or
+chat template), and a last argument ``{"values_condition_hash": ..., "role_id": ...}`` names the
+condition, so a samples file separated from its results file still says which condition
+produced it (``prompt_hash`` is the hash of the prompt with the role).
+
+Model arguments and steering are checked BEFORE the weights load
+(:mod:`lm_eval_values.model.preload`): an unknown key (``coef=2``: "did you mean coeff?"), a
+layer beyond the model (read from its ``config.json``) or a missing vector file is one line.
 """
 
 from __future__ import annotations
 
-import copy
+import inspect
 import logging
 from typing import Any
 
@@ -51,14 +62,18 @@ from steering_hooks.spec import SteeringSpec
 from lm_eval_values.core.dtypes import default_dtype
 from lm_eval_values.core.hashing import sha256_hex
 from lm_eval_values.integration.embedded_models import is_alias, resolve_model_path
+from lm_eval_values.model.condition_identity import condition_hash, steering_file_digests
 from lm_eval_values.model.lm_eval_fork import steered_loglikelihood_tokens
+from lm_eval_values.model.preload import check_before_load
 from lm_eval_values.model.prefix_reuse import loglikelihood_tokens
 from lm_eval_values.model.roles import load_roles
 
 log = logging.getLogger(__name__)
 
 ROLE_MODES = ("system", "prefix", "none")
-RECORD_VERSION = 1
+RECORD_VERSION = 2
+#: the key of the condition tag appended to every request's logged arguments
+SAMPLE_TAG_KEY = "values_condition_hash"
 _SHORTHAND = ("sae", "feature", "coeff", "op", "layer", "positions", "value", "vector", "multiply", "scale")
 
 
@@ -92,8 +107,9 @@ class ValuesHFLM(HFLM):
             raise SpecError("steer", "give either steer= or the sae=/feature=/coeff= shorthand, not both", None)
         if isinstance(pretrained, str):
             pretrained = _resolve_alias(pretrained)
-        # parse the spec BEFORE loading weights, so a bad spec fails fast
+        # parse and check the spec and the model arguments BEFORE loading weights, so mistakes fail fast
         spec = spec_from_obj(short if short is not None else steer)
+        check_before_load(kwargs, _own_arguments(), _hflm_arguments(), spec, pretrained)
         if kwargs.get("device") is None:  # HFLM defaults to "cuda" even on CPU-only machines
             kwargs["device"] = "cuda" if torch.cuda.is_available() else "cpu"
         if isinstance(pretrained, str) and kwargs.get("dtype") is None:
@@ -112,6 +128,8 @@ class ValuesHFLM(HFLM):
         self._pending_context: BatchContext | None = None
         self._chat_rendered: set[str] = set()
         self._warned_system = False
+        self._steer_files: dict[str, str] = {}
+        self._condition_hash = ""
         self.set_condition(role=role, role_id=role_id, steer=spec)
 
     # ------------------------------------------------------------------ conditions
@@ -140,6 +158,7 @@ class ValuesHFLM(HFLM):
                 raise SpecError("role_id", f"no role {role_id!r} in {self.role_file}", f"use one of {some}, ...")
             role = roles[str(role_id)]
         spec = spec_from_obj(steer)
+        files = steering_file_digests(spec) if spec else {}  # the contents compile_spec reads next
         compiled = compile_spec(self.model, spec) if spec else None
         self._role_text = role if role else None
         self._role_id = None if role_id is None else str(role_id)
@@ -147,18 +166,27 @@ class ValuesHFLM(HFLM):
         self._compiled = compiled
         self._receipt = Receipt.for_spec(compiled) if compiled else None
         self._chat_rendered = set()
+        self._steer_files = files
+        self._condition_hash = condition_hash(self._role_text, self.role_mode, spec.to_dict() if spec else None, files)
+
+    @property
+    def condition_hash(self) -> str:
+        """SHA-256 of the current condition: role, role mode, steering spec and the CONTENTS of its files."""
+        return self._condition_hash
 
     def condition_record(self) -> dict[str, Any]:
-        """The current condition, JSON-serialisable (role, steering spec and hash, last receipt)."""
+        """The current condition, JSON-serialisable (role, steering spec and hash, file digests, last receipt)."""
         role = self._role_text
         return {
             "record_version": RECORD_VERSION,
+            "condition_hash": self._condition_hash,
             "role_id": self._role_id,
             "role_sha256": None if role is None else sha256_hex(role),
             "role_text": role,
             "role_mode": self.role_mode,
             "steer": self._spec.to_dict() if self._spec else None,
             "steer_hash": self._spec.spec_hash() if self._spec else None,
+            "steer_files": dict(self._steer_files),
             "receipt": self._receipt.to_dict() if self._receipt is not None else None,
         }
 
@@ -208,25 +236,50 @@ class ValuesHFLM(HFLM):
         self._system_ok_cached = ok
         return ok
 
-    def _with_role(self, requests: list[Any]) -> list[Any]:
-        """Copies of ``requests`` whose non-chat contexts carry the role prefix."""
+    def _role_applied(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Request arguments with the role put in front of a non-chat context."""
         role = self._role_text
-        if not role or self.role_mode == "none":
-            return requests
-        out = []
-        for req in requests:
-            ctx = req.args[0]
-            if isinstance(ctx, str) and ctx not in self._chat_rendered:
-                req = copy.copy(req)
-                req.arguments = (role + "\n\n" + ctx, *req.args[1:])
-            out.append(req)
-        return out
+        ctx = args[0] if args else None
+        if not role or self.role_mode == "none" or not isinstance(ctx, str) or ctx in self._chat_rendered:
+            return args
+        return (role + "\n\n" + ctx, *args[1:])
+
+    def _show_condition(self, requests: list[Any], with_role: bool) -> list[Any]:
+        """Set each request's arguments, IN PLACE, to what the model will see (the role applied).
+
+        lm-eval logs ``req.args`` as the sample's ``arguments``; changing the requests themselves
+        (not copies) makes the logged prompt the one the model saw. The original arguments are kept
+        on the request, so a request evaluated again is never prefixed twice.
+        """
+        for req in _unique(requests):
+            original = getattr(req, "_values_original_args", None)
+            if original is None:
+                original = req.args
+                req._values_original_args = original
+            req.arguments = self._role_applied(original) if with_role else original
+        return requests
+
+    def _tag_condition(self, requests: list[Any]) -> None:
+        """Append the condition tag to each request's (logged) arguments, after the model has run."""
+        tag = {SAMPLE_TAG_KEY: self._condition_hash, "role_id": self._role_id}
+        for req in _unique(requests):
+            req.arguments = (*req.args, tag)
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
-        return super().loglikelihood(self._with_role(requests), disable_tqdm=disable_tqdm)
+        out = super().loglikelihood(self._show_condition(requests, with_role=True), disable_tqdm=disable_tqdm)
+        self._tag_condition(requests)
+        return out
 
     def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
-        return super().generate_until(self._with_role(requests), disable_tqdm=disable_tqdm)
+        out = super().generate_until(self._show_condition(requests, with_role=True), disable_tqdm=disable_tqdm)
+        self._tag_condition(requests)
+        return out
+
+    def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
+        """lm-eval's perplexity scoring (no role: roles do not apply to rolling requests), condition tagged."""
+        out = super().loglikelihood_rolling(self._show_condition(requests, with_role=False), disable_tqdm=disable_tqdm)
+        self._tag_condition(requests)
+        return out
 
     # ------------------------------------------------------------------ steering
     def _model_call(self, inps: torch.Tensor, attn_mask: torch.Tensor | None = None,
@@ -263,6 +316,28 @@ class ValuesHFLM(HFLM):
             return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
         return steered_loglikelihood_tokens(self, self._compiled, requests, disable_tqdm=disable_tqdm,
                                             override_bs=override_bs)
+
+
+def _unique(requests: list[Any]) -> list[Any]:
+    """Each request once (lm-eval repeats the same object ``repeats`` times)."""
+    seen: dict[int, Any] = {}
+    for req in requests:
+        seen.setdefault(id(req), req)
+    return list(seen.values())
+
+
+def _own_arguments() -> set[str]:
+    """``values_hf``'s own model arguments (role, steering, prefix reuse)."""
+    return {n for n in inspect.signature(ValuesHFLM.__init__).parameters if n not in ("self", "kwargs", "pretrained")}
+
+
+#: lm-eval ``HFLM``'s arguments (``pretrained``, ``dtype``, ``batch_size``, ...), read once at import
+_HFLM_ARGUMENTS = frozenset(n for n in inspect.signature(HFLM.__init__).parameters if n not in ("self", "kwargs"))
+
+
+def _hflm_arguments() -> frozenset[str]:
+    """lm-eval ``HFLM``'s arguments."""
+    return _HFLM_ARGUMENTS
 
 
 def _resolve_alias(name: str) -> str:

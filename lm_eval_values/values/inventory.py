@@ -45,6 +45,13 @@ VALUEBENCH_COMMIT = "188773443c1f2f24ff3223e46216bd74ed91ae51"
 VALUEBENCH_URL = (
     f"https://raw.githubusercontent.com/Value4AI/ValueBench/{VALUEBENCH_COMMIT}/data/value_orientation.csv"
 )
+#: task names of ValueBench: ``valuebench_<slug>[suffix]``; groups over all 224 dimensions, the study's 17
+#: (Kang et al. 2025) and the PVQ-40 rows (tasks ``valuebench_pvq40_<value>``). Outside ``values_*`` on
+#: purpose: ``--tasks 'values_*'`` runs only what works offline.
+VALUEBENCH_TASK_PREFIX = "valuebench"
+VALUEBENCH_ALL_GROUP = "valuebench_all"
+VALUEBENCH_VCG17_GROUP = "valuebench_vcg17"
+VALUEBENCH_PVQ40_GROUP = "valuebench_pvq40"
 REQUIRED_COLUMNS: tuple[str, ...] = ("questionnaire", "item", "value", "agreement", "question")
 SCHWARTZ_INVENTORY = "lev-schwartz-10x10"
 FAMILIES = ("schwartz", "valuebench", "user")
@@ -170,6 +177,14 @@ def valuebench_source(metadata: dict[str, Any] | None = None) -> str:
         return str(meta_src)
     env_src = os.environ.get(VALUEBENCH_ENV, "").strip()
     return env_src or VALUEBENCH_URL
+
+
+def valuebench_hint() -> str:
+    """One sentence: how to add ValueBench to a run (its source and its group names)."""
+    return (f"ValueBench is not in values_* (it needs its CSV): add --tasks {VALUEBENCH_VCG17_GROUP} (the study's 17 "
+            f"dimensions), {VALUEBENCH_PVQ40_GROUP} or {VALUEBENCH_ALL_GROUP} (all 224; suffixes _yesno_rev, _likert, "
+            f"_likert_rev, _gen for other formats) with --metadata '{{\"{VALUEBENCH_METADATA_KEY}\": PATH}}' or "
+            f"${VALUEBENCH_ENV}=PATH (value_orientation.csv; without either it is downloaded from GitHub)")
 
 
 def load_valuebench(source: str | None = None) -> tuple[Item, ...]:

@@ -1,6 +1,6 @@
 """Task YAMLs for value inventories: the shared generator and ``lm-eval-values make-tasks``.
 
-One generator writes every ``values_*`` task family (the committed Schwartz and ValueBench
+One generator writes every task family (``values_*``, ``valuebench_*``) (the committed Schwartz and ValueBench
 folders are produced by ``tasks/*/_generate_configs.py`` through :func:`write_family`, and
 a user's inventory by ``lm-eval-values make-tasks``):
 
@@ -33,8 +33,8 @@ import yaml
 
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.files import FORMAT_SUFFIXES
-from lm_eval_values.values.scoring import FORMATS, LIKERT_CHOICES, LIKERT_LABELS, METRICS, YESNO_CHOICES
-from lm_eval_values.values.inventory import dimensions, load_inventory
+from lm_eval_values.values.scoring import BIAS_METRIC, FORMATS, LIKERT_CHOICES, LIKERT_LABELS, METRICS, YESNO_CHOICES
+from lm_eval_values.values.inventory import VALUEBENCH_TASK_PREFIX, dimensions, load_inventory
 from lm_eval_values.values.names import slugify
 
 #: the yes/no request in each option order
@@ -64,12 +64,12 @@ def _likert_scale(reverse: bool) -> str:
 
 
 def _metric_list(fmt: str) -> list[dict[str, Any]]:
+    """The task's metrics. ``higher_is_better: null`` for every one: a value score is not better when
+    higher, a yes-bias not better when lower, so lm-eval's results table shows no arrow."""
     out: list[dict[str, Any]] = []
     for name in METRICS[fmt]:
-        if name == "acquiescence":
-            out.append({"metric": name, "aggregation": "!function utils.acquiescence_index", "higher_is_better": False})
-        else:
-            out.append({"metric": name, "aggregation": "mean", "higher_is_better": name != "unsure_rate"})
+        agg = "!function utils.acquiescence_index" if name == BIAS_METRIC else "mean"
+        out.append({"metric": name, "aggregation": agg, "higher_is_better": None})
     return out
 
 
@@ -148,7 +148,7 @@ from lm_eval_values.values.scoring import acquiescence_index, process_results  #
 
 
 def _group_metrics(fmt: str, with_acquiescence: bool) -> list[dict[str, Any]]:
-    names = [m for m in METRICS[fmt] if m != "acquiescence" or with_acquiescence]
+    names = [m for m in METRICS[fmt] if m != BIAS_METRIC or with_acquiescence]
     return [{"metric": m, "aggregation": "mean", "weight_by_size": False} for m in names]
 
 
@@ -163,7 +163,7 @@ def family_files(prefix: str, family: str, dims: Sequence[str], formats: Sequenc
         family: ``schwartz``, ``valuebench`` or ``user`` (selects the item source at run time).
         dims: value display names, one task per dimension and format.
         extra_kwargs: more ``dataset_kwargs`` (``values_questionnaire``, ``values_source``).
-        group_acquiescence: also aggregate ``acquiescence`` in the groups.
+        group_acquiescence: also aggregate ``agree_bias`` in the groups.
         group_names: override group names per format (default ``prefix + suffix``).
         task_prefix: task name stem when it differs from ``prefix``.
         note: a comment line written at the top of every generated YAML.
@@ -228,9 +228,10 @@ def build_user_family(source: Path, prefix: str, formats: Iterable[str]) -> dict
     if not _PREFIX_RE.match(prefix):
         raise UserError("--prefix", f"{prefix!r} is not a valid task name stem",
                         "use lower-case letters, digits and underscores, starting with a letter (e.g. values_mine)")
-    if prefix in ("values", "values_schwartz", "values_vcg17", "values_pvq40") or prefix.startswith(
-            ("values_schwartz_", "values_valuebench_", "values_pvq40_", "values_vcg17_")):
-        raise UserError("--prefix", f"{prefix!r} clashes with the built-in values_* tasks", "choose another prefix")
+    if prefix in ("values", "values_schwartz", VALUEBENCH_TASK_PREFIX) or prefix.startswith(
+            ("values_schwartz_", f"{VALUEBENCH_TASK_PREFIX}_")):
+        raise UserError("--prefix", f"{prefix!r} clashes with the built-in values_* / valuebench_* tasks",
+                        "choose another prefix, e.g. values_mine")
     items = load_inventory(str(source.resolve()), field=str(source))
     dims = dimensions(items)
     both_keys = all({it.agreement for it in items if it.value == d} == {1, -1} for d in dims)

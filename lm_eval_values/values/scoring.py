@@ -26,23 +26,30 @@ Formats and per-item scores (``agreement`` is the item key, +1 or -1)
     unsure from the text after the last ``Answer:``. ``score = score_argmax = agreement *
     (+1 yes, -1 no, 0 unsure)``; ``unsure_rate`` is 1 for unsure or unparseable answers.
 
-Per-task metrics (the names in lm-eval's results, with filter ``none``: ``score,none``)
---------------------------------------------------------------------------------------
-* ``score``: value score, the mean item score, in [-1, 1] for every format.
-* ``score_argmax``: the mean argmax item score, in [-1, 1].
+Per-task metrics (the names in lm-eval's results, with filter ``none``: ``value_score,none``)
+------------------------------------------------------------------------------------------
+* ``value_score``: the mean item score, in [-1, 1] for every format (+1: the answers endorse
+  the value, -1: they reject it).
+* ``value_score_argmax``: the mean argmax item score, in [-1, 1].
 * ``rating`` / ``rating_argmax`` (likert formats only): mean keyed rating, in [1, 6].
 * ``unsure_rate`` (generate only): share of unsure or unparseable answers.
-* ``acquiescence``: acquiescence index, the mean UN-keyed answer (``raw``, +1 = agrees)
+* ``agree_bias``: acquiescence index, the mean UN-keyed answer (``raw``, +1 = agrees)
   averaged over the positively and the reverse-keyed items separately, then the two means
   averaged: ``0.5 * (mean raw over +1 items + mean raw over -1 items)``. Content cancels
-  out, a tendency to say yes / agree remains. NaN when the evaluated items do not include
-  both keys (e.g. an inventory with only positively keyed items, or a small ``--limit``).
+  out, a tendency to say yes / agree remains (negative: a tendency to say no). NaN when the
+  evaluated items do not include both keys (e.g. an inventory with only positively keyed
+  items, or a small ``--limit``).
 
-Groups (``values_schwartz``, ``values_vcg17``, ...) report the unweighted mean over their
-member tasks (each value counts once) of ``score`` and ``score_argmax`` (plus ``rating*`` /
-``unsure_rate`` for those formats), and of ``acquiescence`` only where every member has items
-of both keys (Schwartz groups and ``values``; not ``values_vcg17`` or ``values_pvq40``, whose
-dimensions include positively keyed items only).
+None of these is better when higher or lower: a questionnaire measures, it does not grade.
+Every metric is declared with ``higher_is_better: null``, so lm-eval's results table shows no
+arrow next to them. Files written before this naming carry ``score``, ``score_argmax`` and
+``acquiescence``; :data:`OLD_METRIC_NAMES` maps them, and the matrix builder reads both.
+
+Groups (``values_schwartz``, ``valuebench_vcg17``, ...) report the unweighted mean over their
+member tasks (each value counts once) of ``value_score`` and ``value_score_argmax`` (plus
+``rating*`` / ``unsure_rate`` for those formats), and of ``agree_bias`` only where every member
+has items of both keys (Schwartz groups and ``values``; not ``valuebench_vcg17`` or
+``valuebench_pvq40``, whose dimensions include positively keyed items only).
 
 Task names: ``<family>_<value slug><suffix>`` with suffix ``""`` (yesno), ``_likert``,
 ``_likert_rev``, ``_yesno_rev`` or ``_gen``; groups ``<family><suffix>`` (``values_schwartz_likert`` ...), see
@@ -52,7 +59,7 @@ Logged samples
 --------------
 With ``--log_samples`` every sample's ``doc`` carries ``item_id``, ``value`` (display name),
 ``agreement``, ``format``, ``inventory``, ``family`` and the item text; its per-item
-metrics are the item scores above (``acquiescence`` is logged as ``[raw, agreement]``), so
+metrics are the item scores above (``agree_bias`` is logged as ``[raw, agreement]``), so
 item-level and value-level tables can be rebuilt from the samples alone.
 """
 
@@ -74,14 +81,23 @@ LIKERT_CHOICES: tuple[str, ...] = ("1", "2", "3", "4", "5", "6")
 #: answer formats, in the order of :data:`lm_eval_values.core.files.FORMAT_SUFFIXES`
 FORMATS: tuple[str, ...] = tuple(FORMAT_SUFFIXES)
 
-#: metric names per format, in the order they are reported
+#: lm-eval metric names per format, in the order they are reported
 METRICS: dict[str, tuple[str, ...]] = {
-    "yesno": ("score", "score_argmax", "acquiescence"),
-    "yesno_rev": ("score", "score_argmax", "acquiescence"),
-    "likert": ("score", "score_argmax", "rating", "rating_argmax", "acquiescence"),
-    "likert_rev": ("score", "score_argmax", "rating", "rating_argmax", "acquiescence"),
-    "generate": ("score", "score_argmax", "unsure_rate", "acquiescence"),
+    "yesno": ("value_score", "value_score_argmax", "agree_bias"),
+    "yesno_rev": ("value_score", "value_score_argmax", "agree_bias"),
+    "likert": ("value_score", "value_score_argmax", "rating", "rating_argmax", "agree_bias"),
+    "likert_rev": ("value_score", "value_score_argmax", "rating", "rating_argmax", "agree_bias"),
+    "generate": ("value_score", "value_score_argmax", "unsure_rate", "agree_bias"),
 }
+#: the acquiescence metric (aggregated by :func:`acquiescence_index`, logged as ``[raw, agreement]``)
+BIAS_METRIC = "agree_bias"
+#: lm-eval metric name -> the key of :func:`score_doc`'s result it reports
+_METRIC_SOURCE: dict[str, str] = {"value_score": "score", "value_score_argmax": "score_argmax",
+                                  "rating": "rating", "rating_argmax": "rating_argmax",
+                                  "unsure_rate": "unsure_rate"}
+#: metric names of files written before the current naming -> current names
+OLD_METRIC_NAMES: dict[str, str] = {"score": "value_score", "score_argmax": "value_score_argmax",
+                                    "acquiescence": BIAS_METRIC}
 
 
 def _logsumexp(values: Iterable[float]) -> float:
@@ -289,12 +305,12 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
     full = score_doc(doc, results)
     out: dict[str, Any] = {}
     for name in METRICS[doc["format"]]:
-        out[name] = [full["raw"], int(doc["agreement"])] if name == "acquiescence" else full[name]
+        out[name] = [full["raw"], int(doc["agreement"])] if name == BIAS_METRIC else full[_METRIC_SOURCE[name]]
     return out
 
 
 def acquiescence_index(pairs: Iterable[Sequence[float]]) -> float:
-    """lm-eval aggregation of ``acquiescence``: balanced mean of un-keyed answers.
+    """lm-eval aggregation of ``agree_bias``: balanced mean of un-keyed answers (acquiescence index).
 
     ``pairs`` are ``(raw, agreement)``. Returns ``0.5 * (mean raw | +1 + mean raw | -1)``,
     or NaN unless both keys are present.

@@ -6,11 +6,14 @@ Run from the repository root::
 
 (default: ``$LM_EVAL_VALUES_VALUEBENCH``, else the pinned upstream CSV). Writes
 
-* ``tasks/valuebench/``: ``values_valuebench_<slug>[_likert|_likert_rev|_gen]`` for every
-  dimension of the CSV, and under ``vcg17/`` the groups ``values_vcg17[...]`` over the 17
-  dimensions of Kang et al. (2025);
-* ``tasks/pvq40/``: ``values_pvq40_<value>[...]`` (the 40 PVQ-40 rows, Schwartz's 10 values)
-  and the groups ``values_pvq40[...]``.
+* ``tasks/valuebench/``: ``valuebench_<slug>[_yesno_rev|_likert|_likert_rev|_gen]`` for every
+  dimension of the CSV with the groups ``valuebench_all[...]`` over all of them, and under
+  ``vcg17/`` the groups ``valuebench_vcg17[...]`` over the 17 dimensions of Kang et al. (2025);
+* ``tasks/pvq40/``: ``valuebench_pvq40_<value>[...]`` (the 40 PVQ-40 rows, Schwartz's 10 values)
+  and the groups ``valuebench_pvq40[...]``.
+
+The names start with ``valuebench_``, not ``values_``: ``--tasks 'values_*'`` selects only the
+inventories that work offline (the project's own Schwartz bank); ValueBench needs its CSV.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from lm_eval_values.values.inventory import dimensions, load_valuebench, valuebench_source
+from lm_eval_values.values.inventory import (VALUEBENCH_ALL_GROUP as ALL_GROUP, VALUEBENCH_PVQ40_GROUP as PVQ40_GROUP,
+                                             VALUEBENCH_TASK_PREFIX as TASK_PREFIX,
+                                             VALUEBENCH_VCG17_GROUP as VCG17_GROUP, dimensions, load_valuebench,
+                                             valuebench_source)
 from lm_eval_values.core.files import FORMAT_SUFFIXES
 from lm_eval_values.values.make_tasks import family_files, group_yaml, write_files
 from lm_eval_values.values.names import SCHWARTZ_VALUES, VCG17_VALUES, slugify
@@ -43,19 +49,20 @@ def build(source: str) -> tuple[dict[str, str], dict[str, str]]:
         raise SystemExit(f"VCG17 dimensions missing from {source}: {missing}")
     both = {d: {it.agreement for it in items if it.value == d} == {1, -1} for d in dims}
 
-    files = family_files("values_valuebench", "valuebench", dims, note=NOTE, groups=False, number_clashes=True)
+    files = family_files(ALL_GROUP, "valuebench", dims, note=NOTE, task_prefix=TASK_PREFIX, number_clashes=True,
+                         group_acquiescence=all(both.values()))
     for fmt, suffix in FORMAT_SUFFIXES.items():
-        members = [f"values_valuebench_{slugify(v)}{suffix}" for v in VCG17_VALUES]
+        members = [f"{TASK_PREFIX}_{slugify(v)}{suffix}" for v in VCG17_VALUES]
         assert all(f"{fmt}/{m}.yaml" in files for m in members)
-        files[f"vcg17/_values_vcg17{suffix}.yaml"] = f"# {NOTE}\n" + group_yaml(
-            f"values_vcg17{suffix}", members, fmt, all(both[v] for v in VCG17_VALUES))
+        files[f"vcg17/_{VCG17_GROUP}{suffix}.yaml"] = f"# {NOTE}\n" + group_yaml(
+            f"{VCG17_GROUP}{suffix}", members, fmt, all(both[v] for v in VCG17_VALUES))
 
     pvq = [it for it in items if it.inventory == "PVQ40"]
     pvq_dims = [v for v in SCHWARTZ_VALUES if any(it.value == v for it in pvq)]
     if len(pvq) != 40 or len(pvq_dims) != 10:
         raise SystemExit(f"expected 40 PVQ40 rows over 10 values in {source}, got {len(pvq)} over {len(pvq_dims)}")
     pvq_both = all({it.agreement for it in pvq if it.value == v} == {1, -1} for v in pvq_dims)
-    pfiles = family_files("values_pvq40", "valuebench", pvq_dims, note=NOTE, group_acquiescence=pvq_both,
+    pfiles = family_files(PVQ40_GROUP, "valuebench", pvq_dims, note=NOTE, group_acquiescence=pvq_both,
                           extra_kwargs={"values_questionnaire": "PVQ40"})
     return files, pfiles
 

@@ -55,7 +55,7 @@ def test_glob_run_logs_item_level_samples(tmp_path, tiny_model_dir) -> None:
 
 def test_unreadable_valuebench_source_is_one_line_exit_2(tmp_path) -> None:
     env = _env(tmp_path, LM_EVAL_VALUES_VALUEBENCH=str(tmp_path / "missing.csv"))
-    out = _run([str(BIN / "lm-eval-values"), "run", "--model", "dummy", "--tasks", "values_vcg17", "--limit", "1"], env)
+    out = _run([str(BIN / "lm-eval-values"), "run", "--model", "dummy", "--tasks", "valuebench_vcg17", "--limit", "1"], env)
     assert out.returncode == 2
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ValueBench source") and "missing.csv" in last and "LM_EVAL_VALUES_VALUEBENCH" in last
@@ -70,5 +70,5 @@ def test_all_values_tasks_glob_end_to_end(tmp_path, tiny_model_dir, valuebench_c
                 "--batch_size", "64", "--output_path", str(tmp_path / "res")], env, timeout=3600)
     assert out.returncode == 0, out.stderr[-3000:]
     results = json.loads(next((tmp_path / "res").rglob("results_*.json")).read_text())["results"]
-    for name in ("values_schwartz", "values_vcg17_gen", "values_pvq40_likert_rev", "values_valuebench_religious"):
+    for name in ("values_schwartz", "valuebench_vcg17_gen", "valuebench_pvq40_likert_rev", "valuebench_religious"):
         assert name in results

@@ -140,7 +140,7 @@ def test_prompt_scope_never_modifies_continuation(vlm, tm, monkeypatch):
     # every (context, continuation) pair, tokenised as lm-eval does
     pairs = []
     for s in res["samples"]["steer_probe_mc"]:
-        for ctx, cont in s["arguments"].values() if isinstance(s["arguments"], dict) else s["arguments"]:
+        for ctx, cont, *_condition in (s["arguments"].values() if isinstance(s["arguments"], dict) else s["arguments"]):
             pairs.append(vlm._encode_pair(ctx, cont))
     checked = 0
     for call in calls:

@@ -77,13 +77,13 @@ def test_reversed_yesno_prompt_names_no_first_and_scores_keyed(stub_run) -> None
         assert "Answer the question with 'no' or 'yes'." in ctx and "'yes' or 'no'" not in ctx
         assert s["doc"]["format"] == "yesno_rev"
     for s in fwd:
-        assert s["score"] == pytest.approx(0.6 * s["doc"]["agreement"], abs=1e-9)
+        assert s["value_score"] == pytest.approx(0.6 * s["doc"]["agreement"], abs=1e-9)
     for s in rev:  # same scoring: the reversed prompt's answer, keyed
-        assert s["score"] == pytest.approx(-0.2 * s["doc"]["agreement"], abs=1e-9)
-        assert s["score_argmax"] == -s["doc"]["agreement"]
+        assert s["value_score"] == pytest.approx(-0.2 * s["doc"]["agreement"], abs=1e-9)
+        assert s["value_score_argmax"] == -s["doc"]["agreement"]
     assert {s["doc"]["item_id"] for s in fwd} == {s["doc"]["item_id"] for s in rev}
     # acquiescence of the reversed order alone: mean unkeyed answer -0.2 for both keys
-    assert stub_run["results"][TASKS[1]]["acquiescence,none"] == pytest.approx(-0.2, abs=1e-9)
+    assert stub_run["results"][TASKS[1]]["agree_bias,none"] == pytest.approx(-0.2, abs=1e-9)
 
 
 def _items_table(run: dict[str, Any], tmp_path: Path, tasks: list[str]) -> tuple[pd.DataFrame, str]:
@@ -124,8 +124,8 @@ def test_likert_over_both_orders_cancels_a_position_bias(stub_run, tmp_path) -> 
 
 def test_counterbalanced_formats_resolve_to_both_task_sets() -> None:
     assert resolve_task_names(["values_schwartz"], "yesno_cb") == ["values_schwartz", "values_schwartz_yesno_rev"]
-    assert resolve_task_names(["values_vcg17", "values_pvq40"], "likert_cb") == [
-        "values_vcg17_likert", "values_vcg17_likert_rev", "values_pvq40_likert", "values_pvq40_likert_rev"]
+    assert resolve_task_names(["valuebench_vcg17", "valuebench_pvq40"], "likert_cb") == [
+        "valuebench_vcg17_likert", "valuebench_vcg17_likert_rev", "valuebench_pvq40_likert", "valuebench_pvq40_likert_rev"]
     assert resolve_task_names(["values_schwartz_yesno_rev"], "yesno") == ["values_schwartz_yesno_rev"]
     with pytest.raises(UserError, match="yesno_cb"):
         resolve_task_names(["values_schwartz"], "yes_no")

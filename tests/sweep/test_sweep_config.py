@@ -112,7 +112,7 @@ def test_condition_ids_are_stable_and_track_what_matters(base: dict[str, Any], t
     new = [c.condition_id for c in _parse(d, tmp_path).conditions()]
     assert new[0] == ids[0] and not set(new[1:]) & set(ids)
     # sampling and tasks change every id
-    for key, val in (("sampling", {"fraction": 0.4}), ("tasks", ["values_vcg17"]), ("seeds", [1])):
+    for key, val in (("sampling", {"fraction": 0.4}), ("tasks", ["valuebench_vcg17"]), ("seeds", [1])):
         d = copy.deepcopy(base)
         d[key] = val
         assert not set(c.condition_id for c in _parse(d, tmp_path).conditions()) & set(ids)
@@ -235,8 +235,8 @@ def test_shards_partition_the_grid(base: dict[str, Any], tmp_path: Path) -> None
 
 
 def test_format_picks_task_variant() -> None:
-    assert resolve_task_names(["values_schwartz", "values_vcg17"], "likert") == \
-        ["values_schwartz_likert", "values_vcg17_likert"]
+    assert resolve_task_names(["values_schwartz", "valuebench_vcg17"], "likert") == \
+        ["values_schwartz_likert", "valuebench_vcg17_likert"]
     assert resolve_task_names(["values_schwartz"], "generate") == ["values_schwartz_gen"]
     assert resolve_task_names(["values_schwartz"], "yesno") == ["values_schwartz"]
     assert resolve_task_names(["values_schwartz_likert_rev"], "likert") == ["values_schwartz_likert_rev"]

@@ -42,11 +42,11 @@ def test_make_tasks_writes_runnable_family(tmp_path, tiny_models) -> None:
     res = lm_eval.simple_evaluate(model="hf", model_args=f"pretrained={tiny_models['gpt2']},device=cpu",
                                   tasks=["values_mine", "values_mine_likert"], log_samples=True,
                                   task_manager=get_task_manager(include_path=[str(out)]))
-    assert res["results"]["values_mine_craft"]["score,none"] == pytest.approx(
-        sum(s["score"] for s in res["samples"]["values_mine_craft"]) / 2)
+    assert res["results"]["values_mine_craft"]["value_score,none"] == pytest.approx(
+        sum(s["value_score"] for s in res["samples"]["values_mine_craft"]) / 2)
     docs = {s["doc"]["item_id"]: s["doc"] for s in res["samples"]["values_mine_craft_likert"]}
     assert docs["r0002"]["agreement"] == -1 and docs["r0001"]["inventory"] == "MINE"
-    assert "acquiescence,none" in res["results"]["values_mine_craft"]
+    assert "agree_bias,none" in res["results"]["values_mine_craft"]
 
 
 def test_make_tasks_jsonl_and_formats(tmp_path) -> None:
@@ -138,7 +138,8 @@ def test_valuebench_generator_matches_committed_files(valuebench_csv) -> None:
         for rel, text in gen.items():
             assert (root / rel).read_text() == text, rel
         assert _committed_yamls(root, [*FORMAT_SUFFIXES, "vcg17"]) == {r for r in gen if "/" in r}
-    assert sum(1 for r in files if r.startswith("yesno/")) == 224
+    assert sum(1 for r in files if r.startswith("yesno/valuebench_")) == 224
+    assert "yesno/_valuebench_all.yaml" in files and "vcg17/_valuebench_vcg17_gen.yaml" in files
     # only dimension names, never item text, in the committed YAMLs
     import csv
 

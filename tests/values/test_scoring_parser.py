@@ -93,8 +93,8 @@ def test_generate_item_and_process_results() -> None:
     assert generate_item(" x\nAnswer: maybe", 1) | {} == {"answer": "unsure", "raw": 0, "score": 0,
                                                            "score_argmax": 0, "unsure_rate": 1}
     doc = {"format": "generate", "agreement": -1}
-    assert process_results(doc, [" x\nAnswer: yes"]) == {"score": -1, "score_argmax": -1, "unsure_rate": 0,
-                                                          "acquiescence": [1, -1]}
+    assert process_results(doc, [" x\nAnswer: yes"]) == {"value_score": -1, "value_score_argmax": -1,
+                                                          "unsure_rate": 0, "agree_bias": [1, -1]}
     with pytest.raises(ValueError):
         yesno_item([0.0] * 4, 0)
 

@@ -76,13 +76,13 @@ def test_yesno_signs_keys_and_aggregation_exact(schwartz_all) -> None:
         assert len(samples) == 10
         for s in samples:
             a = s["doc"]["agreement"]
-            assert s["score"] == pytest.approx(0.4 * a, abs=1e-12)
-            assert s["score_argmax"] == a
-        assert _m(res, task, "score") == pytest.approx((7 * 0.4 - 3 * 0.4) / 10, abs=1e-12)
-        assert _m(res, task, "score_argmax") == pytest.approx(0.4, abs=1e-12)
-        assert _m(res, task, "acquiescence") == pytest.approx(0.4, abs=1e-12)
-    assert _m(res, "values_schwartz", "score") == pytest.approx(0.16, abs=1e-12)
-    assert _m(res, "values_schwartz", "score_argmax") == pytest.approx(0.4, abs=1e-12)
+            assert s["value_score"] == pytest.approx(0.4 * a, abs=1e-12)
+            assert s["value_score_argmax"] == a
+        assert _m(res, task, "value_score") == pytest.approx((7 * 0.4 - 3 * 0.4) / 10, abs=1e-12)
+        assert _m(res, task, "value_score_argmax") == pytest.approx(0.4, abs=1e-12)
+        assert _m(res, task, "agree_bias") == pytest.approx(0.4, abs=1e-12)
+    assert _m(res, "values_schwartz", "value_score") == pytest.approx(0.16, abs=1e-12)
+    assert _m(res, "values_schwartz", "value_score_argmax") == pytest.approx(0.4, abs=1e-12)
 
 
 def test_likert_and_order_reversal_exact(schwartz_all) -> None:
@@ -92,25 +92,25 @@ def test_likert_and_order_reversal_exact(schwartz_all) -> None:
         # + items: 4.45, - items: 7 - 4.45 = 2.55
         assert _m(res, t + "_likert", "rating") == pytest.approx((7 * 4.45 + 3 * 2.55) / 10, abs=1e-12)
         assert _m(res, t + "_likert", "rating_argmax") == pytest.approx((7 * 5 + 3 * 2) / 10, abs=1e-12)
-        assert _m(res, t + "_likert", "score") == pytest.approx(((7 * 4.45 + 3 * 2.55) / 10 - 3.5) / 2.5, abs=1e-12)
-        assert _m(res, t + "_likert", "acquiescence") == pytest.approx((4.45 - 3.5) / 2.5, abs=1e-12)
+        assert _m(res, t + "_likert", "value_score") == pytest.approx(((7 * 4.45 + 3 * 2.55) / 10 - 3.5) / 2.5, abs=1e-12)
+        assert _m(res, t + "_likert", "agree_bias") == pytest.approx((4.45 - 3.5) / 2.5, abs=1e-12)
         # the same digit preference read through the reversed scale: option k = rating 7 - k
         assert _m(res, t + "_likert_rev", "rating") == pytest.approx((7 * 2.55 + 3 * 4.45) / 10, abs=1e-12)
         assert _m(res, t + "_likert_rev", "rating_argmax") == pytest.approx((7 * 2 + 3 * 5) / 10, abs=1e-12)
-        assert _m(res, t + "_likert_rev", "acquiescence") == pytest.approx((2.55 - 3.5) / 2.5, abs=1e-12)
+        assert _m(res, t + "_likert_rev", "agree_bias") == pytest.approx((2.55 - 3.5) / 2.5, abs=1e-12)
 
 
 def test_generate_parsing_keys_and_unsure_rate_exact(schwartz_all) -> None:
     res, _ = schwartz_all
     # Power: all 10 answered "No": + items -> -1 (7), - items -> +1 (3)
-    assert _m(res, "values_schwartz_power_gen", "score") == pytest.approx(-0.4, abs=1e-12)
+    assert _m(res, "values_schwartz_power_gen", "value_score") == pytest.approx(-0.4, abs=1e-12)
     assert _m(res, "values_schwartz_power_gen", "unsure_rate") == 0
-    assert _m(res, "values_schwartz_power_gen", "acquiescence") == -1
+    assert _m(res, "values_schwartz_power_gen", "agree_bias") == -1
     # Tradition: the two "faith" items (both positively keyed) are unsure
     t = "values_schwartz_tradition_gen"
-    assert _m(res, t, "score") == pytest.approx((-5 + 3) / 10, abs=1e-12)
+    assert _m(res, t, "value_score") == pytest.approx((-5 + 3) / 10, abs=1e-12)
     assert _m(res, t, "unsure_rate") == pytest.approx(0.2, abs=1e-12)
-    assert _m(res, t, "acquiescence") == pytest.approx(0.5 * (-5 / 7 - 1), abs=1e-12)
+    assert _m(res, t, "agree_bias") == pytest.approx(0.5 * (-5 / 7 - 1), abs=1e-12)
     unsure = sorted(s["doc"]["item_id"] for s in res["samples"][t] if s["unsure_rate"] == 1)
     assert unsure == ["tr02", "tr06"]
 
@@ -149,31 +149,72 @@ def test_prompts_put_constant_text_first_and_item_last(schwartz_all) -> None:
 
 
 def test_vcg17_all_formats_stub(valuebench_csv, monkeypatch) -> None:
-    """values_vcg17 from the shared ValueBench CSV, all formats, limit 3 (stub: exact signs)."""
+    """valuebench_vcg17 from the shared ValueBench CSV, all formats, limit 3 (stub: exact signs)."""
     from lm_eval_values.values.names import VCG17_VALUES
 
     monkeypatch.setenv("LM_EVAL_VALUES_VALUEBENCH", str(valuebench_csv))
-    res, _ = _run(["values_vcg17", "values_vcg17_likert", "values_vcg17_likert_rev", "values_vcg17_gen"], limit=3)
+    res, _ = _run(["valuebench_vcg17", "valuebench_vcg17_likert", "valuebench_vcg17_likert_rev", "valuebench_vcg17_gen"], limit=3)
     for value in VCG17_VALUES:
-        samples = res["samples"][f"values_valuebench_{slugify(value)}"]
+        samples = res["samples"][f"valuebench_{slugify(value)}"]
         assert len(samples) == 3 and all(s["doc"]["value"] == value for s in samples)
-        assert all(s["score"] == pytest.approx(0.4 * s["doc"]["agreement"], abs=1e-12) for s in samples)
+        assert all(s["value_score"] == pytest.approx(0.4 * s["doc"]["agreement"], abs=1e-12) for s in samples)
         assert all(s["doc"]["item_id"].startswith("vb") and s["doc"]["inventory"] for s in samples)
-    for group in ("values_vcg17", "values_vcg17_likert", "values_vcg17_likert_rev", "values_vcg17_gen"):
-        assert math.isfinite(_m(res, group, "score"))
+    for group in ("valuebench_vcg17", "valuebench_vcg17_likert", "valuebench_vcg17_likert_rev", "valuebench_vcg17_gen"):
+        assert math.isfinite(_m(res, group, "value_score"))
 
 
-def test_values_glob_selects_each_task_once() -> None:
-    """`values_*` through get_task_manager(): groups replace their members, nothing is selected twice."""
-    from lm_eval_values.integration.registration import _group_members
+def test_values_glob_selects_the_offline_inventories_once(capsys) -> None:
+    """`values_*`: the Schwartz bank in its 5 formats (50 tasks), ValueBench left out with one line saying how to add it."""
+    from lm_eval_values.integration import registration
 
+    registration._NOTICE_SHOWN.clear()
     tm = get_task_manager()
     matched = tm.match_tasks(["values_*"])
-    assert len(matched) == len(set(matched))
-    assert {"values_schwartz", "values_schwartz_gen", "values_vcg17", "values_vcg17_likert_rev", "values_pvq40",
-            "values_pvq40_likert"} <= set(matched)
+    assert matched == ["values_schwartz", "values_schwartz_gen", "values_schwartz_likert", "values_schwartz_likert_rev",
+                       "values_schwartz_yesno_rev"]
+    leaves = set().union(*(registration._leaf_tasks(tm.task_index, m, set(tm.all_groups)) for m in matched))
+    assert len(leaves) == 50
+    notice = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(notice) == 1
+    assert all(x in notice[0] for x in ("valuebench_vcg17", "valuebench_pvq40", "valuebench_all", "--metadata",
+                                        "LM_EVAL_VALUES_VALUEBENCH"))
+    tm.match_tasks(["values_*"])
+    assert not capsys.readouterr().err.strip()  # once per process
+
+
+def test_valuebench_glob_selects_each_task_once() -> None:
+    """`valuebench_*`: groups replace their members, a group inside a larger one is dropped, nothing twice."""
+    from lm_eval_values.integration.registration import _group_members, _leaf_tasks
+
+    tm = get_task_manager()
+    matched = tm.match_tasks(["valuebench_*"])
+    assert len(matched) == len(set(matched)) == 10
+    assert {"valuebench_all", "valuebench_all_gen", "valuebench_pvq40", "valuebench_pvq40_likert"} <= set(matched)
+    assert "valuebench_vcg17" not in matched  # its tasks run inside valuebench_all
     covered = set().union(*(_group_members(tm.task_index, m) for m in matched if m in tm.all_groups))
     assert not covered & set(matched)
-    assert "values_valuebench_religious" not in matched  # in values_vcg17
-    assert "values_valuebench_abasement" in matched  # outside VCG17: selected as a task
-    assert sum(1 for m in matched if m.startswith("values_valuebench_")) == 5 * (224 - 17)  # 5 formats
+    groups = set(tm.all_groups)
+    leaves = [_leaf_tasks(tm.task_index, m, groups) for m in matched]
+    assert sum(len(x) for x in leaves) == len(set().union(*leaves)) == 5 * (224 + 10)  # 5 formats
+
+
+def test_task_name_typo_is_one_line_with_did_you_mean() -> None:
+    from lm_eval_values.core.errors import UserError
+
+    tm = get_task_manager()
+    with pytest.raises(UserError, match=r"^--tasks: no such task or group 'values_schwarz' \(fix: did you mean values_schwartz\?"):
+        tm.match_tasks(["values_schwartz_power", "values_schwarz"])
+    with pytest.raises(UserError, match=r"no task or group matches the pattern 'vals_\*'"):
+        tm.match_tasks(["vals_*"])
+
+
+def test_results_table_claims_no_direction_for_questionnaire_metrics(schwartz_all) -> None:
+    """higher_is_better is null for every metric: lm-eval's table shows no arrow (a value score is not 'better')."""
+    from lm_eval.utils import make_table
+
+    res, _ = schwartz_all
+    for name, directions in res["higher_is_better"].items():
+        assert set(directions.values()) == {None}, name
+    table = make_table(res) + make_table(res, "groups")
+    assert "value_score" in table and "agree_bias" in table and "rating" in table
+    assert "↑" not in table and "↓" not in table

@@ -27,7 +27,7 @@ def _evaluate(model_dir, tasks: list[str], limit: int, **kw: Any) -> dict[str, A
 
 def _check(res: dict[str, Any], task: str, fmt: str, n: int) -> None:
     r = res["results"][task]
-    assert -1 <= r["score,none"] <= 1 and -1 <= r["score_argmax,none"] <= 1
+    assert -1 <= r["value_score,none"] <= 1 and -1 <= r["value_score_argmax,none"] <= 1
     if fmt.startswith("likert"):
         assert 1 <= r["rating,none"] <= 6
     if fmt == "generate":
@@ -55,26 +55,26 @@ def test_schwartz_every_format_with_chat_template(tiny_models) -> None:
     for s in rev:  # same items, keyed the same way; only the prompt differs
         assert s["doc"]["item_id"] in fwd and s["doc"]["agreement"] == fwd[s["doc"]["item_id"]]["doc"]["agreement"]
         full = score_doc(s["doc"], s["filtered_resps"])
-        assert s["score"] == pytest.approx(s["doc"]["agreement"] * full["raw"], abs=1e-9)
+        assert s["value_score"] == pytest.approx(s["doc"]["agreement"] * full["raw"], abs=1e-9)
 
 
 def test_schwartz_groups_and_umbrella_plain_text(tiny_models) -> None:
     res = _evaluate(tiny_models["gpt2"], ["values", "values_schwartz_gen"], 1)
     for group in ("values", "values_schwartz", "values_schwartz_gen"):
-        assert math.isfinite(res["results"][group]["score,none"])
+        assert math.isfinite(res["results"][group]["value_score,none"])
     assert len([t for t in res["samples"] if not t.endswith("_gen")]) == 10
 
 
 def test_vcg17_and_pvq40_every_format(tiny_models, valuebench_csv, monkeypatch) -> None:
-    """Acceptance 3: values_vcg17 with the shared ValueBench CSV, limit 3, all formats (+ PVQ-40)."""
+    """Acceptance 3: valuebench_vcg17 with the shared ValueBench CSV, limit 3, all formats (+ PVQ-40)."""
     monkeypatch.setenv("LM_EVAL_VALUES_VALUEBENCH", str(valuebench_csv))
-    groups = {"values_vcg17": "yesno", "values_vcg17_likert": "likert", "values_vcg17_likert_rev": "likert_rev",
-              "values_vcg17_gen": "generate"}
-    res = _evaluate(tiny_models["gpt2"], [*groups, "values_pvq40_tradition", "values_pvq40_tradition_gen"], 3)
+    groups = {"valuebench_vcg17": "yesno", "valuebench_vcg17_likert": "likert", "valuebench_vcg17_likert_rev": "likert_rev",
+              "valuebench_vcg17_gen": "generate"}
+    res = _evaluate(tiny_models["gpt2"], [*groups, "valuebench_pvq40_tradition", "valuebench_pvq40_tradition_gen"], 3)
     suffix = {"yesno": "", "likert": "_likert", "likert_rev": "_likert_rev", "generate": "_gen"}
     for group, fmt in groups.items():
-        assert math.isfinite(res["results"][group]["score,none"])
+        assert math.isfinite(res["results"][group]["value_score,none"])
         for value in VCG17_VALUES:
-            _check(res, f"values_valuebench_{slugify(value)}{suffix[fmt]}", fmt, 3)
-    pvq = res["samples"]["values_pvq40_tradition"]
+            _check(res, f"valuebench_{slugify(value)}{suffix[fmt]}", fmt, 3)
+    pvq = res["samples"]["valuebench_pvq40_tradition"]
     assert {s["doc"]["inventory"] for s in pvq} == {"PVQ40"} and {s["doc"]["value"] for s in pvq} == {"Tradition"}
