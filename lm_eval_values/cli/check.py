@@ -16,7 +16,9 @@ def main(argv: list[str]) -> int:
         prog="lm-eval-values check",
         description="Check a study or sweep config offline, in seconds, before renting a GPU: SAE references in the "
                     "installed sae-lens registry, hook layers, local paths, model ids, memory and time estimates. "
-                    "Exit 0 when the run would start (warnings printed), 2 with one line per problem otherwise.")
+                    "Exit 0 when the run would start (warnings printed), 2 with one line per problem otherwise.",
+        epilog="The study, sweep and steering-spec formats (every key, with examples) are in docs/CONFIGS.md of "
+               "the lm-eval-values sources.")
     parser.add_argument("config", metavar="CONFIG", help="study or sweep YAML")
     parser.add_argument("--gpu-memory", default="80GiB",
                         help="memory of the GPU the config will run on (configs with device: cuda), e.g. 24GiB, 80GiB")

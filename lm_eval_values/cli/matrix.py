@@ -18,7 +18,8 @@ def main(argv: list[str]) -> int:
         description="Rebuild matrix.csv (one row per condition, one column per value) and items.csv from a "
                     "sweep folder's per-condition files, or from plain `lm_eval --output_path X --log_samples` "
                     "folders (one per condition) below DIR.")
-    parser.add_argument("dir", metavar="DIR")
+    parser.add_argument("dir", metavar="DIR", help="a sweep output folder (conditions/ inside), or a folder of "
+                                                   "lm_eval --output_path folders, one per condition")
     parser.add_argument("--out", default=None, help="output folder (default: DIR)")
     parser.add_argument("--score-metric", default=None,
                         help=f"per-sample metric used as the item score (default: first of {', '.join(ITEM_SCORE_METRICS)})")

@@ -27,6 +27,7 @@ import csv
 import hashlib
 import inspect
 import random
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -181,13 +182,15 @@ def _cache_kwarg(model: Any) -> str:
     return "cache" if "cache" in params else "past_key_values"
 
 
-def sample_documents(model: Any, tokenizer: Any, prompts: Sequence[str], cfg: CorpusConfig) -> list[CorpusDoc]:
+def sample_documents(model: Any, tokenizer: Any, prompts: Sequence[str], cfg: CorpusConfig,
+                     progress: bool = False) -> list[CorpusDoc]:
     """Continue ``cfg.n_samples`` of ``prompts`` by sampling from the model (seeded).
 
     Returns prompt + continuation as one document each (the continuation is what the model
-    itself writes after the instruction prompts).
+    itself writes after the instruction prompts). ``progress``: a bar with an ETA on stderr.
     """
     import torch
+    from tqdm.auto import tqdm
 
     if cfg.n_samples <= 0 or not prompts or cfg.sample_tokens <= 0:
         return []
@@ -197,6 +200,8 @@ def sample_documents(model: Any, tokenizer: Any, prompts: Sequence[str], cfg: Co
     gen = torch.Generator().manual_seed(cfg.seed)
     out: list[CorpusDoc] = []
     device = next(model.parameters()).device
+    bar = tqdm(total=len(chosen), unit="sample", desc="corpus: sampling the model", disable=not progress,
+               file=sys.stderr, dynamic_ncols=True)
     for start in range(0, len(chosen), max(1, cfg.sample_batch)):
         batch = chosen[start:start + max(1, cfg.sample_batch)]
         enc = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in batch]
@@ -234,6 +239,8 @@ def sample_documents(model: Any, tokenizer: Any, prompts: Sequence[str], cfg: Co
                 cur_pos = cur_pos[:, -1:] + 1
         for prompt, toks in zip(batch, new):
             out.append(CorpusDoc("samples", prompt + tokenizer.decode(toks, skip_special_tokens=False)))
+        bar.update(len(batch))
+    bar.close()
     return out
 
 

@@ -174,8 +174,11 @@ def validate(cfg: DiscoverConfig) -> None:
     check_writable_dir(Path(cfg.out).expanduser().resolve().parent, "--out")
 
 
-def discover(cfg: DiscoverConfig) -> dict[str, Any]:
-    """Run feature discovery; return the JSON-ready result (see the module docstring)."""
+def discover(cfg: DiscoverConfig, progress: bool = False) -> dict[str, Any]:
+    """Run feature discovery; return the JSON-ready result (see the module docstring).
+
+    ``progress``: bars with an ETA on stderr while prompts and reference documents are encoded.
+    """
     import torch
 
     validate(cfg)
@@ -204,7 +207,7 @@ def discover(cfg: DiscoverConfig) -> dict[str, Any]:
         if not pos:
             raise UserError("--span", f"{cfg.span!r} does not occur in the prompt",
                             "give a span that the prompt contains (see --prompt)")
-        ref = reference_stats(model, tok, sae, layer, cfg.reference, cfg.seed)
+        ref = reference_stats(model, tok, sae, layer, cfg.reference, cfg.seed, progress=progress)
         resid_norm = float(resid[pos].norm(dim=-1).median())
         for f, mx, mean, _ in rank_span(feats, pos, cfg.top):
             sd = float(ref["std"][f])
@@ -219,7 +222,9 @@ def discover(cfg: DiscoverConfig) -> dict[str, Any]:
         norms: list[float] = []
         for name, group in (("high", high), ("low", low)):
             rows = []
-            for (ids, resid, feats), (text, role) in zip(encode_texts(model, tok, sae, layer, [t for t, _ in group]), group):
+            encoded = encode_texts(model, tok, sae, layer, [t for t, _ in group],
+                                   desc=f"value-{name} prompts" if progress else None)
+            for (ids, resid, feats), (text, role) in zip(encoded, group):
                 pos = pool_positions(tok, ids, text, cfg.pool, cfg.span, role)
                 if not pos:
                     raise UserError("--span" if cfg.pool == "span" else "--pool",
@@ -228,7 +233,7 @@ def discover(cfg: DiscoverConfig) -> dict[str, Any]:
                 rows.append(feats[pos].float().mean(0))
                 norms += resid[pos].norm(dim=-1).tolist()
             pooled[name] = torch.stack(rows)
-        ref = reference_stats(model, tok, sae, layer, cfg.reference, cfg.seed)
+        ref = reference_stats(model, tok, sae, layer, cfg.reference, cfg.seed, progress=progress)
         resid_norm = float(statistics.median(norms))
         both = torch.cat([pooled["high"], pooled["low"]])
         for f, d, mh, ml, diff, sign in rank_contrastive(pooled["high"], pooled["low"], cfg.top, cfg.direction):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -89,12 +90,17 @@ def span_positions(tok: Any, ids: Sequence[int], text: str, span: str) -> list[i
     return list(find_span_positions(tok, ids, span, text=text))
 
 
-def encode_texts(model: Any, tok: Any, sae: Any, layer: int, texts: Sequence[str]) -> list[tuple[list[int], Any, Any]]:
-    """For each text: (token ids, residual stream [T, d], SAE feature activations [T, d_sae])."""
+def encode_texts(model: Any, tok: Any, sae: Any, layer: int, texts: Sequence[str],
+                 desc: str | None = None) -> list[tuple[list[int], Any, Any]]:
+    """For each text: (token ids, residual stream [T, d], SAE feature activations [T, d_sae]).
+
+    ``desc``: show a progress bar with an ETA on stderr under this label (None: silent).
+    """
     import torch
+    from tqdm.auto import tqdm
 
     out = []
-    for text in texts:
+    for text in tqdm(texts, desc=desc, unit="prompt", disable=desc is None, file=sys.stderr, dynamic_ncols=True):
         ids = _tokenize(tok, text)
         resid = layer_outputs(model, layer, torch.tensor([ids], dtype=torch.long))[0]
         with torch.no_grad():
@@ -103,7 +109,8 @@ def encode_texts(model: Any, tok: Any, sae: Any, layer: int, texts: Sequence[str
     return out
 
 
-def reference_stats(model: Any, tok: Any, sae: Any, layer: int, n_docs: int, seed: int) -> dict[str, Any]:
+def reference_stats(model: Any, tok: Any, sae: Any, layer: int, n_docs: int, seed: int,
+                    progress: bool = False) -> dict[str, Any]:
     """Per-feature activation statistics on ``n_docs`` project documents (non-special tokens).
 
     Returns tensors ``mean``, ``std``, ``density`` (fraction active), ``typical`` (mean when
@@ -123,7 +130,8 @@ def reference_stats(model: Any, tok: Any, sae: Any, layer: int, n_docs: int, see
     s2 = torch.zeros(d_sae, dtype=torch.float64)
     active = torch.zeros(d_sae, dtype=torch.float64)
     n = 0
-    for ids, _resid, feats in encode_texts(model, tok, sae, layer, [d.text for d in picked]):
+    for ids, _resid, feats in encode_texts(model, tok, sae, layer, [d.text for d in picked],
+                                           desc="reference documents" if progress else None):
         keep = torch.tensor([i > 0 and t not in special for i, t in enumerate(ids)], dtype=torch.bool)
         f = feats[keep].double()
         s1 += f.sum(0)

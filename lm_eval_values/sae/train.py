@@ -202,6 +202,21 @@ def _runner_config(plan: TrainPlan, cache_dir: Path, out_dir: Path, n_rows: int)
 
 
 @contextmanager
+def _tqdm_disabled(disabled: bool) -> Iterator[None]:
+    """Silence sae-lens's own tqdm bars (tqdm reads ``TQDM_DISABLE``) when progress is off."""
+    saved = os.environ.get("TQDM_DISABLE")
+    if disabled:
+        os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = saved
+
+
+@contextmanager
 def _quiet_training_env() -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in ("WANDB_MODE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")}
     os.environ.update(WANDB_MODE="disabled", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
@@ -215,8 +230,26 @@ def _quiet_training_env() -> Iterator[None]:
                 os.environ[k] = v
 
 
-def train(plan: TrainPlan, log: Any = None) -> dict[str, Any]:
-    """Run a validated :class:`TrainPlan`; return the metrics record (also written to ``metrics.json``)."""
+def _activations(model: Any, layer: int, rows: Any, progress: bool, chunk: int = 64) -> Any:
+    """:func:`layer_outputs` of ``rows`` in chunks, with a progress bar (ETA) on stderr."""
+    import torch
+    from tqdm.auto import tqdm
+
+    parts = []
+    with tqdm(total=int(rows.shape[0]), unit="row", desc=f"activations at layer {layer}", disable=not progress,
+              file=sys.stderr, dynamic_ncols=True) as bar:
+        for i in range(0, rows.shape[0], chunk):
+            parts.append(layer_outputs(model, layer, rows[i:i + chunk]))
+            bar.update(parts[-1].shape[0])
+    return torch.cat(parts, dim=0)
+
+
+def train(plan: TrainPlan, log: Any = None, progress: bool = True) -> dict[str, Any]:
+    """Run a validated :class:`TrainPlan`; return the metrics record (also written to ``metrics.json``).
+
+    ``progress``: bars with an ETA on stderr for the long steps (sampling the model for the corpus,
+    the activations, and sae-lens's own training bar); ``False`` silences all three.
+    """
     import torch
 
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -231,7 +264,8 @@ def train(plan: TrainPlan, log: Any = None) -> dict[str, Any]:
     t = time.perf_counter()
     docs = project_documents(cfg.corpus, tok)
     prompts = [d.text for d in docs if d.source == "prompts"]
-    docs += sample_documents(model, tok, prompts, cfg.corpus)
+    say(f"model loaded in {timings['load_model_s']:.1f} s; building the corpus")
+    docs += sample_documents(model, tok, prompts, cfg.corpus, progress=progress)
     timings["corpus_s"] = time.perf_counter() - t
     train_docs, eval_docs = split_documents(docs, cfg.eval_fraction, cfg.seed)
     train_rows = torch.tensor(pack_tokens(train_docs, tok, cfg.context_size), dtype=torch.long)
@@ -244,7 +278,7 @@ def train(plan: TrainPlan, log: Any = None) -> dict[str, Any]:
         f"{eval_rows.numel()} held-out tokens; {timings['corpus_s']:.1f} s")
 
     t = time.perf_counter()
-    acts = layer_outputs(model, cfg.layer, train_rows)
+    acts = _activations(model, cfg.layer, train_rows, progress)
     timings["activations_s"] = time.perf_counter() - t
     say(f"activations at {hooks['hf']}: {tuple(acts.shape)} in {timings['activations_s']:.1f} s")
 
@@ -267,7 +301,10 @@ def train(plan: TrainPlan, log: Any = None) -> dict[str, Any]:
         meta.hook_layer = cfg.layer
         meta.model_alias = cfg.model
         meta.d_model = shape.d_model
-        runner.run()
+        say(f"training: {cfg.tokens} tokens in {max(1, cfg.tokens // cfg.batch_tokens)} steps of {cfg.batch_tokens} "
+            "(sae-lens's bar below; it advances every 100 steps)" if progress else "training")
+        with _tqdm_disabled(not progress):
+            runner.run()
         timings["train_s"] = time.perf_counter() - t
         runner_file = out_dir / "runner_cfg.json"
         if runner_file.is_file():  # temporary folder names would make the bytes differ between identical runs
