@@ -25,6 +25,8 @@ from lm_eval_values.values.inventory import VALUEBENCH_TASK_PREFIX, valuebench_h
 
 #: model name -> lazy "module:Class" target
 MODELS: dict[str, str] = {"values_hf": "lm_eval_values.model.values_hf:ValuesHFLM"}
+#: model name -> lazy "module:function" checking its ``--model_args`` dict without loading weights
+MODEL_ARG_CHECKS: dict[str, str] = {"values_hf": "lm_eval_values.model.values_hf:check_model_args"}
 
 
 def register_models() -> None:
@@ -82,6 +84,8 @@ def drop_covered(matches: list[str], index: dict[str, Any], groups: set[str]) ->
     return [m for m in kept if m not in subsumed]
 
 
+#: the prefixes of this package's task and group names (no lm-eval task starts with them)
+OWN_TASK_PREFIXES: tuple[str, ...] = ("values", f"{VALUEBENCH_TASK_PREFIX}")
 #: printed once per process when a ``values_*`` glob runs (see :func:`valuebench_hint`)
 _NOTICE_SHOWN: set[str] = set()
 

@@ -99,17 +99,10 @@ class ValuesHFLM(HFLM):
                  op: str | None = None, layer: Any = None, positions: str | None = None, value: float | None = None,
                  vector: str | None = None, multiply: float | None = None, scale: str | None = None,
                  prefix_reuse: Any = True, prefix_min_tokens: int = 16, **kwargs: Any) -> None:
-        if role_mode not in ROLE_MODES:
-            raise SpecError("role_mode", f"unknown role mode {role_mode!r}", f"use one of {', '.join(ROLE_MODES)}")
-        short = shorthand_spec(sae=sae, feature=feature, coeff=coeff, op=op, layer=layer, positions=positions,
-                               value=value, vector=vector, multiply=multiply, scale=scale)
-        if short is not None and steer is not None:
-            raise SpecError("steer", "give either steer= or the sae=/feature=/coeff= shorthand, not both", None)
-        if isinstance(pretrained, str):
-            pretrained = _resolve_alias(pretrained)
         # parse and check the spec and the model arguments BEFORE loading weights, so mistakes fail fast
-        spec = spec_from_obj(short if short is not None else steer)
-        check_before_load(kwargs, _own_arguments(), _hflm_arguments(), spec, pretrained)
+        pretrained, spec = _checked_arguments(
+            pretrained, steer, role_mode, kwargs, sae=sae, feature=feature, coeff=coeff, op=op, layer=layer,
+            positions=positions, value=value, vector=vector, multiply=multiply, scale=scale)
         if kwargs.get("device") is None:  # HFLM defaults to "cuda" even on CPU-only machines
             kwargs["device"] = "cuda" if torch.cuda.is_available() else "cpu"
         if isinstance(pretrained, str) and kwargs.get("dtype") is None:
@@ -316,6 +309,36 @@ class ValuesHFLM(HFLM):
             return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
         return steered_loglikelihood_tokens(self, self._compiled, requests, disable_tqdm=disable_tqdm,
                                             override_bs=override_bs)
+
+
+def _checked_arguments(pretrained: Any, steer: Any, role_mode: str, rest: dict[str, Any],
+                       **shorthand: Any) -> tuple[Any, SteeringSpec]:
+    """``(pretrained with aliases resolved, the steering spec)``; every check that needs no weights."""
+    if role_mode not in ROLE_MODES:
+        raise SpecError("role_mode", f"unknown role mode {role_mode!r}", f"use one of {', '.join(ROLE_MODES)}")
+    short = shorthand_spec(**shorthand)
+    if short is not None and steer is not None:
+        raise SpecError("steer", "give either steer= or the sae=/feature=/coeff= shorthand, not both", None)
+    if isinstance(pretrained, str):
+        pretrained = _resolve_alias(pretrained)
+    spec = spec_from_obj(short if short is not None else steer)
+    check_before_load(rest, _own_arguments(), _hflm_arguments(), spec, pretrained)
+    return pretrained, spec
+
+
+def check_model_args(model_args: dict[str, Any]) -> None:
+    """Check ``values_hf`` model arguments (names, steering spec, files, layers) without loading anything.
+
+    The console script calls this before lm-eval indexes its tasks, so a mistyped key or a layer
+    beyond the model is reported in seconds; :class:`ValuesHFLM` runs the same checks itself.
+    """
+    params = inspect.signature(ValuesHFLM.__init__).parameters
+    named = {k: v for k, v in model_args.items() if k in params and k != "kwargs"}
+    rest = {k: v for k, v in model_args.items() if k not in named}
+    defaults = {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
+    shorthand = {k: named.get(k, defaults.get(k)) for k in _SHORTHAND}
+    _checked_arguments(named.get("pretrained"), named.get("steer"), named.get("role_mode", "system"), rest,
+                       **shorthand)
 
 
 def _unique(requests: list[Any]) -> list[Any]:
