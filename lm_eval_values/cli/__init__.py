@@ -51,7 +51,7 @@ def _usage() -> str:
         "usage: lm-eval-values [lm_eval arguments | run | ls | validate | COMMAND] ...",
         "",
         "Everything `lm_eval` accepts, with lm-eval-values tasks and models registered",
-        "(tasks: values, values_schwartz, values_vcg17, ...; models: values_hf, and model aliases",
+        "(tasks: values_schwartz, values_* (offline), valuebench_vcg17, ...; models: values_hf, and model aliases",
         "such as pretrained=smollm2-135m-instruct).",
         "",
         "lm-eval-values commands:",

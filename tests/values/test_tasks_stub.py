@@ -218,3 +218,19 @@ def test_results_table_claims_no_direction_for_questionnaire_metrics(schwartz_al
     table = make_table(res) + make_table(res, "groups")
     assert "value_score" in table and "agree_bias" in table and "rating" in table
     assert "↑" not in table and "↓" not in table
+
+
+def test_readme_task_names_exist_and_old_names_are_gone() -> None:
+    """`lm-eval-values ls tasks` and the README agree: every task or group the README names exists."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    named = {n for n in re.findall(r"`((?:values|valuebench)_[a-z0-9_]+)`", readme) if not n.endswith("_")}
+    named |= {n for n in re.findall(r"--tasks '?((?:values|valuebench)[a-z0-9_]*)", readme) if not n.endswith("_")}
+    not_tasks = {"values_hf", "values_mine", "values_schwarz"}  # the model, a user prefix, the typo example
+    tm = get_task_manager()
+    known = set(tm.all_tasks)
+    assert {"values_schwartz", "valuebench_vcg17", "valuebench_pvq40", "valuebench_all"} <= named
+    assert named - not_tasks <= known, named - not_tasks - known
+    assert not [t for t in known if t.startswith(("values_valuebench", "values_vcg17", "values_pvq40"))]
