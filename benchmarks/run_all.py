@@ -503,8 +503,8 @@ def fig_dtype(R: dict, reps: int) -> None:
         lm = values_lm(path, dtype=dt)
         times[dt], out[dt] = timed(lambda: evaluate(lm, td, limit=1, chat=True))
         _CACHE.pop(f"{path}|{dt}", None)
-    s32 = [float(v["score,none"]) for k, v in sorted(out["float32"]["results"].items()) if "score,none" in v]
-    s16 = [float(v["score,none"]) for k, v in sorted(out["bfloat16"]["results"].items()) if "score,none" in v]
+    s32 = [float(v["value_score,none"]) for k, v in sorted(out["float32"]["results"].items()) if "value_score,none" in v]
+    s16 = [float(v["value_score,none"]) for k, v in sorted(out["bfloat16"]["results"].items()) if "value_score,none" in v]
     R["dtype"] = {"task": "values_schwartz, 10 items, SmolLM2", "s": times,
                   "bf16_slowdown": times["bfloat16"] / times["float32"],
                   "max_abs_ll_diff": max_diff(lls(out["float32"]), lls(out["bfloat16"])),

@@ -97,7 +97,7 @@ def evaluate(lm: Any, tasks: list[str], limit: int | None = None) -> dict[str, f
 
     res = lm_eval.simple_evaluate(model=lm, tasks=tasks, task_manager=get_task_manager(), apply_chat_template=True,
                                   limit=limit, verbosity="ERROR")
-    return {t: float(res["results"][t]["score,none"]) for t in tasks}
+    return {t: float(res["results"][t]["value_score,none"]) for t in tasks}
 
 
 def _monotone(xs: list[float]) -> str:
@@ -168,7 +168,7 @@ def run_cli(model_path: str, sae_dir: Path, feature: int, coeff: float, layer: i
     data = json.loads(results.read_text())
     cond = data["config"]["values_condition"]
     r = cond["receipt"]["interventions"][0]
-    return {"coeff": coeff, "score": data["results"][task]["score,none"], "results_file": str(results),
+    return {"coeff": coeff, "score": data["results"][task]["value_score,none"], "results_file": str(results),
             "steer_hash": cond["steer_hash"], "positions_steered": r["positions_steered"],
             "mean_resid_norm_before": r["mean_resid_norm_before"], "mean_resid_norm_after": r["mean_resid_norm_after"],
             "seconds": round(time.time() - t0, 1), "command": " ".join(cmd[1:])}

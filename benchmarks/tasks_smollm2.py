@@ -147,12 +147,12 @@ def main(argv: list[str] | None = None) -> int:
         runs[cond] = _evaluate(model_path, ["values_schwartz", "values_schwartz_likert"], args.limit, sysinst,
                                args.batch_size)
         report[cond] = {
-            "yesno_score": profile(runs[cond], "", "score"),
-            "yesno_score_argmax": profile(runs[cond], "", "score_argmax"),
+            "yesno_score": profile(runs[cond], "", "value_score"),
+            "yesno_score_argmax": profile(runs[cond], "", "value_score_argmax"),
             "likert_rating": profile(runs[cond], "_likert", "rating"),
-            "likert_score": profile(runs[cond], "_likert", "score"),
-            "yesno_acquiescence": float(runs[cond]["results"]["values_schwartz"]["acquiescence,none"]),
-            "likert_acquiescence": float(runs[cond]["results"]["values_schwartz_likert"]["acquiescence,none"]),
+            "likert_score": profile(runs[cond], "_likert", "value_score"),
+            "yesno_acquiescence": float(runs[cond]["results"]["values_schwartz"]["agree_bias,none"]),
+            "likert_acquiescence": float(runs[cond]["results"]["values_schwartz_likert"]["agree_bias,none"]),
         }
         print(f"[{time.time() - t0:.0f}s] {cond}: {json.dumps(report[cond], indent=1)}", flush=True)
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")  # partial results

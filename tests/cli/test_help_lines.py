@@ -42,7 +42,7 @@ def test_every_option_has_a_help_line(command: str, monkeypatch: pytest.MonkeyPa
     assert (parser.description or "").strip()
 
 
-@pytest.mark.parametrize("command", ("sweep", "check"))
+@pytest.mark.parametrize("command", ("sweep", "check", "study"))
 def test_config_commands_link_the_config_formats(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
     text = _parser_of(command, monkeypatch).format_help()
     assert "docs/CONFIGS.md" in text
