@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CONFIG ?= lm_eval_values/configs/study_smollm2.yaml
 OUT    ?= runs/study_smollm2
+# OpenMP threads that spin-wait for a descheduled sibling make every forward several times slower
+# when another process holds a core (measured: the demo 23 min -> 9 min on a shared 2-core CPU)
+OMP_WAIT_POLICY ?= PASSIVE
+export OMP_WAIT_POLICY
 
 .PHONY: setup demo test test-slow bench clean
 

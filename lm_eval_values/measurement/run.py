@@ -3,7 +3,7 @@
 Writes ``OUT/reliability.json`` (atomically; same input and settings -> same bytes)::
 
     {"format": "lm-eval-values/reliability", "version": 1, "source": ..., "settings": {...},
-     "units": "...", "rule": "...", "scoring": {...}, "n_roles": 11, "roles": [...],
+     "units": "...", "rule": "...", "scoring": {...}, "formats": ["yesno"], "n_roles": 11, "roles": [...],
      "values": {"Power": {"g": 0.0, "signal": false, "phi": ..., "verdict": "...", "design": "crossed",
                           "components": {"role": ..., "item": ..., "role_x_item": ...}, "raw_components": {...},
                           "ms_role": ..., "ms_role_x_item": ..., "f": ..., "p": ..., "k_items": 2, ...,
@@ -37,7 +37,8 @@ from lm_eval_values.core.errors import UserError
 RELIABILITY_FILE = "reliability.json"
 FORMAT = "lm-eval-values/reliability"
 UNITS = ("respondents are the unsteered role conditions (steering_id none), each role once: repeated conditions "
-         "of a role (the no-role condition in both splits, several seeds) are averaged per item; steered rows are "
+         "of a role (the no-role condition in both splits, several seeds) and the answer formats of an item (both "
+         "option orders of a counterbalanced sweep) are averaged per item; steered rows are "
          "interventions, used only by the manipulation checks (paired with the same role unsteered); items are "
          "a second random facet")
 
@@ -169,7 +170,8 @@ def analyse_items(items: pd.DataFrame, settings: ReliabilitySettings = Reliabili
         "rule": {"text": SIGNAL_RULE, "alpha": g.alpha, "g_floor": g.g_floor,
                  "g": "var_role / (var_role + var_role_x_item / k), k = items per value score",
                  "phi": "var_role / (var_role + (var_item + var_role_x_item) / k)"},
-        "scoring": record.to_dict(), "n_roles": len(roles), "roles": [role_label(r) for r in roles],
+        "scoring": record.to_dict(), "formats": sorted(map(str, items["format"].unique())),
+        "n_roles": len(roles), "roles": [role_label(r) for r in roles],
         "values": {v: _value_entry(r, profile.loc[v].to_dict() if v in profile.index else None)
                    for v, r in values.items()},
         "acquiescence": acq, "scoring_comparison": comparison, "manipulation": manip,

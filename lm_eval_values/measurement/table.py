@@ -7,7 +7,9 @@ the unkeyed answer), so the unkeyed answer is ``score x agreement`` (``agreement
 Unit of analysis: a *respondent* is a role (``role_id``; ``""`` is the model without a role)
 answering unsteered (``steering_id == "none"``). Steered rows are interventions on respondents,
 not respondents. A condition that repeats a role (the no-role condition run in both splits,
-several seeds) counts once: its answers to the same item are averaged into one cell.
+several seeds) counts once: its answers to the same item are averaged into one cell. An item asked in
+several formats (both option orders of a counterbalanced sweep, ``format: yesno_cb`` / ``likert_cb``)
+is averaged the same way: the cell is the item's counterbalanced score.
 """
 
 from __future__ import annotations

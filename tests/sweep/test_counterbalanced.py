@@ -195,6 +195,11 @@ def test_counterbalanced_sweep_on_the_tiny_model(tmp_path, tiny_model_dir) -> No
         assert row.Power == pytest.approx(mine["score"].mean(), abs=2e-6)
     cells = respondent_cells(items)
     assert len(cells) == 2 * 20 and set(cells["n_repeats"]) == {2}
+    from lm_eval_values.measurement.intervals import IntervalSettings
+    from lm_eval_values.measurement.run import ReliabilitySettings, run_reliability
+
+    result = run_reliability(tmp_path / "out", ReliabilitySettings(intervals=IntervalSettings(n_boot=100)))
+    assert result["formats"] == ["yesno", "yesno_rev"] and result["values"]["Power"]["k_items"] == 2
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["resolved"]["format"] == "yesno_cb"
     assert manifest["resolved"]["tasks"] == ["values_schwartz", "values_schwartz_yesno_rev"]
