@@ -159,8 +159,8 @@ def graph_sentence(lab: str, g: GraphResult) -> str:
         text += (f"; {boot['n_edges_above_threshold']} of them in >= {boot['threshold']:.0%} of the {boot['n_ok']} "
                  f"{boot['scheme']} role resamples")
         if boot.get("n_orientations_stable") is not None:
-            text += (f", {boot['n_orientations_stable']} of {boot['n_oriented_edges']} orientations in >= "
-                     f"{boot['orientation_threshold']:.0%} of them")
+            text += (f"; {boot['n_orientations_stable']} of {boot['n_oriented_edges']} orientations held in >= "
+                     f"{boot['orientation_threshold']:.0%} of the resamples with the pair adjacent")
     return text + "."
 
 

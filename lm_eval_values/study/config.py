@@ -1,16 +1,16 @@
 """``lm-eval-values study CONFIG [--out DIR]``: the end-to-end value study, resumable, with a report.
 
-For every model of the config the study runs five stages, each into its own folder of the run
+For every model of the config the study runs six stages, each into its own folder of the run
 directory, then writes the report::
 
     RUN/study.json                  # resolved config, versions, stage status and timings
     RUN/<model>/vectors/            # 1. diff-of-means steering vectors (only if `vectors:` is set)
     RUN/<model>/sweep/              # 2. roles x steering settings on the value tasks (lm_eval_values.sweep.run):
                                     #    matrix.csv, items.csv, manifest.json, conditions/<id>/...
-    RUN/<model>/reliability/        #    reliability.json: value signal or response bias? (lm_eval_values.measurement)
-    RUN/<model>/graph/              # 3. causal graph of the TRAIN rows with a role bootstrap (lm_eval_values.causal)
-    RUN/<model>/human/              # 4. comparison with the human Schwartz structure (lm_eval_values.analysis.circumplex)
-    RUN/<model>/side_effects/       # 5. the study's expected/unexpected metric and the held-out side-effect
+    RUN/<model>/reliability/        # 3. reliability.json: value signal or response bias? (lm_eval_values.measurement)
+    RUN/<model>/graph/              # 4. causal graph of the TRAIN rows with a role bootstrap (lm_eval_values.causal)
+    RUN/<model>/human/              # 5. comparison with the human Schwartz structure (lm_eval_values.analysis.circumplex)
+    RUN/<model>/side_effects/       # 6. the study's expected/unexpected metric and the held-out side-effect
                                     #    evaluation vs baselines (lm_eval_values.analysis.side_effects)
     RUN/report.html, RUN/figures/   # the report (lm_eval_values.report.build; `lm-eval-values report RUN` redraws it)
 
