@@ -122,6 +122,12 @@ def test_core_depends_on_nothing_else_of_the_package():
     assert not bad, bad
 
 
+def test_result_readers_depend_on_core_only():
+    """Every stage writes through ``results`` and the report reads through it: it sits just above ``core``."""
+    bad = _outside(_imports_of("lm_eval_values.results"), ("lm_eval_values.core", "lm_eval_values.results"))
+    assert not bad, bad
+
+
 @pytest.mark.parametrize("layer, forbidden", [
     ("lm_eval_values.values", ("lm_eval_values.integration", "lm_eval_values.model", "lm_eval_values.sweep",
                                "lm_eval_values.matrix", "lm_eval_values.causal", "lm_eval_values.analysis",

@@ -30,7 +30,7 @@ Every change ``delta[v]`` is divided by ``sd[v]``, the standard deviation of val
 matrix's unsteered rows (all rows when there are fewer than 3 unsteered rows or the SD is 0;
 1 if still 0), so values on different scales are comparable. With ``s`` = +1 for ``:+`` and
 -1 for ``:-``, ``T`` the target and ``U`` the values that are neither ``T`` nor a descendant of
-``T`` in the graph (``--policy``, default ``study``)::
+``T`` in the graph (``--policy``, default ``possible``)::
 
     target_effect = s * z[T]                    # measured; or predicted, see below
     side_effect   = mean_{w in U} |z[w]|        # size of the changes the graph does NOT explain

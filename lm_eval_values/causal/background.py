@@ -51,6 +51,11 @@ class Background:
         return cls(pairs("forbidden"), pairs("required"), [[str(x) for x in t] for t in tiers],
                    [int(i) for i in d.get("forbid_within_tiers", []) or []])
 
+    def to_dict(self) -> dict[str, Any]:
+        """Inverse of :meth:`from_dict` (lists of lists, JSON-ready)."""
+        return {"forbidden": [list(p) for p in self.forbidden], "required": [list(p) for p in self.required],
+                "tiers": [list(t) for t in self.tiers], "forbid_within_tiers": list(self.forbid_within_tiers)}
+
     def names(self) -> set[str]:
         """Every node name mentioned."""
         s = {x for p in self.forbidden + self.required for x in p}

@@ -2,13 +2,15 @@
 
 Values sit on a circle (knob nodes on an outer ring); edge style encodes the kind (directed:
 solid arrow; undirected: solid line; bidirected: dashed double arrow; PAG circle marks: open
-circles at the ends); edge width encodes the bootstrap frequency when edges carry ``freq``.
+circles at the ends); edge width encodes the bootstrap frequency when edges carry ``freq``. An
+edge with the attribute ``orientation_unstable`` (see :func:`lm_eval_values.causal.stage_files.drawn_graph`)
+is drawn as a dashed line without arrowhead: the resamples do not support its orientation.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import matplotlib
 
@@ -30,6 +32,10 @@ _STYLE = {
 }
 _LEGEND = {"-->": "directed", "---": "undirected", "<->": "bidirected", "o->": "o-> (PAG)",
            "o-o": "o-o (PAG)", "--o": "--o (PAG)"}
+#: style and legend of an edge whose orientation the bootstrap does not support
+UNSTABLE = "unstable"
+_STYLE[UNSTABLE] = dict(color="#5d6d7e", linestyle="--")
+_LEGEND[UNSTABLE] = "orientation not stable (no arrowhead)"
 
 
 def circle_layout(graph: ValueGraph) -> dict[str, tuple[float, float]]:
@@ -44,9 +50,14 @@ def circle_layout(graph: ValueGraph) -> dict[str, tuple[float, float]]:
     return pos
 
 
+def _style_key(graph: ValueGraph, u: str, v: str, kind: str) -> str:
+    return UNSTABLE if graph.edge_attrs(u, v).get("orientation_unstable") else kind
+
+
 def render_png(graph: ValueGraph, title: str | None = None, size: float = 10.0, dpi: int = 130,
-               labels: Mapping[str, str] | None = None) -> bytes:
-    """Render ``graph`` to PNG bytes (deterministic for the same input and matplotlib version)."""
+               labels: Mapping[str, str] | None = None, notes: Sequence[str] = ()) -> bytes:
+    """Render ``graph`` to PNG bytes (deterministic for the same input and matplotlib version);
+    ``notes`` are extra legend lines (e.g. the arrowhead rule)."""
     pos = circle_layout(graph)
     has_knobs = any(k == "knob" for k in graph.node_kinds.values())
     xlim, ylim = (2.1, 1.95) if has_knobs else (1.62, 1.3)
@@ -59,9 +70,10 @@ def render_png(graph: ValueGraph, title: str | None = None, size: float = 10.0, 
     used_kinds: list[str] = []
     any_freq = False
     for e in graph.edges():
-        st = _STYLE[e.kind]
-        if e.kind not in used_kinds:
-            used_kinds.append(e.kind)
+        key = _style_key(graph, e.u, e.v, e.kind)
+        st = _STYLE[key]
+        if key not in used_kinds:
+            used_kinds.append(key)
         freq = graph.edge_attrs(e.u, e.v).get("freq")
         if isinstance(freq, (int, float)) and math.isfinite(freq):
             any_freq = True
@@ -97,10 +109,12 @@ def render_png(graph: ValueGraph, title: str | None = None, size: float = 10.0, 
         ax.text(lx, ly, (labels or {}).get(n, n), ha=ha, va=va, fontsize=11 if not knob else 7,
                 color="#1b2631", zorder=5)
     handles = [Line2D([0], [0], color=_STYLE[k]["color"], linestyle=_STYLE[k]["linestyle"], linewidth=2,
-                      label=f"{_LEGEND[k]} ({sum(1 for e in graph.edges() if e.kind == k)})") for k in used_kinds]
+                      label=f"{_LEGEND[k]} ({sum(1 for e in graph.edges() if _style_key(graph, e.u, e.v, e.kind) == k)})")
+               for k in used_kinds]
     if any_freq:
         for f in (0.25, 0.5, 1.0):
             handles.append(Line2D([0], [0], color="#555555", linewidth=0.4 + 3.6 * f, label=f"bootstrap freq {f:.2f}"))
+    handles += [Line2D([0], [0], color="none", label=n) for n in notes]
     if handles:
         ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(-0.02, -0.02), frameon=False, fontsize=9)
     if title:

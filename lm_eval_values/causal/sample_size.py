@@ -15,7 +15,9 @@ an independent observation overstates n. Two honest alternatives are offered:
   variables with ICCs rho_x, rho_y is about ``1 + (m - 1) rho_x rho_y`` (Clifford, Richardson &
   Hémon 1989, Biometrics 45), which is what a Fisher-z test of two values needs; Kish's factor
   is the (conservative) factor for a mean. ``design="pairwise"`` applies that factor per test,
-  ``1 + (m - 1) rho_x rho_y`` with each variable's own ICC: a steering indicator that every role
+  ``1 + (m - 1) rho_x rho_y`` with each variable's own ICC (the design effect of a regression or
+correlation coefficient under two-stage sampling; Scott & Holt 1982, "The effect of two-stage
+sampling on ordinary least squares methods", JASA 77: 848-854): a steering indicator that every role
   receives equally often has ICC <= 0, so tests of a JCI context against a value keep n = rows
   (a within-role contrast is not inflated by the role clustering).
 * **Role-level aggregation** (:func:`role_means`): average each role's rows; n = roles.

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
+from lm_eval_values.causal.background import Background, parse_background
 from lm_eval_values.causal.discovery import ALGOS, INDEP_TESTS, check_discovery_options
 from lm_eval_values.causal.graph import POLICIES
 from lm_eval_values.causal.jci import JCISetting
@@ -57,6 +58,7 @@ class DiscoverySettings:
         sample_size: see :class:`~lm_eval_values.causal.sample_size.SampleSizeSetting`.
         jci: see :class:`~lm_eval_values.causal.jci.JCISetting`; skipped (and recorded) when the
             rows hold a single steering setting.
+        background: forbidden / required edges and tiers over value names (PC and FCI), or None.
     """
 
     algo: str = "pc"
@@ -67,8 +69,13 @@ class DiscoverySettings:
     unit: str = "rows"
     sample_size: SampleSizeSetting = field(default_factory=SampleSizeSetting)
     jci: JCISetting = field(default_factory=JCISetting)
+    background: Background | None = None
 
     def __post_init__(self) -> None:
+        if self.background is not None and not isinstance(self.background, Background):
+            object.__setattr__(self, "background", parse_background(self.background))
+        if self.algo == "ges" and self.background is not None and not self.background.is_empty():
+            raise UserError("background", "causal-learn's GES takes no background knowledge", "use --algo pc or fci")
         check_discovery_options(self.algo, self.alpha, self.indep_test)
         if self.unit not in UNITS:
             raise UserError("unit", f"unknown unit {self.unit!r}", f"use one of: {', '.join(UNITS)}")
@@ -92,13 +99,15 @@ class DiscoverySettings:
                               "stable": self.stable, "max_depth": self.max_depth, "sample_size": self.sample_size}
         if use_contexts and self.jci.enabled:
             kw["exogenous_knobs"] = self.jci.contexts
+        if self.background is not None and not self.background.is_empty():
+            kw["background"] = self.background
         return kw
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         return {"algo": self.algo, "alpha": self.alpha, "indep_test": self.indep_test, "stable": self.stable,
                 "max_depth": self.max_depth, "unit": self.unit, "sample_size": self.sample_size.to_dict(),
-                "jci": self.jci.to_dict()}
+                "jci": self.jci.to_dict(), "background": None if self.background is None else self.background.to_dict()}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "DiscoverySettings":
@@ -118,6 +127,8 @@ class DiscoverySettings:
         if "jci" in kw:
             j = kw["jci"]
             kw["jci"] = JCISetting(str(j)) if isinstance(j, str) else JCISetting.from_dict(j)
+        if kw.get("background") is not None:
+            kw["background"] = Background.from_dict(kw["background"], "graph.background")
         if "stable" in kw and not isinstance(kw["stable"], bool):
             raise UserError("graph.stable", f"{kw['stable']!r} is not true/false", "use true or false")
         return cls(**kw)

@@ -2,19 +2,17 @@
 
 Usage::
 
-    lm-eval-values compare-human INPUT --out DIR [--centering mrat|none] [--permutations N] [--seed S]
+    lm-eval-values compare-human INPUT --out DIR [--rows unsteered|all] [--split S] [--keep-steer ID ...]
+    lm-eval-values compare-human --study RUN_DIR [--model ID] --out DIR
 
 INPUT is a sweep ``matrix.csv`` (or its folder), a study-format CSV, or any CSV whose columns
-include the 10 Schwartz values (one row per role or condition; other columns are ignored).
-DIR receives ``compare_human.json`` (all metrics, human figures next to the model's),
-``model_correlation.csv`` and three plots: ``distance_curve.png``, ``mds.png``,
-``correlations.png``. Input is validated and everything is computed before anything is
-written; each file is written atomically.
-
-Example (a role sweep with ``values_schwartz``; unsteered rows only)::
-
-    lm-eval-values compare-human runs/smollm2_roles/matrix.csv --out runs/smollm2_roles/human \
-        --keep-steer none --permutations 10000 --seed 0
+include the 10 Schwartz values (one row per role or condition; other columns are ignored). The
+respondents are the unsteered rows by default (the structure of the model's values, not of
+interventions), a condition run in two splits counted once. DIR receives ``result.json``,
+``compare_human.json`` (all metrics, human figures next to the model's), ``model_correlation.csv``,
+``human_graph.json`` and three plots: ``distance_curve.png``, ``mds.png``, ``correlations.png``
+(see :mod:`lm_eval_values.analysis.circumplex.stage`). Everything is computed before anything
+is written; ``--study`` writes the same files as the study's ``RUN/<model>/human/``.
 
 The console summary and ``compare_human.json`` give the model's distance curve, RTHOR
 correspondence index with p-value, similarity to the human matrix and bootstrap intervals,
@@ -24,79 +22,77 @@ each next to the human figures.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from lm_eval_values.analysis import circumplex as cx
 from lm_eval_values.analysis.circumplex.compare import comparison_summary
-from lm_eval_values.analysis.circumplex.inputs import item_mean_column, parse_items_per_value, read_input, select_rows
-from lm_eval_values.analysis.circumplex.plots import render_plots
-from lm_eval_values.core.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, check_writable_dir
+from lm_eval_values.analysis.circumplex.inputs import read_human_input
+from lm_eval_values.analysis.circumplex.stage import ROWS, HumanStageSettings, run_compare_human
+from lm_eval_values.cli.stage_options import add_study_options, given, open_study, split_list, with_flags
+from lm_eval_values.core.atomic import check_output_dir
 from lm_eval_values.core.errors import ArgumentParser, UserError
 from lm_eval_values.core.files import COMPARE_HUMAN_FILE
-from lm_eval_values.core.jsonable import json_ready
+
+_SETTINGS = {"centering": "centering", "permutations": "permutations", "seed": "seed", "bootstrap": "bootstrap",
+             "items_per_value": "items_per_value", "convention": "convention", "item_mean_column": "item_mean_column",
+             "keep_steer": "keep_steer", "split": "split", "rows": "rows", "drop_incomplete": "drop_incomplete",
+             "alpha": "alpha", "causal": "causal", "plots": "plots"}
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``compare-human`` argument parser."""
     p = ArgumentParser(prog="lm-eval-values compare-human", description=__doc__.split("\n\n")[0],
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", metavar="INPUT", help="matrix.csv, sweep folder, study CSV or CSV with the 10 Schwartz columns")
+    p.add_argument("input", metavar="INPUT", nargs="?", default=None,
+                   help="matrix.csv, sweep folder, study CSV or CSV with the 10 Schwartz columns")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created; existing files replaced)")
-    p.add_argument("--centering", choices=cx.CENTERINGS, default="mrat",
+    add_study_options(p, "human")
+    p.add_argument("--centering", choices=cx.CENTERINGS, default=None,
                    help="mrat: subtract each row's mean over all items before correlating (PVQ practice; default)")
-    p.add_argument("--permutations", type=int, default=10000, metavar="N", help="RTHOR label permutations (default 10000)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="permutation and bootstrap seed (default 0)")
-    p.add_argument("--bootstrap", type=int, default=1000, metavar="B",
+    p.add_argument("--permutations", type=int, default=None, metavar="N", help="RTHOR label permutations (default 10000)")
+    p.add_argument("--seed", type=int, default=None, metavar="S", help="permutation and bootstrap seed (default 0)")
+    p.add_argument("--bootstrap", type=int, default=None, metavar="B",
                    help="row (role) bootstrap resamples for intervals of the model's figures (default 1000; 0 = off)")
-    p.add_argument("--items-per-value", default="equal", metavar="equal|pvq40|NAME=K,...",
+    p.add_argument("--items-per-value", default=None, metavar="equal|pvq40|NAME=K,...",
                    help="weights of the value scores in each row's item mean (MRAT): equal (default), the PVQ-40 "
                         "item counts, or explicit counts such as Power=3,Achievement=4,...")
-    p.add_argument("--convention", choices=cx.CONVENTIONS, default="separate",
+    p.add_argument("--convention", choices=cx.CONVENTIONS, default=None,
                    help="circle positions: separate (10 positions, as the published figures; default) or shared "
                         "(Tradition and Conformity share one wedge)")
-    p.add_argument("--item-mean-column", metavar="COL", help="column holding each row's mean over all items (MRAT)")
-    p.add_argument("--keep-steer", action="append", metavar="ID",
-                   help="keep only rows with this steering id (repeatable; 'none' = unsteered)")
-    p.add_argument("--drop-incomplete", action="store_true", help="drop rows with a missing Schwartz score")
-    p.add_argument("--alpha", type=float, default=0.05, help="PC significance level for the causal comparison")
-    p.add_argument("--no-causal", action="store_true", help="skip the PC graphs (human and model)")
-    p.add_argument("--no-plots", action="store_true", help="write only the JSON and CSV (faster for batches)")
+    p.add_argument("--item-mean-column", metavar="COL", default=None,
+                   help="column holding each row's mean over all items (MRAT; plain tables)")
+    p.add_argument("--rows", choices=ROWS, default=None,
+                   help="unsteered (default: the model's own value structure) or all rows (steered too)")
+    p.add_argument("--split", default=None, help="use the rows of this split (default: every split)")
+    p.add_argument("--keep-steer", action="append", metavar="ID", default=None,
+                   help="keep only rows with this steering id (repeatable, commas allowed; 'none' = unsteered; "
+                        "id@coef = one dose); overrides --rows")
+    p.add_argument("--drop-incomplete", action="store_const", const=True, default=None,
+                   help="drop rows with a missing Schwartz score")
+    p.add_argument("--alpha", type=float, default=None, help="PC significance level for the causal comparison")
+    p.add_argument("--no-causal", dest="causal", action="store_const", const=False, default=None,
+                   help="skip the PC graphs (human and model)")
+    p.add_argument("--no-plots", dest="plots", action="store_const", const=False, default=None,
+                   help="write only the JSON and CSV (faster for batches)")
     return p
-
-
-# ----------------------------------------------------------------------------- plots
 
 
 def main(argv: list[str]) -> int:
     """Entry point of ``lm-eval-values compare-human``."""
-    args = build_parser().parse_args(argv)
-    if args.permutations < 1:
-        raise UserError("--permutations", f"{args.permutations}", "use 1 or more (e.g. 10000)")
-    if args.bootstrap < 0:
-        raise UserError("--bootstrap", f"{args.bootstrap}", "use 0 (off) or a number of resamples, e.g. 1000")
-    if not 0.0 < args.alpha < 1.0:
-        raise UserError("--alpha", f"{args.alpha} is not in (0, 1)", "use e.g. 0.05")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UserError("--out", f"{out} is a file", "give a folder")
-    ref = cx.load_human_reference()
-    table, dropped = select_rows(read_input(args.input, args.keep_steer), args.drop_incomplete)
-    ipv = parse_items_per_value(args.items_per_value, ref)
-    res = cx.compare_with_human(table, args.centering, args.permutations, args.seed,
-                                item_mean=item_mean_column(table, args.item_mean_column), items_per_value=ipv,
-                                reference=ref, convention=args.convention, bootstrap=args.bootstrap)
-    payload = res.to_dict()
-    payload["input"] = {"path": str(args.input), "rows_dropped_incomplete": dropped,
-                        "keep_steer": args.keep_steer, "item_mean_column": args.item_mean_column}
-    if not args.no_causal:
-        raw_corr = cx.value_correlations(table, "none", order=ref.values)
-        payload["causal"] = json_ready(cx.compare_causal_with_human(raw_corr, res.n_rows, args.alpha, ref), 6)
-    plots = {} if args.no_plots else render_plots(res, ref.abbrev)
-    check_writable_dir(out)
-    atomic_write_text(out / "model_correlation.csv", res.correlation.round(6).to_csv())
-    for name, data in plots.items():
-        atomic_write_bytes(out / name, data)
-    atomic_write_json(out / COMPARE_HUMAN_FILE, payload)
-    print(comparison_summary(payload))
-    print(f"wrote {out / COMPARE_HUMAN_FILE}" + (f" and {', '.join(plots)}" if plots else ""))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = check_output_dir(args.out, "--out")
+    study = open_study(args, "input")
+    if study is None and args.input is None:
+        raise UserError("INPUT", "no value matrix given", "give a matrix.csv / sweep folder / CSV, or --study RUN_DIR")
+    changes = given(args, _SETTINGS)
+    if "keep_steer" in changes:
+        changes["keep_steer"] = split_list(changes["keep_steer"])
+    settings = with_flags(lambda: HumanStageSettings.from_dict(changes, study.settings.human if study else None),
+                          parser, "human")
+    data = study.matrix() if study is not None else read_human_input(args.input)
+    run = with_flags(lambda: run_compare_human(data, settings, out), parser, "human")
+    print(comparison_summary(run.payload))
+    for note in run.result.notes:
+        print(f"note: {note}")
+    print(f"wrote {out / COMPARE_HUMAN_FILE} and {len(run.files) - 1} other files")
     return 0

@@ -1,13 +1,16 @@
 """``lm-eval-values graph``: fit a causal value graph, bootstrap it, compare it, export and draw it.
 
-Example (the study's analysis)::
+The defaults are honest: Fisher-z tests count each role's rows by the effective sample size
+(per-pair design effect of the role clusters), steering settings enter as JCI context variables,
+stability comes from role subsamples without replacement. Example (the reference study's
+procedure on its data: 44 edges)::
 
-    lm-eval-values graph ans_gemma_train_formal.csv --algo pc --alpha 0.05 \\
+    lm-eval-values graph ans_gemma_train_formal.csv \\
         --keep-steer none 14351 1025 2965 10096 1341 1975 10605 14049 1312 4752 \\
-        --policy study --bootstrap 200 --seed 0 \\
-        --reference value_graph_gemma.json:gemma --out graph_out
+        --sample-size rows --jci none --bootstrap-scheme resample-duplicates --policy study --out graph_out
 
-Everything is validated before anything is written; files are written atomically.
+Rerun a study's graph stage (same files as RUN/<model>/graph/): ``lm-eval-values graph --study RUN --out DIR``.
+Everything is validated and computed before anything is written (see :mod:`lm_eval_values.causal.stage`).
 """
 
 from __future__ import annotations
@@ -15,168 +18,155 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from lm_eval_values.causal.bootstrap import bootstrap
-from lm_eval_values.causal.discovery import ALGOS, INDEP_TESTS, Background, _knob_columns, discover
-from lm_eval_values.causal.draw import render_png
-from lm_eval_values.causal.export import to_dot_text, to_graphml_text, to_json_text
-from lm_eval_values.causal.graph import POLICIES, ValueGraph
-from lm_eval_values.causal.metrics import compare_graphs, json_safe
+from lm_eval_values.causal.discovery import ALGOS, INDEP_TESTS
+from lm_eval_values.causal.graph import POLICIES
+from lm_eval_values.causal.jci import CONTEXT_KINDS
 from lm_eval_values.causal.reference import load_reference
-from lm_eval_values.core.atomic import atomic_write_files, check_output_dir
+from lm_eval_values.causal.resample import SCHEMES
+from lm_eval_values.causal.settings import UNITS
+from lm_eval_values.causal.stage import GraphRun, run_graph
+from lm_eval_values.causal.stage_settings import DEFAULT_POLICY, GraphStageSettings
+from lm_eval_values.cli.stage_options import add_study_options, given, open_study, split_list, with_flags
+from lm_eval_values.core.atomic import check_output_dir
 from lm_eval_values.core.errors import ArgumentParser, UserError
-from lm_eval_values.core.files import GRAPH_FILE
-from lm_eval_values.core.versions import GRAPH_PACKAGES, package_versions
 from lm_eval_values.matrix.reading import read_value_matrix
+
+#: argparse dest -> settings key
+_SETTINGS = {"algo": "algo", "alpha": "alpha", "indep_test": "indep_test", "max_depth": "max_depth", "unit": "unit",
+             "sample_size": "sample_size", "jci": "jci", "bootstrap": "bootstrap", "bootstrap_scheme": "bootstrap_scheme",
+             "bootstrap_fraction": "bootstrap_fraction", "threshold": "threshold",
+             "orientation_threshold": "orientation_threshold", "policy": "policy", "split": "split",
+             "keep_steer": "keep_steer", "columns": "columns", "standardize": "standardize", "seed": "seed"}
+
+
+def _sample_size(text: str) -> str | float:
+    if text in ("effective", "rows"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("use effective, rows or a number") from None
+
+
+def _threshold_or_none(text: str) -> float | str:
+    return "none" if text.lower() in ("none", "off") else float(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of ``lm-eval-values graph``."""
-    p = ArgumentParser(prog="lm-eval-values graph", description=__doc__.split("\n\n")[0])
-    p.add_argument("input", help="sweep matrix.csv, study-format CSV, or a sweep folder")
+    p = ArgumentParser(prog="lm-eval-values graph", description=__doc__.split("\n\n")[0],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", nargs="?", default=None, help="sweep matrix.csv, study-format CSV, or a sweep folder")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--algo", default="pc", choices=ALGOS)
-    p.add_argument("--alpha", type=float, default=0.05)
-    p.add_argument("--indep-test", default="fisherz", choices=INDEP_TESTS)
-    p.add_argument("--keep-steer", nargs="+", default=None, metavar="ID",
-                   help="keep only these steering ids ('none' = unsteered); commas allowed")
-    p.add_argument("--columns", nargs="+", default=None, metavar="VALUE", help="value columns to use (commas allowed)")
-    p.add_argument("--standardize", action="store_true", help="z-score the value columns first")
-    p.add_argument("--exogenous-knobs", nargs="?", const="all", default=False, choices=("all", "steering", "roles"),
-                   help="add condition knobs as tier-0 nodes: all (role one-hot + steering indicators, the "
-                        "default when given), steering, or roles")
-    p.add_argument("--background", default=None, metavar="JSON",
+    add_study_options(p, "graph")
+    g = p.add_argument_group("discovery (default: the honest settings)")
+    g.add_argument("--algo", default=None, choices=ALGOS, help="pc (default), fci or ges")
+    g.add_argument("--alpha", type=float, default=None, help="test level (default 0.05)")
+    g.add_argument("--indep-test", default=None, choices=INDEP_TESTS, help="default fisherz")
+    g.add_argument("--sample-size", type=_sample_size, default=None, metavar="effective|rows|N",
+                   help="n of the Fisher-z tests: effective (default: rows / per-pair design effect of the role "
+                        "clusters), rows (every row independent: the reference study) or a number")
+    g.add_argument("--jci", dest="jci", nargs="?", const="steering", default=None, choices=("none", *CONTEXT_KINDS),
+                   help="conditions as Joint Causal Inference context variables: steering (default; the bare flag), "
+                        "roles, all, or none (steered rows pooled as observations: the reference study)")
+    g.add_argument("--exogenous-knobs", dest="jci", nargs="?", const="all", choices=CONTEXT_KINDS,
+                   help="the earlier name of --jci (the bare flag: all)")
+    g.add_argument("--unit", default=None, choices=UNITS, help="rows (default) or role_means (one row per role)")
+    g.add_argument("--max-depth", type=int, default=None, help="maximum conditioning-set size")
+    g.add_argument("--background", default=None, metavar="JSON",
                    help='background knowledge file: {"forbidden": [[u, v]], "required": [...], "tiers": [[...]]}')
-    p.add_argument("--max-depth", type=int, default=None, help="maximum conditioning-set size")
-    p.add_argument("--policy", default="possible", choices=sorted(POLICIES),
-                   help="how non-directed edges are read for descendant sets and closures (default: possible)")
-    p.add_argument("--bootstrap", type=int, default=0, metavar="N", help="number of bootstrap resamples (0 = none)")
-    p.add_argument("--unit", default="auto", choices=("auto", "role", "row"), help="bootstrap resampling unit")
-    p.add_argument("--threshold", type=float, default=0.5, help="consensus threshold on adjacency frequency")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=None, help="bootstrap worker processes (default: all cores)")
-    p.add_argument("--reference", action="append", default=[], metavar="REF",
+    r = p.add_argument_group("rows")
+    r.add_argument("--split", default=None, help="use the rows of this split (default: all; a study: train)")
+    r.add_argument("--keep-steer", nargs="+", default=None, metavar="ID",
+                   help="keep only these steering ids ('none' = unsteered; id@coef = one dose); commas allowed")
+    r.add_argument("--columns", nargs="+", default=None, metavar="VALUE", help="value columns to use (commas allowed)")
+    r.add_argument("--standardize", action="store_const", const=True, default=None,
+                   help="z-score the value columns first")
+    b = p.add_argument_group("bootstrap and reading")
+    b.add_argument("--bootstrap", type=int, default=None, metavar="N", help="resamples (default 100; 0 = none)")
+    b.add_argument("--bootstrap-scheme", default=None, choices=SCHEMES,
+                   help="subsample (default: half the roles without replacement), resample, or resample-duplicates "
+                        "(with replacement, duplicated rows counted: earlier results only)")
+    b.add_argument("--bootstrap-fraction", type=float, default=None, help="share of roles per subsample (default 0.5)")
+    b.add_argument("--threshold", type=float, default=None, help="consensus threshold on adjacency frequency (0.5)")
+    b.add_argument("--orientation-threshold", type=_threshold_or_none, default=None, metavar="F|none",
+                   help="share of the resamples with the pair adjacent that must orient an edge for its arrowhead "
+                        "to be drawn (default 0.8; none = draw every point-graph arrowhead)")
+    b.add_argument("--policy", default=None, choices=sorted(POLICIES),
+                   help=f"how non-directed edges are read for descendant sets (default: {DEFAULT_POLICY})")
+    b.add_argument("--seed", type=int, default=None, help="bootstrap seed (default 0)")
+    b.add_argument("--jobs", type=int, default=None, help="bootstrap worker processes (default: all cores)")
+    b.add_argument("--reference", action="append", default=[], metavar="REF",
                    help="reference graph FILE or FILE:NAME (e.g. value_graph_gemma.json:human1); repeatable")
-    p.add_argument("--title", default=None, help="title of the drawing")
+    b.add_argument("--title", default=None, help="title of the drawing")
     return p
 
 
-def _split_list(items: list[str] | None) -> list[str] | None:
-    if items is None:
-        return None
-    out: list[str] = []
-    for it in items:
-        out += [s.strip() for s in it.split(",") if s.strip()]
-    return out
+def _background(path: str) -> dict[str, Any]:
+    bpath = Path(path)
+    if not bpath.is_file():
+        raise UserError("--background", f"{bpath} does not exist", "give a JSON file")
+    try:
+        return json.loads(bpath.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError("--background", f"{bpath} is not valid JSON ({exc})", "fix the file") from None
 
 
-def _descendants_json(graph: ValueGraph, policy: str) -> dict[str, Any]:
-    ds = graph.descendant_sets(policy=policy)
-    order = {n: i for i, n in enumerate(graph.nodes)}
-    return {"policy": policy, "policy_meaning": POLICIES[policy],
-            "descendants": {n: sorted(ds[n], key=order.__getitem__) for n in graph.nodes}}
+def settings_from_args(args: argparse.Namespace, base: GraphStageSettings | None) -> GraphStageSettings:
+    """The stage settings: ``base`` (the study's, or the defaults) changed by the flags given."""
+    changes = given(args, _SETTINGS)
+    for key in ("keep_steer", "columns"):
+        if key in changes:
+            changes[key] = split_list(changes[key])
+    if changes.get("orientation_threshold") == "none":
+        changes["orientation_threshold"] = None
+    if args.background is not None:
+        changes["background"] = _background(args.background)
+    return GraphStageSettings.from_dict(changes, base)
+
+
+def _report(run: GraphRun, out: Path) -> None:
+    r = run.result
+    print(f"{run.graph!r}; fit {run.fit.elapsed_s:.2f} s"
+          + (f"; bootstrap {run.bootstrap.n_ok}/{run.bootstrap.n_boot} in {run.bootstrap.elapsed_s:.1f} s"
+             if run.bootstrap is not None else ""))
+    size = r.sample_size or {}
+    if size.get("n") is not None:
+        print(f"sample size: {size['mode']}, n = {size['n']:.1f} of {r.n_rows} rows")
+    rows_n, eff_n = r.n_edges_at("rows"), r.n_edges_at("effective")
+    if rows_n is not None and eff_n is not None:
+        eff = (r.edges_by_sample_size.get("effective") or {}).get("n")
+        print(f"value edges: {r.n_edges} ({rows_n} with every row counted, {eff_n} at the effective n = {eff:.1f})")
+    if r.targets:
+        print("JCI targets: " + "; ".join(f"{k} -> {', '.join(v) or 'none'}" for k, v in r.targets.items()))
+    if r.bootstrap and r.bootstrap.get("n_orientations_stable") is not None:
+        b = r.bootstrap
+        print(f"orientation stable (>= {b['orientation_threshold']:.0%} of the resamples with the pair adjacent): "
+              f"{b['n_orientations_stable']} of {b['n_oriented_edges']} oriented edges")
+    print(f"wrote {len(run.files)} files to {out}")
 
 
 def main(argv: list[str]) -> int:
     """Entry point: returns 0 on success; bad input raises :class:`UserError` (exit 2 via the CLI)."""
-    args = build_parser().parse_args(argv)
-    # ---------------------------------------------------------------- validate everything first
+    parser = build_parser()
+    args = parser.parse_args(argv)
     out = check_output_dir(args.out, "--out")
-    if not (0.0 < args.alpha < 1.0):
-        raise UserError("--alpha", f"{args.alpha} is not in (0, 1)", "use e.g. 0.05")
-    if args.bootstrap < 0:
-        raise UserError("--bootstrap", f"{args.bootstrap} resamples", "use 0 (none) or a positive number")
-    if not (0.0 < args.threshold <= 1.0):
-        raise UserError("--threshold", f"{args.threshold} is not in (0, 1]", "use e.g. 0.5")
     if args.jobs is not None and args.jobs < 1:
         raise UserError("--jobs", f"{args.jobs}", "use a positive number of processes")
-    vm = read_value_matrix(args.input, keep_steering=_split_list(args.keep_steer),
-                           columns=_split_list(args.columns), field="INPUT")
-    background = None
-    if args.background:
-        bpath = Path(args.background)
-        if not bpath.is_file():
-            raise UserError("--background", f"{bpath} does not exist", "give a JSON file")
-        try:
-            background = Background.from_dict(json.loads(bpath.read_text(encoding="utf-8")), "--background")
-        except json.JSONDecodeError as exc:
-            raise UserError("--background", f"{bpath} is not valid JSON ({exc})", "fix the file") from None
-        known = list(vm.values)
-        if args.exogenous_knobs:
-            known += list(_knob_columns(vm, args.exogenous_knobs).columns)
-        background.to_causallearn(known)
-    refs = {spec: load_reference(spec, nodes=vm.values) for spec in args.reference}
-    if args.policy == "study":
-        for spec, r in refs.items():
-            r.descendant_sets(policy="study")  # refuses marks the study policy does not define
-
-    # ---------------------------------------------------------------- compute (nothing written yet)
-    kw: dict[str, Any] = dict(algo=args.algo, alpha=args.alpha, indep_test=args.indep_test,
-                              exogenous_knobs=args.exogenous_knobs, standardize=args.standardize,
-                              max_depth=args.max_depth)
-    if background is not None:
-        kw["background"] = background
-    t0 = time.perf_counter()
-    graph = discover(vm, **kw)
-    t_fit = time.perf_counter() - t0
-    graph.meta.update({"input": str(args.input), "n_values": len(vm.values),
-                       "keep_steer": _split_list(args.keep_steer)})
-    if args.policy == "study":
-        graph.descendant_sets(policy="study")  # raises before writing if the graph has PAG marks
-    files: dict[str, bytes] = {}
-    boot = None
-    t_boot = 0.0
-    if args.bootstrap:
-        boot = bootstrap(vm, n_boot=args.bootstrap, seed=args.seed, n_jobs=args.jobs, unit=args.unit, **kw)
-        t_boot = boot.elapsed_s
-        graph = boot.annotate(graph)
-        consensus = boot.consensus(args.threshold)
-        files["bootstrap.csv"] = boot.table().to_csv(index=False, float_format="%.4f").encode()
-        files["bootstrap.json"] = (json.dumps(json_safe(boot.to_json()), indent=2, sort_keys=True) + "\n").encode()
-        files["consensus.json"] = to_json_text(consensus).encode()
-
-    files[GRAPH_FILE] = to_json_text(graph).encode()
-    files["graph.graphml"] = to_graphml_text(graph).encode()
-    files["graph.dot"] = to_dot_text(graph).encode()
-    counts = graph.count_by_kind()
-    title = args.title or (f"{args.algo.upper()} ({args.indep_test}, alpha={args.alpha:g}) on {Path(args.input).name}: "
-                           f"{graph.n_edges} edges" + (f", width = bootstrap freq (n={args.bootstrap})" if boot else ""))
-    files["graph.png"] = render_png(graph, title=title)
-    files["descendants.json"] = (json.dumps(_descendants_json(graph, args.policy), indent=2) + "\n").encode()
-    if args.policy == "study":
-        sd = graph.study_digraph()
-        files["study_edges.json"] = (json.dumps({"policy": "study", "n_edges": sd.number_of_edges(),
-                                                 "edges": [[u, v] for u, v in sd.edges()]}, indent=2) + "\n").encode()
-    metrics: dict[str, Any] = {}
-    for spec, ref in refs.items():
-        m = compare_graphs(graph, ref, policy=args.policy)
-        d_l, d_r = graph.descendant_sets(policy=args.policy), ref.descendant_sets(policy=args.policy)
-        m["descendant_sets_equal"] = d_l == d_r
-        m["descendant_sets_equal_count"] = sum(d_l[n] == d_r[n] for n in graph.nodes)
-        if args.policy == "study":
-            sd_l = set(graph.study_digraph().edges())
-            sd_r = set(ref.study_digraph().edges())
-            m["study_edges_equal"] = sd_l == sd_r
-            m["study_edges"] = {"learned": len(sd_l), "reference": len(sd_r), "shared": len(sd_l & sd_r)}
-        metrics[spec] = m
-    if metrics:
-        files["metrics.json"] = (json.dumps(json_safe(metrics), indent=2, sort_keys=True) + "\n").encode()
-    run = {"command": "graph", "argv": list(argv), "input": str(args.input), "n_rows": vm.n_rows,
-           "values": vm.values, "seed": args.seed, "policy": args.policy, "counts": counts, "graph_meta": graph.meta}
-    run["versions"] = package_versions(GRAPH_PACKAGES, python=False)
-
-    # ---------------------------------------------------------------- write
-    files["run.json"] = (json.dumps(json_safe(run), indent=2, sort_keys=True, default=str) + "\n").encode()
-    files["edges.txt"] = "".join(f"{e}\n" for e in graph.edges()).encode()
-    atomic_write_files(out, files, "--out")  # all or nothing (disk full -> one-line error, folder unchanged)
-    print(f"{graph!r}; fit {t_fit:.2f} s" + (f"; bootstrap {args.bootstrap} in {t_boot:.1f} s" if boot else ""))
-    for spec, m in metrics.items():
-        print(f"vs {spec}: SHD {m['shd']} (naive {m['shd_naive']}), adjacency F1 {m['adjacency_f1']:.3f}, "
-              f"descendant sets equal: {m['descendant_sets_equal']}")
-    print(f"wrote {len(files)} files to {out}")
+    study = open_study(args, "input")
+    if study is None and args.input is None:
+        raise UserError("INPUT", "no value matrix given", "give a matrix.csv / sweep folder, or --study RUN_DIR")
+    settings = with_flags(lambda: settings_from_args(args, study.settings.graph if study else None), parser, "graph")
+    vm = study.matrix() if study is not None else read_value_matrix(args.input, check=False, field="INPUT")
+    values = settings.columns or vm.values
+    refs = {spec: load_reference(spec, nodes=list(values)) for spec in args.reference}
+    jobs = args.jobs if args.jobs is not None else (study.settings.graph_jobs if study is not None else None)
+    run = with_flags(lambda: run_graph(vm, settings, out, jobs=jobs, references=refs, title=args.title),
+                     parser, "graph")
+    _report(run, out)
     return 0
 
 

@@ -19,6 +19,7 @@ from lm_eval_values.analysis.plan import (KINDS, Target, cell_means, center_cand
 from lm_eval_values.analysis.plan_verify import observed_table, verify_config
 from lm_eval_values.analysis.side_effects import CENTERINGS, descendant_sets
 from lm_eval_values.causal.reference import load_reference
+from lm_eval_values.causal.stage_settings import DEFAULT_POLICY
 from lm_eval_values.core.atomic import atomic_write_files, check_output_dir
 from lm_eval_values.core.errors import ArgumentParser, UserError
 from lm_eval_values.matrix.reading import read_value_matrix
@@ -34,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "target value minus side effects the causal graph does not explain.")
     p.add_argument("--target", required=True, help='"<Value>:+" or "<Value>:-"')
     p.add_argument("--graph", required=True, help="graph: node-link JSON from `graph`, or an edge list FILE[:NAME]")
-    p.add_argument("--policy", default="study", choices=("study", "possible", "directed"),
-                   help="how non-directed edges are read for descendants (default: study)")
+    p.add_argument("--policy", default=DEFAULT_POLICY, choices=("study", "possible", "directed"),
+                   help=f"how non-directed edges are read for descendants (default: {DEFAULT_POLICY})")
     p.add_argument("--candidates", required=True, help="roles | features | vectors")
     p.add_argument("--matrix", required=True, help="value matrix: sweep folder, matrix.csv or study-format CSV")
     p.add_argument("--split", default=None,

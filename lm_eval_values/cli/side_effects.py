@@ -1,152 +1,152 @@
 """``lm-eval-values side-effects``: expected vs unexpected co-changes (the study's metric) and the held-out
-side-effect prediction (:mod:`lm_eval_values.analysis.side_effects`, :mod:`lm_eval_values.analysis.heldout`).
+side-effect prediction (:mod:`lm_eval_values.analysis.side_effects_stage`).
+
+Rows come from one matrix split by its ``split`` column (``--matrix``: training rows of
+``--train-split``, held-out rows of ``--heldout-split``, as in a study) or from two matrices
+(``--train`` and ``--heldout``). Each dose of a steering setting is its own intervention
+(``prompt:Power@1``). ``--study RUN_DIR`` reruns a study's stage (its matrix, its learned and
+human graphs, its settings) and writes the same files as ``RUN/<model>/side_effects/``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
 
-from lm_eval_values.analysis.heldout import heldout_evaluation
-from lm_eval_values.analysis.side_effects import (CENTERINGS, center_changes, cochange_frequencies, descendant_sets,
-                                                  role_changes, steering_changes, study_side_effects)
+from lm_eval_values.analysis.side_effects import CENTERINGS
+from lm_eval_values.analysis.side_effects_stage import (POLICIES, SideEffectInputs, SideEffectsSettings,
+                                                        run_side_effects)
 from lm_eval_values.causal.reference import load_reference
-from lm_eval_values.core.atomic import atomic_write_bytes
+from lm_eval_values.causal.stage_settings import DEFAULT_POLICY
+from lm_eval_values.cli.stage_options import add_study_options, given, open_study, split_list, with_flags
+from lm_eval_values.core.atomic import check_output_dir
 from lm_eval_values.core.conditions import META_COLUMNS
 from lm_eval_values.core.errors import ArgumentParser, UserError
-from lm_eval_values.matrix.reading import read_value_matrix
-from lm_eval_values.matrix.value_matrix import frame_to_value_matrix
+from lm_eval_values.matrix.reading import read_csv_table, read_value_matrix
+from lm_eval_values.report.summary import fmt_number
+from lm_eval_values.study.analyses import LEARNED_GRAPH, study_graphs
+
+_SETTINGS = {"policy": "policy", "fdr": "fdr", "n_random": "n_random", "seed": "seed", "tol": "tol",
+             "centering": "centering", "keep_steer": "keep_steer", "metric_role": "metric_role",
+             "baseline_role": "baseline_role", "heldout_split": "heldout_split", "train_split": "train_split"}
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(prog="lm-eval-values side-effects",
-                       description="Expected vs unexpected co-changes (the study's metric) and the "
-                                   "held-out side-effect prediction.")
-    p.add_argument("--graph", required=True, help="graph: node-link JSON from `graph`, or an edge list FILE[:NAME]")
-    p.add_argument("--policy", default="study", choices=("study", "possible", "directed"),
-                   help="how non-directed edges are read for descendants (default: study)")
-    p.add_argument("--changes", default=None,
-                   help="change matrix CSV (columns = values), or a value matrix (sweep/study CSV) with --mode")
-    p.add_argument("--mode", choices=("role", "steering"), default=None,
-                   help="build changes from a value matrix: role = each role minus --baseline-role; "
-                        "steering = --role under each setting minus --role unsteered")
-    p.add_argument("--baseline-role", default=None, help="baseline role for --mode role (default: first named role)")
-    p.add_argument("--role", default=None, help="role for --mode steering")
-    p.add_argument("--keep-steer", nargs="+", default=None, help="steering ids for --mode steering (commas allowed)")
-    p.add_argument("--tol", type=float, default=0.0,
-                   help="a change counts when |D| > tol (study: 0); held out: also |mean paired change| > tol")
-    p.add_argument("--centering", choices=CENTERINGS, default="none",
-                   help="median / mrat: every change vector minus its median / mean over the values "
-                        "(value-specific changes only)")
-    p.add_argument("--heldout", default=None, help="held-out value matrix (e.g. test roles) for the prediction test")
-    p.add_argument("--train", default=None, help="training value matrix (targets, correlation baseline)")
-    p.add_argument("--reference", action="append", default=[], help="extra graph FILE[:NAME] to evaluate; repeatable")
-    p.add_argument("--steer", nargs="+", default=None, help="held-out steering ids to evaluate (default: all shared)")
-    p.add_argument("--fdr", type=float, default=0.05)
-    p.add_argument("--n-random", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
+def build_parser() -> argparse.ArgumentParser:
+    """The ``side-effects`` argument parser."""
+    p = ArgumentParser(prog="lm-eval-values side-effects", description=__doc__.split("\n\n")[0],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True)
+    add_study_options(p, "side_effects")
+    p.add_argument("--graph", default=None,
+                   help="learned graph: graph.json from `graph`, or an edge list FILE[:NAME] (a study: its graph)")
+    p.add_argument("--reference", action="append", default=[], help="extra graph FILE[:NAME] to evaluate; repeatable")
+    p.add_argument("--matrix", default=None, help="one value matrix whose split column gives training and held-out rows")
+    p.add_argument("--train", default=None, help="training value matrix (targets, correlation baseline)")
+    p.add_argument("--heldout", default=None, help="held-out value matrix (e.g. test roles)")
+    p.add_argument("--changes", default=None, help="a change matrix CSV (rows = interventions, columns = values)")
+    p.add_argument("--train-split", default=None, help="--matrix: split of the training rows (default train)")
+    p.add_argument("--heldout-split", default=None, help="--matrix: split of the held-out rows (default test)")
+    p.add_argument("--keep-steer", "--steer", dest="keep_steer", nargs="+", default=None, metavar="ID",
+                   help="steering ids evaluated (id@coef = one dose; default: every steered setting in both parts)")
+    p.add_argument("--metric-role", "--role", dest="metric_role", default=None,
+                   help="role whose steering changes feed the study's metric (default: the no-role condition)")
+    p.add_argument("--baseline-role", default=None, help="baseline of the role-prompting changes (default: first role)")
+    p.add_argument("--policy", default=None, choices=POLICIES,
+                   help=f"how non-directed edges are read for descendants (default: {DEFAULT_POLICY})")
+    p.add_argument("--tol", type=float, default=None,
+                   help="a change counts when |D| > tol (study: 0); held out: also |mean paired change| > tol")
+    p.add_argument("--centering", choices=CENTERINGS, default=None,
+                   help="median / mrat: every change vector minus its median / mean over the values "
+                        "(value-specific changes only; default none)")
+    p.add_argument("--fdr", type=float, default=None, help="FDR level of the held-out changes (default 0.05)")
+    p.add_argument("--n-random", type=int, default=None, help="degree-preserving random graphs (default 100)")
+    p.add_argument("--seed", type=int, default=None, help="random-graph seed (default 0)")
     return p
 
 
-def _split(items: list[str] | None) -> list[str] | None:
-    if items is None:
-        return None
-    return [s.strip() for it in items for s in it.split(",") if s.strip()]
-
-
-def _load_graph(spec: str, values: Sequence[str] | None, flag: str = "--graph") -> Any:
+def _load_graph(spec: str, values: Sequence[str], flag: str) -> Any:
     try:
-        return load_reference(spec, nodes=list(values) if values is not None else None)
+        return load_reference(spec, nodes=list(values))
     except UserError as exc:  # name the flag the user gave, not the loader's generic field
         if exc.field != "reference":
             raise
         raise UserError(flag, exc.problem, exc.fix) from None
 
 
-def _read_changes(args: argparse.Namespace) -> pd.DataFrame:
-    path = Path(args.changes)
-    if not path.is_file():
-        raise UserError("--changes", f"{path} does not exist", "give a change-matrix CSV or a value matrix")
-    try:
-        df = pd.read_csv(path)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
-        raise UserError("--changes", f"{path} is not a readable CSV ({str(exc).splitlines()[0]})", "fix it") from None
-    is_matrix = set(META_COLUMNS) <= set(df.columns) or {"steer_dim", "player_name"} <= set(df.columns)
-    if not is_matrix:
-        if args.mode:
-            raise UserError("--mode", f"{path} is a change matrix, not a value matrix", "drop --mode")
-        num = df.select_dtypes("number")
-        if num.shape[1] < 2:
-            raise UserError("--changes", f"{path} has fewer than two numeric value columns", "give a change matrix")
-        return num.astype(float)
-    vm = frame_to_value_matrix(df, str(path), field="--changes")
-    if args.mode == "role":
-        return role_changes(vm, args.baseline_role)
-    if args.mode == "steering":
-        if not args.role:
-            raise UserError("--role", "--mode steering needs --role", 'e.g. --role "Mary Holt"')
-        return steering_changes(vm, args.role, _split(args.keep_steer))
-    raise UserError("--mode", f"{path} is a value matrix", "say how to build changes: --mode role or --mode steering")
+def _read_changes(path: str) -> pd.DataFrame:
+    df = read_csv_table(Path(path), "--changes") if Path(path).is_file() else None
+    if df is None:
+        raise UserError("--changes", f"{path} does not exist", "give a change-matrix CSV")
+    if set(META_COLUMNS) <= set(df.columns) or {"steer_dim", "player_name"} <= set(df.columns):
+        raise UserError("--changes", f"{path} is a value matrix, not a change matrix",
+                        "give it as --matrix, or as --train / --heldout")
+    num = df.select_dtypes("number")
+    if num.shape[1] < 2:
+        raise UserError("--changes", f"{path} has fewer than two numeric value columns", "give a change matrix")
+    return num.astype(float)
+
+
+def _inputs(args: argparse.Namespace, settings: SideEffectsSettings) -> SideEffectInputs | None:
+    if args.matrix is not None:
+        if args.train or args.heldout:
+            raise UserError("--matrix", "one matrix with a split column, or --train and --heldout, not both",
+                            "drop --matrix or --train/--heldout")
+        return SideEffectInputs.from_matrix(read_value_matrix(args.matrix, field="--matrix", check=False), settings)
+    if (args.train is None) != (args.heldout is None):
+        raise UserError("--heldout", "--heldout and --train go together", "give both, or one --matrix")
+    if args.train is None:
+        return None
+    return SideEffectInputs.from_pair(read_value_matrix(args.train, field="--train", check=False),
+                                      read_value_matrix(args.heldout, field="--heldout", check=False))
 
 
 def main(argv: list[str]) -> int:
-    """``lm-eval-values side-effects``: writes side_effects.json / cochange.csv and/or heldout.json / heldout_auroc.csv."""
-    args = _build_parser().parse_args(argv)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UserError("--out", f"{out} exists and is not a folder", "give a folder path")
-    if args.changes is None and args.heldout is None:
-        raise UserError("--changes", "nothing to do", "give --changes and/or --heldout with --train")
-    if (args.heldout is None) != (args.train is None):
-        raise UserError("--heldout", "--heldout and --train go together", "give both")
-    if not (0 < args.fdr < 1):
-        raise UserError("--fdr", f"{args.fdr} is not in (0, 1)", "use e.g. 0.05")
-    if args.n_random < 0:
-        raise UserError("--n-random", f"{args.n_random}", "use 0 or more")
-    if not (args.tol >= 0) or not math.isfinite(args.tol):
-        raise UserError("--tol", f"{args.tol} is not a number >= 0", "e.g. 0 (the study) or 0.05")
-    changes = center_changes(_read_changes(args), args.centering) if args.changes else None
-    train = heldout = None
-    if args.heldout:
-        train = read_value_matrix(args.train, field="--train", check=False)
-        heldout = read_value_matrix(args.heldout, field="--heldout", check=False)
-    values = list(changes.columns) if changes is not None else list(heldout.values)  # type: ignore[union-attr]
-    graph = _load_graph(args.graph, values)
-    refs = {spec: _load_graph(spec, values, "--reference") for spec in args.reference}
-    files: dict[str, bytes] = {}
-    summary: dict[str, Any] = {"graph": args.graph, "policy": args.policy}
-    if changes is not None:
-        res = study_side_effects(changes, descendant_sets(graph, values, args.policy), args.tol)
-        payload = {"graph": args.graph, "policy": args.policy, "changes": args.changes, "mode": args.mode,
-                   "tol": args.tol, "centering": args.centering, **res.to_json()}
-        for spec, g in refs.items():
-            payload.setdefault("references", {})[spec] = study_side_effects(
-                changes, descendant_sets(g, values, args.policy), args.tol).to_json()
-        files["side_effects.json"] = (json.dumps(payload, indent=2) + "\n").encode()
-        files["cochange.csv"] = cochange_frequencies(changes, args.tol).to_csv(float_format="%.4f").encode()
-        summary["study_metric"] = {"expected": res.expected, "unexpected": res.unexpected}
-        print(f"study metric ({res.n_rows} rows): Expected {res.expected:.2f} / Unexpected {res.unexpected:.2f}")
-    if heldout is not None and train is not None:
-        ho = heldout_evaluation(graph.to_digraph(args.policy), train, heldout,
-                                reference={spec: g.to_digraph(args.policy) for spec, g in refs.items()},
-                                q=args.fdr, n_random=args.n_random, seed=args.seed,
-                                steering_ids=_split(args.steer), centering=args.centering, tol=args.tol)
-        files["heldout.json"] = (json.dumps(ho.to_json(), indent=2) + "\n").encode()
-        files["heldout_auroc.csv"] = ho.table.to_csv(index=False, float_format="%.4f").encode()
-        files["heldout_pairs.csv"] = ho.per_condition.to_csv(index=False, float_format="%.4f").encode()
-        files["heldout_pvalues.csv"] = ho.pvalues.to_csv(float_format="%.6g").encode()
-        print(ho.table[["predictor", "precision", "recall", "auroc"]].to_string(index=False, float_format="%.3f"))
-    out.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        atomic_write_bytes(out / name, data)
-    print(f"wrote {len(files)} files to {out}")
+    """``lm-eval-values side-effects``: writes result.json, study_metric.json and the held-out files."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = check_output_dir(args.out, "--out")
+    study = open_study(args)
+    if study is not None and (args.matrix or args.train or args.heldout):
+        raise UserError("--study", "reads the study's matrix", "drop --matrix / --train / --heldout")
+    changes = given(args, _SETTINGS)
+    if "keep_steer" in changes:
+        changes["keep_steer"] = split_list(changes["keep_steer"])
+    settings = with_flags(lambda: SideEffectsSettings.from_dict(changes, study.settings.side_effects
+                                                                if study else None), parser, "side_effects")
+    given_changes = _read_changes(args.changes) if args.changes else None
+    if study is not None:
+        inputs: SideEffectInputs | None = SideEffectInputs.from_matrix(study.matrix(), settings)
+    else:
+        inputs = _inputs(args, settings)
+    if inputs is None and given_changes is None:
+        raise UserError("--matrix", "nothing to do", "give --matrix, --train with --heldout, --changes, or --study")
+    values = (inputs.heldout if inputs.heldout.n_rows else inputs.train).values if inputs is not None \
+        else list(given_changes.columns)  # type: ignore[union-attr]
+    if args.graph is not None:
+        graphs = {LEARNED_GRAPH: _load_graph(args.graph, values, "--graph")}
+    elif study is not None:
+        graphs = study_graphs(study.model_dir, values)
+    else:
+        raise UserError("--graph", "no graph given", "give --graph graph.json (from `graph`) or --study RUN_DIR")
+    graphs.update({spec: _load_graph(spec, values, "--reference") for spec in args.reference})
+    run = with_flags(lambda: run_side_effects(inputs, graphs, settings, out, given_changes), parser, "side_effects")
+    for kind, entry in run.result.study_metric.items():
+        if "graphs" in entry:
+            first = next(iter(entry["graphs"].values()))
+            print(f"study metric, {kind} ({entry['n_rows']} rows, learned graph): Expected "
+                  f"{fmt_number(first['expected'])} / Unexpected {fmt_number(first['unexpected'])}")
+        else:
+            print(f"study metric, {kind}: skipped ({entry['skipped_reason']})")
+    if run.heldout is not None:
+        print(run.heldout.table[["predictor", "precision", "recall", "auroc"]].to_string(index=False,
+                                                                                       float_format="%.3f"))
+    elif run.result.heldout_skipped_reason:
+        print(f"held-out evaluation skipped: {run.result.heldout_skipped_reason}")
+    print(f"wrote {len(run.files)} files to {out}")
     return 0
 
 

@@ -18,9 +18,10 @@ def main(argv: list[str]) -> int:
     """``lm-eval-values study CONFIG [--out DIR] [--no-progress] [--redo STAGES]``."""
     parser = ArgumentParser(
         prog="lm-eval-values study",
-        description="Run the end-to-end value study of a config (role sweep x steering settings, causal graph with "
-                    "bootstrap, comparison with the human Schwartz structure, held-out side effects) and write "
-                    "report.html. Re-running resumes: finished stages and conditions are skipped.",
+        description="Run the end-to-end value study of a config (role sweep x steering settings, measurement "
+                    "reliability, causal graph with bootstrap, comparison with the human Schwartz structure, held-out "
+                    "side effects) and write report.html. Re-running resumes: finished stages and conditions are "
+                    "skipped.",
         epilog="The study config format (every key, with an example) is in docs/CONFIGS.md of the lm-eval-values "
                "sources; `lm-eval-values check CONFIG` checks a config offline in seconds.")
     parser.add_argument("config", metavar="CONFIG", help="study YAML, e.g. lm_eval_values/configs/study_smollm2.yaml")

@@ -44,7 +44,7 @@ def manifest_file(suffix: str = "") -> str:
 
 # ----------------------------------------------------------------------------- study folders
 #: the stages of a study, in run order; each writes ``RUN/<model>/<stage>/``
-STAGES: tuple[str, ...] = ("vectors", "sweep", "graph", "human", "side_effects")
+STAGES: tuple[str, ...] = ("vectors", "sweep", "reliability", "graph", "human", "side_effects")
 #: the run record of a study, and its ``format`` field
 STUDY_FILE = "study.json"
 STUDY_FORMAT = "lm-eval-values/study"
@@ -60,6 +60,11 @@ GRAPH_FILE = "graph.json"
 COMPARE_HUMAN_FILE = "compare_human.json"
 #: the human stage's PC graph of the human correlations
 HUMAN_GRAPH_FILE = "human_graph.json"
+#: an analysis stage's record (settings, rows used, counts, what was skipped), written by the stage function
+#: into the study's stage folder and into a command's ``--out`` folder alike
+RESULT_FILE = "result.json"
+#: the reliability stage's analysis (``lm-eval-values reliability --out``)
+RELIABILITY_FILE = "reliability.json"
 
 # ----------------------------------------------------------------------------- value tasks
 #: task-name suffix of each answer format of the ``values_*`` task families

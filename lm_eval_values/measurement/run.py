@@ -33,9 +33,10 @@ from lm_eval_values.measurement.reliability import (SIGNAL_RULE, GStudySettings,
 from lm_eval_values.measurement.table import NO_STEERING, read_items, role_label
 from lm_eval_values.core.atomic import atomic_write_json, check_output_dir
 from lm_eval_values.core.errors import UserError
+from lm_eval_values.core.files import RELIABILITY_FILE
+from lm_eval_values.results.reliability import RELIABILITY_FORMAT
 
-RELIABILITY_FILE = "reliability.json"
-FORMAT = "lm-eval-values/reliability"
+FORMAT = RELIABILITY_FORMAT
 UNITS = ("respondents are the unsteered role conditions (steering_id none), each role once: repeated conditions "
          "of a role (the no-role condition in both splits, several seeds) and the answer formats of an item (both "
          "option orders of a counterbalanced sweep) are averaged per item; steered rows are "
@@ -180,9 +181,12 @@ def analyse_items(items: pd.DataFrame, settings: ReliabilitySettings = Reliabili
 
 
 def run_reliability(source: str | Path | pd.DataFrame, settings: ReliabilitySettings = ReliabilitySettings(),
-                    out: str | Path | None = None) -> dict[str, Any]:
+                    out: str | Path | None = None, label: str | None = None) -> dict[str, Any]:
     """Analyse ``source`` (a sweep folder, an ``items.csv``, plain ``lm_eval --log_samples`` folders, or a
     checked item frame) and, when ``out`` is given, write ``out/reliability.json``. Returns the result.
+
+    ``label`` names the source in the file (default: the path given); the study and
+    ``reliability --study`` use ``<model id>/sweep`` so that both write the same bytes.
 
     Raises:
         UserError: unreadable or unsuitable input, or an unwritable ``out`` (checked before any work).
@@ -193,7 +197,7 @@ def run_reliability(source: str | Path | pd.DataFrame, settings: ReliabilitySett
         items, where = source, "items"
     else:
         items, where = read_items(source, settings.score_metric), str(source)
-    result = analyse_items(items, settings, where)
+    result = analyse_items(items, settings, where if label is None else label)
     if out is not None:
         atomic_write_json(Path(out) / RELIABILITY_FILE, result)
     return result

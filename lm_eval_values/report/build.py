@@ -21,10 +21,11 @@ from typing import Any
 
 from lm_eval_values.core.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.core.files import REPORT_FILE, STUDY_FILE, STUDY_FORMAT
+from lm_eval_values.core.files import REPORT_FILE
 from lm_eval_values.report.figures import plot_dose_response, plot_profile
 from lm_eval_values.report.html import PLANNED_FILES, render_html
-from lm_eval_values.report.summary import collect_model, json_clean, read_json_or_none, study_summary, target_effects
+from lm_eval_values.report.summary import collect_model, json_clean, study_summary, target_effects
+from lm_eval_values.results.study import read_study_record
 
 
 @dataclass
@@ -36,18 +37,19 @@ class ReportResult:
     data: dict[str, Any]
 
 
+def _as_dict(record: Any) -> Any:
+    return None if record is None else record.to_dict()
+
+
+def _raw(record: Any) -> Any:
+    return None if record is None else dict(record.raw)
+
+
 def build_report(run: str | Path) -> ReportResult:
     """Read the run folder, write figures, data files and ``report.html``; returns paths and summary."""
     run = Path(run)
-    study = read_json_or_none(run / STUDY_FILE)
-    if not isinstance(study, dict) or study.get("format") != STUDY_FORMAT:
-        raise UserError("RUN_DIR", f"{run} has no readable study.json", "give the folder a `study` run wrote")
-    models_cfg = (study.get("config") or {}).get("models") or []
-    models = []
-    for m in models_cfg:
-        mid = m.get("id")
-        label = (study.get("models") or {}).get(mid, {}).get("label") or m.get("label") or mid
-        models.append(collect_model(run, mid, label))
+    study = read_study_record(run, "RUN_DIR")
+    models = [collect_model(run, m.id, m.label) for m in study.models]
     if not models:
         raise UserError("RUN_DIR", f"{run}/study.json lists no models", "re-run the study")
     # compute everything before writing
@@ -66,11 +68,12 @@ def build_report(run: str | Path) -> ReportResult:
         files[f"data/{mid}_value_profile.csv"] = d["profile"].to_csv(index=False, float_format="%.6f").encode()
         files[f"data/{mid}_dose_response.csv"] = d["dose"].to_csv(index=False, float_format="%.6f").encode()
     summary = study_summary(models)
-    data = json_clean({"name": study.get("name"), "summary": summary, "models": [
+    data = json_clean({"name": study.name, "summary": summary, "models": [
         {"id": d["id"], "label": d["label"], "sweep": d.get("sweep"),
          "profile": d["profile"].to_dict(orient="records") if "profile" in d else None,
          "target_effects": target_effects(d["dose"]) if "dose" in d else None,
-         "graph": d.get("graph"), "human": d.get("human"), "side_effects": d.get("side_effects"),
+         "reliability": _raw(d.get("reliability")), "graph": _as_dict(d.get("graph")), "human": _raw(d.get("human")),
+         "side_effects": _as_dict(d.get("side_effects")),
          "timings": {k: v.get("elapsed_s") for k, v in d["stages"].items()}} for d in models]})
     PLANNED_FILES.clear()
     PLANNED_FILES.update(files)

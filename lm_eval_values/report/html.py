@@ -4,18 +4,20 @@ the same run folder.
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from lm_eval_values.causal.bootstrap import _marks_from_kind
 from lm_eval_values.causal.graph import ValueGraph
 from lm_eval_values.causal.metrics import compare_graphs
 from lm_eval_values.core.files import STAGES
-from lm_eval_values.report.summary import centering_note, fmt_number, fmt_p, observed_rule, target_effects
+from lm_eval_values.report.markup import PLANNED_FILES, esc as _e, exists as _exists, figure as _fig, link as _link
+from lm_eval_values.report.markup import table as _table
+from lm_eval_values.report.sections import graph_section, human_section, reliability_section, side_effects_section
+from lm_eval_values.report.summary import fmt_number, fmt_p, target_effects
+from lm_eval_values.results.study import StudyRecord
 
 
 CSS = """
@@ -34,40 +36,10 @@ nav a{margin-right:14px}.grid2{display:grid;grid-template-columns:1fr 1fr;gap:14
 """
 
 
-def _e(x: Any) -> str:
-    return html.escape(str(x))
-
-
-def _table(rows: list[dict[str, Any]], cols: list[tuple[str, str]], left: tuple[str, ...] = ()) -> str:
-    head = "".join(f"<th class='l'>{_e(t)}</th>" if k in left else f"<th>{_e(t)}</th>" for k, t in cols)
-    body = []
-    for r in rows:
-        cells = []
-        for k, _ in cols:
-            v = r.get(k)
-            if isinstance(v, float):
-                v = fmt_number(v, 3)
-            elif v is None:
-                v = "n/a"
-            cells.append(f"<td class='l'>{_e(v)}</td>" if k in left else f"<td>{_e(v)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
-
-
-def _fig(src: str, caption: str) -> str:
-    return f"<figure><img src='{_e(src)}' alt='{_e(caption[:80])}'><figcaption>{caption}</figcaption></figure>"
-
-
-#: files the report build in progress will write (relative paths): linked even before they exist on disk
-PLANNED_FILES: set[str] = set()
-
-
-def _exists(run: Path, rel: str) -> bool:
-    return rel in PLANNED_FILES or (run / rel).exists()
-
-
-def _link(run: Path, rel: str) -> str:
-    return f"<a href='{_e(rel)}'>{_e(rel)}</a>" if _exists(run, rel) else ""
+#: endpoint marks of an edge kind
+_MARKS = {"-->": ("tail", "arrow"), "<--": ("arrow", "tail"), "---": ("tail", "tail"), "<->": ("arrow", "arrow"),
+          "o->": ("circle", "arrow"), "<-o": ("arrow", "circle"), "o-o": ("circle", "circle"),
+          "--o": ("tail", "circle"), "o--": ("circle", "tail")}
 
 
 def model_section(run: Path, d: dict[str, Any], figs: dict[str, str]) -> str:
@@ -79,6 +51,7 @@ def model_section(run: Path, d: dict[str, Any], figs: dict[str, str]) -> str:
     out.append(f"<p class='sub'>Model args <code>{_e(json.dumps(sw['model_args']))}</code>; tasks "
                f"<code>{_e(', '.join(sw['tasks'] or []))}</code>; {sw['n_conditions']} conditions, "
                f"{sw['items_total']} item answers; steering settings: <code>{_e(', '.join(sw['steering_ids']))}</code>.</p>")
+    out.append(reliability_section(d))
     # 1 profile
     prof = d["profile"]
     out.append("<h3>1. Value profile</h3>")
@@ -89,72 +62,8 @@ def model_section(run: Path, d: dict[str, Any], figs: dict[str, str]) -> str:
     out.append(_table(prof.to_dict(orient="records"), [("value", "value"), ("mean", "mean"), ("ci_lo", "95% lo"),
                                                        ("ci_hi", "95% hi"), ("sd", "SD over roles"),
                                                        ("n_roles", "roles"), ("no_role", "no role")], ("value",)))
-    # 2 human
-    out.append("<h3>2. Structure compared with humans (Schwartz circumplex)</h3>")
-    h = d.get("human")
-    if h:
-        r, hr = h["rthor"]["model"], h["rthor"]["human"]
-        sim = h["similarity_to_human"]
-        boot = h.get("bootstrap") or {}
-        rows = [{"metric": "RTHOR correspondence index", "model": r["ci"], "humans": hr["ci"]},
-                {"metric": "permutation p-value", "model": fmt_p(r["p_value"]), "humans": fmt_p(hr["p_value"])},
-                {"metric": "rows (roles / respondents)", "model": h["n_rows"], "humans": 151},
-                {"metric": "r with human correlations (off-diagonal)", "model": sim.get("r_offdiag"), "humans": 1.0},
-                {"metric": "RMSE vs human correlations", "model": sim.get("rmse"), "humans": 0.0},
-                {"metric": "MDS Procrustes disparity to humans", "model": h["mds"]["model_to_human_disparity"],
-                 "humans": 0.0}]
-        for k, name in (("1", "neighbours"), ("5", "opposite")):
-            rows.append({"metric": f"mean correlation at circular distance {k} ({name})",
-                         "model": h["distance_curve"]["model"].get(k), "humans": h["distance_curve"]["human"].get(k)})
-        for kname, ho in h["higher_order"]["model"].items():
-            hh = h["higher_order"]["human"].get(kname, {})
-            rows.append({"metric": f"{kname.replace('_', ' ')}: mean r between poles",
-                         "model": ho.get("between") if isinstance(ho, dict) else None,
-                         "humans": hh.get("between") if isinstance(hh, dict) else None})
-        out.append(_table(rows, [("metric", "metric"), ("model", "model"), ("humans", "humans (PVQ-40, n = 151)")],
-                          ("metric",)))
-        if boot.get("ci"):
-            out.append(f"<p class='muted'>{100 * boot['level']:.0f}% bootstrap intervals over {boot['n_boot']} role "
-                       f"resamples: correspondence index [{fmt_number(boot['ci'][0])}, {fmt_number(boot['ci'][1])}], r with humans "
-                       f"[{fmt_number(boot['r_offdiag'][0])}, {fmt_number(boot['r_offdiag'][1])}].</p>")
-        for name, cap in (("correlations.png", "MRAT-centered value correlations: humans, model, difference."),
-                          ("distance_curve.png", "Mean correlation by distance on the Schwartz circle; humans fall "
-                                                 "monotonically from neighbours to opposites."),
-                          ("mds.png", "Metric MDS of the correlations, Procrustes-rotated onto the theoretical circle.")):
-            rel = f"{mid}/human/{name}"
-            if (run / rel).is_file():
-                out.append(_fig(rel, cap))
-        causal = h.get("causal", {})
-        if "comparison" in causal:
-            c = causal["comparison"]
-            out.append(f"<p>PC graphs from the uncentered correlations (Fisher-z, alpha {causal['alpha']}): model "
-                       f"{causal['model']['n_edges']} edges, humans {causal['human']['n_edges']} edges; adjacency F1 "
-                       f"{fmt_number(c.get('adjacency_f1'))}, SHD {c.get('shd', 'n/a')}.</p>")
-    else:
-        reason = d["stages"].get("human", {}).get("skipped_reason", "not run")
-        out.append(f"<p class='caveat'>Skipped: {_e(reason)}</p>")
-    # 3 graph
-    out.append("<h3>3. Causal value graph</h3>")
-    g = d.get("graph")
-    if g and "n_edges" in g:
-        s = g["settings"]
-        boot = g.get("bootstrap")
-        out.append(f"<p>{s['algo'].upper()} ({s['indep_test']}, alpha {s['alpha']}) on {g['n_rows']} "
-                   f"{_e(s['split'] or 'all')} rows ({g['n_roles']} role conditions x steering settings "
-                   f"<code>{_e(', '.join(g['steering_ids']))}</code>), pooled as in the study. "
-                   + (f"Edge width = fraction of the {boot['n_ok']} usable role-bootstrap resamples (of "
-                      f"{boot['n_boot']}; whole roles resampled; a resample is unusable when discovery fails on it, "
-                      f"e.g. a constant column) containing the adjacency." if boot else "No bootstrap.")
-                   + " Caveat: steered and unsteered rows are pooled, i.e. interventions are treated as "
-                     "observations, as in the study.</p>")
-        if (run / mid / "graph" / "graph.png").is_file():
-            out.append(_fig(f"{mid}/graph/graph.png", "Causal value graph (values on a circle in the matrix's order)."))
-        erows = sorted(g.get("edges", []), key=lambda e: -(e.get("freq") or 0))
-        out.append(_table(erows, [("u", "from"), ("kind", "edge"), ("v", "to"), ("freq", "bootstrap adjacency freq"),
-                                  ("orient_freq", "same orientation freq")], ("u", "kind", "v")))
-    else:
-        reason = (g or {}).get("skipped_reason", "not run")
-        out.append(f"<p class='caveat'>Skipped: {_e(reason)}</p>")
+    out.append(human_section(run, d))
+    out.append(graph_section(run, d))
     # 4 dose-response
     out.append("<h3>4. Steering dose-response</h3>")
     if f"{mid}_dose" in figs:
@@ -169,44 +78,11 @@ def model_section(run: Path, d: dict[str, Any], figs: dict[str, str]) -> str:
                           ("steering_id",)))
     else:
         out.append("<p class='muted'>No steered settings in this sweep.</p>")
-    # 5 side effects
-    out.append("<h3>5. Side effects: does the graph predict what else moves?</h3>")
-    se = d.get("side_effects") or {}
-    ho = se.get("heldout")
-    if ho:
-        p = ho["params"]
-        out.append(f"<p>Graph fitted on the training rows; for each held-out steering setting (each dose separately, "
-                   f"on {p['n_heldout_roles']} held-out role conditions) the target is the value the setting moved most "
-                   f"on the training roles; other values predicted to change are the target's descendants (score 1 / "
-                   f"path length). Observed change: Wilcoxon signed-rank across held-out roles, Benjamini-Hochberg "
-                   f"FDR {p['q']}{centering_note(p)}. {ho['n_significant']} of {ho['n_tests']} (setting, value) "
-                   f"changes {_e(observed_rule(p))}.</p>")
-        cols = [("predictor", "predictor"), ("n_pairs", "pairs"), ("n_observed", "observed changes"),
-                ("n_predicted", "predicted"), ("precision", "precision"), ("recall", "recall"), ("auroc", "AUROC")]
-        out.append(_table(ho["table"], cols, ("predictor",)))
-        out.append("<p class='muted'>AUROC is undefined (n/a) when no pair, or every pair, changed significantly.</p>")
-        if ho["n_significant"] == 0:
-            out.append(f"<p class='caveat'>No change was significant: with {p['n_heldout_roles']} held-out role "
-                       f"conditions the signed-rank test cannot reach the FDR threshold over {ho['n_tests']} tests. "
-                       "The held-out comparison needs more test roles (the study: 25).</p>")
-    elif se.get("heldout_skipped_reason"):
-        out.append(f"<p class='caveat'>Held-out evaluation skipped: {_e(se['heldout_skipped_reason'])}</p>")
-    sm = se.get("study_metric") or {}
-    srows = []
-    for kind, v in sm.items():
-        if "graphs" in v:
-            for gname, r in v["graphs"].items():
-                srows.append({"changes": kind, "graph": gname, "rows": v["n_rows"], "expected": r.get("expected"),
-                              "unexpected": r.get("unexpected")})
-    if srows:
-        out.append("<p>The study's in-sample metric (frequency with which other values change when a value changes; "
-                   "Expected = descendants in the graph, Unexpected = the rest; changes are any non-zero difference, "
-                   "as in the study):</p>")
-        out.append(_table(srows, [("changes", "changes"), ("graph", "graph"), ("rows", "rows"), ("expected", "Expected"),
-                                  ("unexpected", "Unexpected")], ("changes", "graph")))
+    out.append(side_effects_section(d))
     files = [x for x in (f"{mid}/sweep/matrix.csv", f"{mid}/sweep/items.csv", f"{mid}/sweep/manifest.json",
-                         f"data/{mid}_value_profile.csv", f"data/{mid}_dose_response.csv", f"{mid}/graph/graph.json",
-                         f"{mid}/graph/bootstrap.csv", f"{mid}/human/compare_human.json",
+                         f"data/{mid}_value_profile.csv", f"data/{mid}_dose_response.csv",
+                         f"{mid}/reliability/reliability.json", f"{mid}/graph/graph.json",
+                         f"{mid}/graph/bootstrap.csv", f"{mid}/graph/descendant_probabilities.csv", f"{mid}/human/compare_human.json",
                          f"{mid}/side_effects/heldout_auroc.csv", f"{mid}/side_effects/study_metric.json")
              if _exists(run, x)]
     out.append("<p class='muted'>Data: " + " &middot; ".join(_link(run, x) for x in files) + "</p>")
@@ -220,43 +96,41 @@ def comparison_section(models: list[dict[str, Any]]) -> str:
     for d in models:
         if "missing" in d:
             continue
-        h = d.get("human") or {}
-        g = d.get("graph") or {}
-        ho = ((d.get("side_effects") or {}).get("heldout") or {}).get("table", [])
-        learned = next((r for r in ho if r["predictor"] == "learned graph"), {})
+        h, g, se = d.get("human"), d.get("graph"), d.get("side_effects")
+        learned = se.heldout.predictor("learned graph") if se is not None and se.heldout is not None else {}
+        rel = d.get("reliability")
         rows.append({"model": d["label"], "conditions": d["sweep"]["n_conditions"],
-                     "ci": (h.get("rthor") or {}).get("model", {}).get("ci"),
-                     "p": fmt_p((h.get("rthor") or {}).get("model", {}).get("p_value")) if h else "n/a",
-                     "r": (h.get("similarity_to_human") or {}).get("r_offdiag"),
-                     "edges": g.get("n_edges"), "auroc": learned.get("auroc")})
+                     "signal": f"{rel.n_signal} of {len(rel.values)}" if rel is not None else "n/a",
+                     "ci": h.rthor_model.get("ci") if h is not None else None,
+                     "p": fmt_p(h.rthor_model.get("p_value")) if h is not None else "n/a",
+                     "r": h.similarity.get("r_offdiag") if h is not None else None,
+                     "edges": g.n_edges if g is not None else None,
+                     "edges_rows": g.n_edges_at("rows") if g is not None else None, "auroc": learned.get("auroc")})
     out = ["<h2 id='compare'>Models side by side</h2>",
-           _table(rows, [("model", "model"), ("conditions", "conditions"), ("ci", "correspondence index"),
-                         ("p", "p"), ("r", "r with humans"), ("edges", "graph edges"),
-                         ("auroc", "held-out AUROC (learned graph)")], ("model",))]
-    gs = []
-    for d in models:
-        gj = (d.get("graph") or {}).get("edges")
-        if gj is not None:
-            gs.append(d)
+           _table(rows, [("model", "model"), ("conditions", "conditions"), ("signal", "values with signal"),
+                         ("ci", "correspondence index"), ("p", "p"), ("r", "r with humans"),
+                         ("edges", "graph edges"), ("edges_rows", "edges, every row counted"),
+                         ("auroc", "held-out AUROC (learned graph)")], ("model", "signal"))]
+    gs = [d for d in models if d.get("graph") is not None and not d["graph"].skipped]
     if len(gs) >= 2:
         def vg(d: dict[str, Any]) -> ValueGraph:
-            g = ValueGraph(d["graph"]["values"])
-            for e in d["graph"]["edges"]:
-                g.add_edge(e["u"], e["v"], *_marks_from_kind(e["kind"]))
+            g = ValueGraph(d["graph"].values)
+            for e in d["graph"].edges:
+                g.add_edge(e.u, e.v, *_MARKS[e.kind])
             return g
 
         a, b = gs[0], gs[1]
-        if a["graph"]["values"] == b["graph"]["values"]:
+        if a["graph"].values == b["graph"].values:
             m = compare_graphs(vg(a), vg(b))
             out.append(f"<p>Graph of {_e(a['label'])} against {_e(b['label'])} as reference: SHD {m['shd']}, adjacency F1 "
                        f"{fmt_number(m['adjacency_f1'])}, skeleton Jaccard {fmt_number(m.get('skeleton_jaccard'))}.</p>")
     return "".join(out)
 
 
-def render_html(run: Path, study: dict[str, Any], models: list[dict[str, Any]], summary: list[str],
+def render_html(run: Path, study: StudyRecord, models: list[dict[str, Any]], summary: list[str],
                 figs: dict[str, str]) -> str:
     """The report page (deterministic for the same inputs)."""
-    title = study.get("name", "Value study")
+    title = study.name
     nav = " ".join(f"<a href='#{_e(d['id'])}'>{_e(d['label'])}</a>" for d in models)
     nav += " <a href='#compare'>comparison</a>" if len(models) > 1 else ""
     nav += " <a href='#methods'>methods &amp; provenance</a>"
@@ -279,7 +153,7 @@ def render_html(run: Path, study: dict[str, Any], models: list[dict[str, Any]], 
     return "\n".join(parts) + "\n"
 
 
-def methods_section(run: Path, study: dict[str, Any], models: list[dict[str, Any]]) -> str:
+def methods_section(run: Path, study: StudyRecord, models: list[dict[str, Any]]) -> str:
     out = ["<h2 id='methods'>Methods &amp; provenance</h2>"]
     rows = []
     for d in models:
@@ -291,19 +165,20 @@ def methods_section(run: Path, study: dict[str, Any], models: list[dict[str, Any
             if st == "sweep":
                 extra = (f"{info.get('n_run')} conditions computed, {info.get('n_skipped')} reused; "
                          f"{fmt_number(info.get('items_per_s'))} items/s; model load {fmt_number(info.get('load_s'), 1)} s")
-            elif st == "graph" and info.get("bootstrap"):
-                extra = f"bootstrap {info['bootstrap']['n_ok']}/{info['bootstrap']['n_boot']} in {info['bootstrap']['elapsed_s']} s"
+            elif st == "graph" and d.get("graph") is not None and d["graph"].bootstrap:
+                b = d["graph"].bootstrap
+                extra = f"bootstrap {b['n_ok']}/{b['n_boot']} {b['scheme']} role resamples"
             rows.append({"model": d["label"], "stage": st, "seconds": info.get("elapsed_s"), "notes": extra})
     out.append("<h3>Timings (seconds of the run that computed each stage)</h3>")
     out.append(_table(rows, [("model", "model"), ("stage", "stage"), ("seconds", "seconds"), ("notes", "notes")],
                       ("model", "stage", "notes")))
-    if study.get("run_s") is not None:
-        out.append(f"<p class='muted'>Last study invocation: {fmt_number(study['run_s'], 1)} s before the report (stages "
+    if study.run_s is not None:
+        out.append(f"<p class='muted'>Last study invocation: {fmt_number(study.run_s, 1)} s before the report (stages "
                    f"skipped on resume take no time).</p>")
-    vers = study.get("versions") or {}
+    vers = study.versions
     out.append("<h3>Versions</h3>" + _table([{"package": k, "version": v} for k, v in vers.items()],
                                             [("package", "package"), ("version", "version")], ("package", "version")))
-    cfg = yaml_dump(study.get("config") or {})
+    cfg = yaml_dump(dict(study.config))
     out.append(f"<h3>Config</h3><p>{_link(run, 'config.yaml')}</p><pre>{_e(cfg)}</pre>")
     out.append(f"<p class='muted'>All numbers of this page: {_link(run, 'data/report_data.json')}. "
                "Every number above is read from the files of this run folder by "

@@ -7,24 +7,25 @@ and the ``study`` command print.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from lm_eval_values.core.files import COMPARE_HUMAN_FILE, MANIFEST_FILE, MATRIX_FILE, STAGE_FILE, STAGES
+from lm_eval_values.core.files import MANIFEST_FILE, MATRIX_FILE, STAGES
 from lm_eval_values.matrix.reading import read_value_matrix
 from lm_eval_values.report.figures import dose_response, value_profile
+from lm_eval_values.results.graph import GraphResult, read_graph_result
+from lm_eval_values.results.human import read_compare_human, read_human_result
+from lm_eval_values.results.records import read_json_object, read_stage_record
+from lm_eval_values.results.reliability import read_reliability
+from lm_eval_values.results.side_effects import read_side_effects_result
 
 
 def read_json_or_none(p: Path) -> Any:
-    """The JSON in ``p``, or None when it is missing or unreadable."""
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
+    """The JSON object in ``p``, or None when it is missing or unreadable."""
+    return read_json_object(p)
 
 
 def json_clean(x: Any) -> Any:
@@ -45,9 +46,9 @@ def collect_model(run: Path, mid: str, label: str) -> dict[str, Any]:
     mdir = run / mid
     d: dict[str, Any] = {"id": mid, "label": label, "stages": {}}
     for st in STAGES:
-        info = read_json_or_none(mdir / st / STAGE_FILE)
-        if info is not None:
-            d["stages"][st] = info
+        rec = read_stage_record(mdir / st)
+        if rec is not None:
+            d["stages"][st] = dict(rec.raw)
     matrix = mdir / "sweep" / MATRIX_FILE
     if not matrix.is_file():
         d["missing"] = "no sweep matrix"
@@ -71,9 +72,11 @@ def collect_model(run: Path, mid: str, label: str) -> dict[str, Any]:
     d["sweep"]["items_per_condition"] = sorted(set(items))
     d["profile"] = value_profile(vm)
     d["dose"] = dose_response(vm)
-    d["graph"] = d["stages"].get("graph")
-    d["human"] = read_json_or_none(mdir / "human" / COMPARE_HUMAN_FILE)
-    d["side_effects"] = d["stages"].get("side_effects")
+    d["reliability"] = read_reliability(mdir / "reliability")
+    d["graph"] = read_graph_result(mdir / "graph")
+    d["human"] = read_compare_human(mdir / "human")
+    d["human_result"] = read_human_result(mdir / "human")
+    d["side_effects"] = read_side_effects_result(mdir / "side_effects")
     return d
 
 
@@ -131,6 +134,36 @@ def target_effects(dose: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def sample_size_text(g: GraphResult) -> str:
+    """How the graph's tests counted observations, in words."""
+    size = g.sample_size or {}
+    if size.get("mode") == "effective" and size.get("n") is not None:
+        return f"effective n = {size['n']:.0f} of {g.n_rows} rows (role clusters, per-pair design effect)"
+    if size.get("mode") == "rows":
+        return f"every one of the {g.n_rows} rows counted as independent"
+    return f"n = {fmt_number(size.get('n'), 0)} as given" if size.get("n") is not None else f"{g.n_rows} rows"
+
+
+def graph_sentence(lab: str, g: GraphResult) -> str:
+    """The summary line of a fitted graph: edges at both sample sizes, bootstrap and orientation stability."""
+    s = g.settings
+    jci = f", JCI {s.get('jci')} contexts" if s.get("jci") not in (None, "none") else ""
+    text = (f"{lab} causal graph ({str(s.get('algo', 'pc')).upper()} on {g.n_rows} {s.get('split') or 'all'} rows, "
+            f"{sample_size_text(g)}{jci}): {g.n_edges} edges among {len(g.values)} values")
+    rows_n, eff_n = g.n_edges_at("rows"), g.n_edges_at("effective")
+    if rows_n is not None and eff_n is not None:
+        eff = (g.edges_by_sample_size.get("effective") or {}).get("n")
+        text += f" ({rows_n} with every row counted, {eff_n} at the effective n = {fmt_number(eff, 0)})"
+    boot = g.bootstrap
+    if boot:
+        text += (f"; {boot['n_edges_above_threshold']} of them in >= {boot['threshold']:.0%} of the {boot['n_ok']} "
+                 f"{boot['scheme']} role resamples")
+        if boot.get("n_orientations_stable") is not None:
+            text += (f"; {boot['n_orientations_stable']} of {boot['n_oriented_edges']} orientations held in >= "
+                     f"{boot['orientation_threshold']:.0%} of the resamples with the pair adjacent")
+    return text + "."
+
+
 def model_summary(d: dict[str, Any]) -> list[str]:
     """Plain-language findings for one model (also printed by ``study``)."""
     lab = d["label"]
@@ -152,28 +185,26 @@ def model_summary(d: dict[str, Any]) -> list[str]:
         low = ", ".join(f"{r.value} {fmt_number(r.mean, sign=True)}" for r in p.tail(2).itertuples())
         lines.append(f"{lab} values most (unsteered, mean over {int(p['n_roles'].max())} roles): {top}; "
                      f"least: {low}.")
+    rel = d.get("reliability")
+    if rel is not None:
+        lines.append(f"{lab} measurement: {rel.summary_line()}.")
+    elif d["stages"].get("reliability", {}).get("skipped_reason"):
+        lines.append(f"{lab}: reliability analysis skipped ({d['stages']['reliability']['skipped_reason']}).")
     h = d.get("human")
-    if h:
-        r, hr = h["rthor"]["model"], h["rthor"]["human"]
-        sim = h["similarity_to_human"]
-        verdict = ("follows the human circular order of values significantly" if r["p_value"] is not None
-                   and r["p_value"] < 0.05 and r["ci"] > 0 else "shows no significant evidence of the human circular order")
-        lines.append(f"{lab} {verdict}: correspondence index {fmt_number(r['ci'])} (p {fmt_p(r['p_value'])}; humans "
-                     f"{fmt_number(hr['ci'])}), correlation with the human value-correlation matrix r = "
-                     f"{fmt_number(sim.get('r_offdiag'))} over {h['n_rows']} roles.")
-    elif d["stages"].get("human", {}).get("skipped_reason"):
-        lines.append(f"{lab}: human comparison skipped ({d['stages']['human']['skipped_reason']}).")
+    if h is not None:
+        r, hr = h.rthor_model, h.rthor_human
+        verdict = ("follows the human circular order of values significantly" if h.follows_circle
+                   else "shows no significant evidence of the human circular order")
+        lines.append(f"{lab} {verdict}: correspondence index {fmt_number(r.get('ci'))} (p {fmt_p(r.get('p_value'))}; "
+                     f"humans {fmt_number(hr.get('ci'))}), correlation with the human value-correlation matrix r = "
+                     f"{fmt_number(h.similarity.get('r_offdiag'))} over {h.n_rows} roles.")
+    elif d.get("human_result") is not None and d["human_result"].skipped_reason:
+        lines.append(f"{lab}: human comparison skipped ({d['human_result'].skipped_reason}).")
     g = d.get("graph")
-    if g and "n_edges" in g:
-        edges = g.get("edges", [])
-        stable = sum(1 for e in edges if (e.get("freq") or 0) >= 0.5)
-        boot = g.get("bootstrap")
-        bt = (f"; {stable} of them in >= 50% of the {boot['n_ok']} usable role-bootstrap resamples "
-              f"(of {boot['n_boot']})" if boot else "")
-        lines.append(f"{lab} causal graph ({g['settings']['algo'].upper()} on {g['n_rows']} {g['settings']['split'] or 'all'} "
-                     f"rows): {g['n_edges']} edges among {len(g['values'])} values{bt}.")
-    elif g and g.get("skipped_reason"):
-        lines.append(f"{lab}: causal graph skipped ({g['skipped_reason']}).")
+    if g is not None and not g.skipped:
+        lines.append(graph_sentence(lab, g))
+    elif g is not None:
+        lines.append(f"{lab}: causal graph skipped ({g.skipped_reason}).")
     te = target_effects(d["dose"])
     if te:
         parts = []
@@ -182,20 +213,17 @@ def model_summary(d: dict[str, Any]) -> list[str]:
             parts.append(f"{sid} " + ", ".join(f"{fmt_number(t['coefficient'], 2, True)}: {fmt_number(t['change'], 2, True)}" for t in xs))
         lines.append(f"{lab} steering, change of the targeted value (coefficient: mean change over roles): "
                      + "; ".join(parts) + ".")
-    se = d.get("side_effects") or {}
-    ho = se.get("heldout")
-    if ho:
-        tab = {r["predictor"]: r for r in ho["table"]}
-        learned = tab.get("learned graph", {})
-        rnd = next((r for k, r in tab.items() if k.startswith("degree-preserving")), {})
-        corr = next((r for k, r in tab.items() if k.startswith("correlation graph")), {})
-        human = tab.get("human PC graph", {})
-        lines.append(f"{lab} held-out side effects: {ho['n_significant']} of {ho['n_tests']} (setting, value) "
-                     f"changes {observed_rule(ho['params'])}; AUROC learned graph {fmt_number(learned.get('auroc'))}, "
+    se = d.get("side_effects")
+    ho = se.heldout if se is not None else None
+    if ho is not None:
+        learned, human = ho.predictor("learned graph"), ho.predictor("human PC graph")
+        rnd, corr = ho.predictor("degree-preserving"), ho.predictor("correlation graph")
+        lines.append(f"{lab} held-out side effects: {ho.n_significant} of {ho.n_tests} (setting, value) "
+                     f"changes {observed_rule(ho.params)}; AUROC learned graph {fmt_number(learned.get('auroc'))}, "
                      f"random graphs {fmt_number(rnd.get('auroc'))}, correlation graph {fmt_number(corr.get('auroc'))}, "
                      f"human graph {fmt_number(human.get('auroc'))}.")
-    elif se.get("heldout_skipped_reason"):
-        lines.append(f"{lab}: held-out side-effect evaluation skipped ({se['heldout_skipped_reason']}).")
+    elif se is not None and se.heldout_skipped_reason:
+        lines.append(f"{lab}: held-out side-effect evaluation skipped ({se.heldout_skipped_reason}).")
     return lines
 
 

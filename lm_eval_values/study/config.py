@@ -1,15 +1,16 @@
 """``lm-eval-values study CONFIG [--out DIR]``: the end-to-end value study, resumable, with a report.
 
-For every model of the config the study runs five stages, each into its own folder of the run
+For every model of the config the study runs six stages, each into its own folder of the run
 directory, then writes the report::
 
     RUN/study.json                  # resolved config, versions, stage status and timings
     RUN/<model>/vectors/            # 1. diff-of-means steering vectors (only if `vectors:` is set)
     RUN/<model>/sweep/              # 2. roles x steering settings on the value tasks (lm_eval_values.sweep.run):
                                     #    matrix.csv, items.csv, manifest.json, conditions/<id>/...
-    RUN/<model>/graph/              # 3. causal graph of the TRAIN rows with a role bootstrap (lm_eval_values.causal)
-    RUN/<model>/human/              # 4. comparison with the human Schwartz structure (lm_eval_values.analysis.circumplex)
-    RUN/<model>/side_effects/       # 5. the study's expected/unexpected metric and the held-out side-effect
+    RUN/<model>/reliability/        # 3. reliability.json: value signal or response bias? (lm_eval_values.measurement)
+    RUN/<model>/graph/              # 4. causal graph of the TRAIN rows with a role bootstrap (lm_eval_values.causal)
+    RUN/<model>/human/              # 5. comparison with the human Schwartz structure (lm_eval_values.analysis.circumplex)
+    RUN/<model>/side_effects/       # 6. the study's expected/unexpected metric and the held-out side-effect
                                     #    evaluation vs baselines (lm_eval_values.analysis.side_effects)
     RUN/report.html, RUN/figures/   # the report (lm_eval_values.report.build; `lm-eval-values report RUN` redraws it)
 
@@ -40,11 +41,18 @@ unknown keys raise :class:`~lm_eval_values.core.errors.UserError`::
       layer: null                      # null: the middle decoder layer
       coefficients: [-0.5, 0.5]
       positions: prompt
-    graph: {algo: pc, alpha: 0.05, indep_test: fisherz, bootstrap: 100, threshold: 0.5, policy: study,
-            split: train}
+    reliability: {scoring: raw}        # measurement validity first (lm_eval_values.measurement.run.ReliabilitySettings)
+    graph: {algo: pc, alpha: 0.05, sample_size: effective, jci: steering, bootstrap: 100,
+            bootstrap_scheme: subsample, threshold: 0.5, orientation_threshold: 0.8, policy: possible,
+            split: train}              # keys: lm_eval_values.causal.stage_settings; `sample_size: rows, jci: none,
+                                       # bootstrap_scheme: resample-duplicates` is the reference study's procedure
     human: {centering: mrat, permutations: 2000, bootstrap: 500, alpha: 0.05}
-    side_effects: {fdr: 0.05, n_random: 100, policy: study, heldout_split: test,
+    side_effects: {fdr: 0.05, n_random: 100, policy: possible, heldout_split: test,
                    centering: none, tol: 0}   # median|mrat, tol > 0: value-specific changes only (analysis/side_effects.py)
+
+Each analysis section takes the keys of its stage command's options; ``lm-eval-values graph|compare-human|
+side-effects|reliability --study RUN --model ID --out DIR`` reruns a stage from these settings and writes
+the same bytes as the stage folder (all but ``stage.json``, which holds the study's hash and timing).
 """
 
 from __future__ import annotations
@@ -57,18 +65,18 @@ from typing import Any
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.files import STUDY_FORMAT
 from lm_eval_values.core.yaml_io import read_yaml_file
-from lm_eval_values.study.settings import (VectorSpec, as_whole_number, check_keys, parse_graph_settings,
-                                           parse_human_settings, parse_side_effects_settings, parse_vectors,
-                                           study_mapping)
+from lm_eval_values.study.settings import (AnalysisSettings, VectorSpec, check_keys, parse_analysis_settings,
+                                           parse_vectors, study_mapping)
 from lm_eval_values.sweep.config import parse_config
 
 #: Analysis stages that ``--redo`` can force, and the version of each stage's method: bumped when the
 #: same inputs give different outputs (a finished stage of an older version is redone on resume).
-ANALYSIS_STAGE_VERSIONS = {"graph": 1, "human": 2, "side_effects": 2}
+ANALYSIS_STAGE_VERSIONS = {"reliability": 1, "graph": 2, "human": 3, "side_effects": 3}
 FORMAT = STUDY_FORMAT
 VERSION = 1
 
-_TOP_KEYS = {"name", "output_dir", "seed", "models", "sweep", "vectors", "graph", "human", "side_effects"}
+_TOP_KEYS = {"name", "output_dir", "seed", "models", "sweep", "vectors", "reliability", "graph", "human",
+             "side_effects"}
 _MODEL_KEYS = {"id", "label", "model", "model_args", "apply_chat_template", "fewshot_as_multiturn", "batch_size",
                "device", "steering", "format", "gen_kwargs", "num_fewshot", "task_metadata"}
 
@@ -91,9 +99,7 @@ class StudyConfig:
     seed: int
     models: list[ModelSpec]
     vectors: VectorSpec | None
-    graph: dict[str, Any]
-    human: dict[str, Any]
-    side_effects: dict[str, Any]
+    analysis: AnalysisSettings
     output_dir: Path | None
     raw: dict[str, Any] = field(default_factory=dict)
     source: str = ""
@@ -109,7 +115,7 @@ def parse_study_config(data: Any, base: Path, source: str = "") -> StudyConfig:
     name = d.get("name", "Value study")
     if not isinstance(name, str) or not name.strip():
         raise UserError("name", f"must be a non-empty string, got {name!r}", "e.g. name: SmolLM2 value study")
-    seed = as_whole_number(d.get("seed", 0), "seed")
+    analysis = parse_analysis_settings(d)
     shared = study_mapping(d.get("sweep"), "sweep")
     for k in ("model_args", "output_dir", "model"):
         if k in shared:
@@ -139,27 +145,25 @@ def parse_study_config(data: Any, base: Path, source: str = "") -> StudyConfig:
             raise UserError("vectors", "a sweep steering id clashes with the study's vec:<Value> ids", "rename it")
         label = m.get("label", mid)
         models.append(ModelSpec(mid, str(label), merged, cfg))
-    graph = parse_graph_settings(d.get("graph"))
-    human = parse_human_settings(d.get("human"))
-    side = parse_side_effects_settings(d.get("side_effects"))
     for ms in models:
-        _check_graph_rows(ms, vectors, graph)
+        _check_graph_rows(ms, vectors, analysis)
     out = d.get("output_dir")
     if out is not None and (not isinstance(out, str) or not out.strip()):
         raise UserError("output_dir", f"must be a folder path, got {out!r}", "e.g. runs/study")
-    return StudyConfig(name=name.strip(), seed=seed, models=models, vectors=vectors, graph=graph, human=human,
-                       side_effects=side, output_dir=Path(out) if out else None, raw=d, source=source, base=base)
+    return StudyConfig(name=name.strip(), seed=analysis.seed, models=models, vectors=vectors, analysis=analysis,
+                       output_dir=Path(out) if out else None, raw=d, source=source, base=base)
 
 
-def _check_graph_rows(ms: ModelSpec, vectors: VectorSpec | None, graph: dict[str, Any]) -> None:
+def _check_graph_rows(ms: ModelSpec, vectors: VectorSpec | None, analysis: AnalysisSettings) -> None:
     """Refuse configs whose graph stage cannot have more rows than the 10 Schwartz values."""
     cfg = ms.sweep
     if not all(str(t).startswith("values_schwartz") for t in cfg.tasks):
         return
     n_settings = len(cfg.steering) + (len(vectors.values) * len(vectors.coefficients) if vectors else 0)
-    if graph["keep_steer"] is not None:
-        n_settings = len([s for s in cfg.steering if s.id in graph["keep_steer"]]) or 1
-    n_roles = len([r for r in cfg.roles if graph["split"] is None or r.split == graph["split"]])
+    rows = analysis.graph.rows
+    if rows.steering is not None:
+        n_settings = len([s for s in cfg.steering if s.id in rows.steering]) or 1
+    n_roles = len([r for r in cfg.roles if rows.split is None or r.split == rows.split])
     rows = n_roles * n_settings * len(cfg.seeds)
     if rows <= 10:
         raise UserError(f"models[{ms.id}].roles", f"the graph stage would get {rows} rows for 10 values",

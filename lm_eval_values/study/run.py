@@ -16,11 +16,11 @@ import yaml
 
 from lm_eval_values.core.atomic import atomic_write_json, atomic_write_text, check_writable_dir
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.core.files import (GRAPH_FILE, HUMAN_GRAPH_FILE, MANIFEST_FILE, MATRIX_FILE, STAGE_FILE,
-                                      STUDY_CONFIG_FILE, STUDY_FILE)
+from lm_eval_values.core.files import GRAPH_FILE, ITEMS_FILE, MANIFEST_FILE, MATRIX_FILE, STAGE_FILE, STUDY_CONFIG_FILE, STUDY_FILE
 from lm_eval_values.core.versions import STUDY_PACKAGES, package_versions
 from lm_eval_values.report.build import build_report
-from lm_eval_values.study.analyses import graph_stage, human_stage, side_effects_stage
+from lm_eval_values.study.analyses import (graph_stage, human_stage, reliability_stage, side_effect_inputs,
+                                           side_effects_stage)
 from lm_eval_values.study.config import ANALYSIS_STAGE_VERSIONS, FORMAT, VERSION, ModelSpec, StudyConfig
 from lm_eval_values.study.stages import banner, jsonable, read_stage, run_stage, stage_hash
 from lm_eval_values.study.vectors import build_vectors, vector_entries
@@ -96,30 +96,11 @@ def run_study(cfg: StudyConfig, out: Path, progress: bool = True, redo: tuple[st
         vec_info = None
         if cfg.vectors is not None:
             h = stage_hash("vectors", {"spec": cfg.vectors.record(), "model_args": ms.sweep.model_args}, {})
-            vec_info = run_stage(f"{tag} 1/5 steering vectors", mdir / "vectors", h,
+            vec_info = run_stage(f"{tag} 1/6 steering vectors", mdir / "vectors", h,
                                  lambda tmp, ms=ms: {"stage": "vectors", **build_vectors(ms, cfg.vectors, tmp)})
             stages["vectors"] = vec_info
         stages["sweep"] = sweep_stage(ms, cfg, mdir, vec_info, progress)
-        matrix = mdir / "sweep" / MATRIX_FILE
-        v = ANALYSIS_STAGE_VERSIONS
-        h = stage_hash("graph", {"graph": cfg.graph, "seed": cfg.seed, "v": v["graph"]}, {"matrix": matrix})
-        stages["graph"] = run_stage(f"{tag} 3/5 causal graph", mdir / "graph", h,
-                                    lambda tmp: graph_stage(matrix, cfg.graph, cfg.seed, tmp), "graph" in redo)
-        h = stage_hash("human", {"human": cfg.human, "seed": cfg.seed, "v": v["human"]}, {"matrix": matrix})
-        stages["human"] = run_stage(f"{tag} 4/5 human Schwartz structure", mdir / "human", h,
-                                    lambda tmp: human_stage(matrix, cfg.human, cfg.seed, tmp), "human" in redo)
-        gjson = mdir / "graph" / GRAPH_FILE
-        if gjson.is_file():
-            hjson = mdir / "human" / HUMAN_GRAPH_FILE
-            inputs = {"matrix": matrix, "graph": gjson, **({"human_graph": hjson} if hjson.is_file() else {})}
-            h = stage_hash("side_effects", {"side": cfg.side_effects, "seed": cfg.seed,
-                                            "train_split": cfg.graph["split"], "v": v["side_effects"]}, inputs)
-            stages["side_effects"] = run_stage(
-                f"{tag} 5/5 side effects", mdir / "side_effects", h,
-                lambda tmp: side_effects_stage(matrix, gjson, hjson if hjson.is_file() else None, cfg.side_effects,
-                                               cfg.seed, cfg.graph["split"], tmp), "side_effects" in redo)
-        else:
-            banner(f"{tag} 5/5 side effects: skipped (no graph)")
+        stages.update(_analysis_stages(cfg, ms.id, mdir, tag, redo))
         record["models"][ms.id] = {"label": ms.label, "model_args": ms.sweep.model_args,
                                    "stages": {k2: {x: v.get(x) for x in ("elapsed_s", "skipped")}
                                               for k2, v in stages.items()}}
@@ -130,6 +111,35 @@ def run_study(cfg: StudyConfig, out: Path, progress: bool = True, redo: tuple[st
     result = build_report(out)
     record["report"] = str(result.html_path)
     return {**record, "summary": result.summary}
+
+
+def _analysis_stages(cfg: StudyConfig, model_id: str, mdir: Path, tag: str, redo: tuple[str, ...]) -> dict[str, Any]:
+    """Stages 3-6 of one model: reliability, graph, human comparison, side effects (each skipped when
+    complete with the same settings and inputs, unless named in ``redo``)."""
+    a, v = cfg.analysis, ANALYSIS_STAGE_VERSIONS
+    matrix = mdir / "sweep" / MATRIX_FILE
+    stages: dict[str, Any] = {}
+    items = mdir / "sweep" / ITEMS_FILE
+    h = stage_hash("reliability", {"settings": a.reliability.to_dict(), "v": v["reliability"]},
+                   {"items": items if items.is_file() else matrix})
+    stages["reliability"] = run_stage(
+        f"{tag} 3/6 measurement reliability", mdir / "reliability", h,
+        lambda tmp: reliability_stage(model_id, mdir / "sweep", a.reliability, tmp), "reliability" in redo)
+    h = stage_hash("graph", {"settings": a.graph.to_dict(), "v": v["graph"]}, {"matrix": matrix})
+    stages["graph"] = run_stage(f"{tag} 4/6 causal graph", mdir / "graph", h,
+                                lambda tmp: graph_stage(matrix, a.graph, a.graph_jobs, tmp), "graph" in redo)
+    h = stage_hash("human", {"settings": a.human.to_dict(), "v": v["human"]}, {"matrix": matrix})
+    stages["human"] = run_stage(f"{tag} 5/6 human Schwartz structure", mdir / "human", h,
+                                lambda tmp: human_stage(matrix, a.human, tmp), "human" in redo)
+    if (mdir / "graph" / GRAPH_FILE).is_file():
+        h = stage_hash("side_effects", {"settings": a.side_effects.to_dict(), "v": v["side_effects"]},
+                       side_effect_inputs(mdir))
+        stages["side_effects"] = run_stage(f"{tag} 6/6 side effects", mdir / "side_effects", h,
+                                           lambda tmp: side_effects_stage(mdir, a.side_effects, tmp),
+                                           "side_effects" in redo)
+    else:
+        banner(f"{tag} 6/6 side effects: skipped (no graph)")
+    return stages
 
 
 def _read_json(p: Path) -> dict[str, Any] | None:

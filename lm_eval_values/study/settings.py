@@ -1,25 +1,26 @@
-"""The stage sections of a study config (``vectors:``, ``graph:``, ``human:``, ``side_effects:``), checked
-and completed with their defaults; and the field checks the study config shares.
+"""The stage sections of a study config (``vectors:``, ``reliability:``, ``graph:``, ``human:``,
+``side_effects:``), checked and completed with their defaults; and the field checks the study config shares.
+
+Each analysis section holds the keys of its stage's settings class (the same names as the stage
+command's options): :class:`~lm_eval_values.causal.stage_settings.GraphStageSettings`,
+:class:`~lm_eval_values.analysis.circumplex.stage.HumanStageSettings`,
+:class:`~lm_eval_values.analysis.side_effects_stage.SideEffectsSettings`,
+:class:`~lm_eval_values.measurement.run.ReliabilitySettings`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
-from lm_eval_values.analysis.circumplex.reference import CENTERINGS as HUMAN_CENTERINGS
-from lm_eval_values.analysis.circumplex.reference import CONVENTIONS
-from lm_eval_values.analysis.side_effects import CENTERINGS as SIDE_EFFECT_CENTERINGS
-from lm_eval_values.causal.discovery import ALGOS, INDEP_TESTS
-from lm_eval_values.causal.graph import POLICIES
+from lm_eval_values.analysis.circumplex.stage import HumanStageSettings
+from lm_eval_values.analysis.side_effects_stage import SideEffectsSettings
+from lm_eval_values.causal.stage_settings import GraphStageSettings
 from lm_eval_values.core.errors import UserError
+from lm_eval_values.measurement.run import ReliabilitySettings
 from lm_eval_values.sweep.fields import as_mapping, check_keys
 from lm_eval_values.values.definitions import VALUE_DEFINITIONS
-
-_GRAPH_KEYS = {"algo", "alpha", "indep_test", "bootstrap", "threshold", "policy", "split", "keep_steer", "jobs"}
-_HUMAN_KEYS = {"centering", "permutations", "bootstrap", "alpha", "rows", "convention"}
-_SIDE_KEYS = {"fdr", "n_random", "policy", "heldout_split", "tol", "centering"}
 
 
 def study_mapping(x: Any, where: str) -> dict[str, Any]:
@@ -49,56 +50,45 @@ def as_choice(x: Any, options: tuple[str, ...], where: str) -> str:
     return str(x)
 
 
-def parse_graph_settings(x: Any) -> dict[str, Any]:
-    """The ``graph:`` section with its defaults."""
-    d = study_mapping(x, "graph")
-    check_keys(d, _GRAPH_KEYS, "graph.")
-    keep = d.get("keep_steer")
-    if keep is not None and (not isinstance(keep, list) or not all(isinstance(s, (str, int)) for s in keep)):
-        raise UserError("graph.keep_steer", f"must be a list of steering ids, got {keep!r}", "e.g. [none, 'prompt:Power']")
-    jobs = d.get("jobs")
-    return {
-        "algo": as_choice(d.get("algo", "pc"), ALGOS, "graph.algo"),
-        "alpha": as_probability(d.get("alpha", 0.05), "graph.alpha"),
-        "indep_test": as_choice(d.get("indep_test", "fisherz"), INDEP_TESTS, "graph.indep_test"),
-        "bootstrap": as_whole_number(d.get("bootstrap", 100), "graph.bootstrap"),
-        "threshold": as_probability(d.get("threshold", 0.5), "graph.threshold", closed=True),
-        "policy": as_choice(d.get("policy", "study"), tuple(POLICIES), "graph.policy"),
-        "split": None if d.get("split", "train") is None else str(d.get("split", "train")),
-        "keep_steer": None if keep is None else [str(s) for s in keep],
-        "jobs": None if jobs is None else as_whole_number(jobs, "graph.jobs", 1),
-    }
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """The typed settings of a study's analysis stages (the ``reliability:``, ``graph:``, ``human:`` and
+    ``side_effects:`` sections with the top-level ``seed``); what a stage command's ``--study`` reads.
+
+    Attributes:
+        seed: the study's seed (bootstrap, permutations, random graphs).
+        reliability, graph, human, side_effects: each stage's settings.
+        graph_jobs: bootstrap worker processes (``graph.jobs``; results do not depend on it).
+    """
+
+    seed: int
+    reliability: ReliabilitySettings
+    graph: GraphStageSettings
+    human: HumanStageSettings
+    side_effects: SideEffectsSettings
+    graph_jobs: int | None = None
 
 
-def parse_human_settings(x: Any) -> dict[str, Any]:
-    """The ``human:`` section with its defaults."""
-    d = study_mapping(x, "human")
-    check_keys(d, _HUMAN_KEYS, "human.")
-    return {
-        "centering": as_choice(d.get("centering", "mrat"), HUMAN_CENTERINGS, "human.centering"),
-        "permutations": as_whole_number(d.get("permutations", 2000), "human.permutations", 1),
-        "bootstrap": as_whole_number(d.get("bootstrap", 500), "human.bootstrap"),
-        "alpha": as_probability(d.get("alpha", 0.05), "human.alpha"),
-        "rows": as_choice(d.get("rows", "unsteered"), ("unsteered", "all"), "human.rows"),
-        "convention": as_choice(d.get("convention", "separate"), CONVENTIONS, "human.convention"),
-    }
+def parse_analysis_settings(d: Mapping[str, Any]) -> AnalysisSettings:
+    """The analysis sections of a study config, completed with their defaults.
 
-
-def parse_side_effects_settings(x: Any) -> dict[str, Any]:
-    """The ``side_effects:`` section with its defaults."""
-    d = study_mapping(x, "side_effects")
-    check_keys(d, _SIDE_KEYS, "side_effects.")
-    tol = d.get("tol", 0.0)
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or tol < 0:
-        raise UserError("side_effects.tol", f"must be a number >= 0, got {tol!r}", "e.g. 0 (the study) or 0.01")
-    return {
-        "fdr": as_probability(d.get("fdr", 0.05), "side_effects.fdr"),
-        "n_random": as_whole_number(d.get("n_random", 100), "side_effects.n_random"),
-        "policy": as_choice(d.get("policy", "study"), ("study", "possible", "directed"), "side_effects.policy"),
-        "heldout_split": str(d.get("heldout_split", "test")),
-        "tol": float(tol),
-        "centering": as_choice(d.get("centering", "none"), SIDE_EFFECT_CENTERINGS, "side_effects.centering"),
-    }
+    The graph stage fits the ``train`` split unless ``graph.split`` says otherwise; the side-effect
+    stage trains on the graph's split unless ``side_effects.train_split`` says otherwise; every
+    stage uses the top-level ``seed``.
+    """
+    seed = as_whole_number(d.get("seed", 0), "seed")
+    sections = {k: study_mapping(d.get(k), k) for k in ("reliability", "graph", "human", "side_effects")}
+    for k in ("graph", "human", "side_effects"):
+        if "seed" in sections[k]:
+            raise UserError(f"{k}.seed", "a study has one seed", "set the top-level seed instead")
+    g = sections["graph"]
+    jobs = g.pop("jobs", None)
+    jobs = None if jobs is None else as_whole_number(jobs, "graph.jobs", 1)
+    graph = GraphStageSettings.from_dict({"split": "train", **g, "seed": seed})
+    human = HumanStageSettings.from_dict({**sections["human"], "seed": seed})
+    side = SideEffectsSettings.from_dict({"train_split": graph.rows.split, **sections["side_effects"], "seed": seed})
+    reliability = ReliabilitySettings.from_dict(sections["reliability"])
+    return AnalysisSettings(seed, reliability, graph, human, side, jobs)
 
 
 _VECTOR_KEYS = {"values", "layer", "coefficients", "positions", "texts"}

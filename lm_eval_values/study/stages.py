@@ -1,6 +1,5 @@
-"""How a study runs a stage: a folder built atomically, a ``stage.json`` with the hash of everything the
-stage read (a re-run skips a stage whose hash still matches), and the rule that degenerate data skip an
-analysis with a reason instead of failing the study.
+"""How a study runs a stage: a folder built atomically and a ``stage.json`` with the hash of everything the
+stage read (a re-run skips a stage whose hash still matches) and its timing.
 """
 
 from __future__ import annotations
@@ -12,12 +11,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lm_eval_values.core.atomic import atomic_directory, atomic_write_json
-from lm_eval_values.core.errors import UserError
-from lm_eval_values.core.files import MATRIX_FILE, STAGE_FILE
+from lm_eval_values.core.files import STAGE_FILE
 from lm_eval_values.core.hashing import canonical_json, file_sha256, sha256_hex
 from lm_eval_values.core.jsonable import json_ready
-from lm_eval_values.matrix.reading import read_value_matrix
-from lm_eval_values.matrix.value_matrix import ValueMatrix
 from lm_eval_values.study.config import VERSION
 
 
@@ -64,25 +60,3 @@ def run_stage(label: str, folder: Path, inputs_hash: str, fn: Callable[[Path], d
 def jsonable(obj: Any) -> Any:
     """Stage records as JSON: floats rounded to 6 digits, NaN as null."""
     return json_ready(obj, 6)
-
-
-def write_bytes(folder: Path, files: dict[str, bytes]) -> None:
-    """Write ``{name: bytes}`` into a stage's (temporary) folder."""
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
-
-
-#: Errors an analysis stage reports as "skipped: <reason>" (data too small or degenerate) instead of failing.
-ANALYSIS_ERRORS: tuple[type[BaseException], ...] = (UserError, ValueError, ArithmeticError)
-
-
-def skip_reason(exc: BaseException) -> str:
-    """One line describing why an analysis was skipped."""
-    if isinstance(exc, UserError):
-        return exc.one_line()
-    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
-
-
-def read_study_matrix(matrix_csv: Path) -> ValueMatrix:
-    """The sweep's ``matrix.csv`` as a value matrix (not checked: a stage decides what it needs)."""
-    return read_value_matrix(matrix_csv, check=False, field=MATRIX_FILE)

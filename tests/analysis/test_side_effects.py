@@ -206,20 +206,25 @@ def test_side_effects_cli(vcg: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     ref = vcg / "value_graph_gemma.json"
     out = tmp_path / "se"
     rc = cli_main(["side-effects", "--graph", f"{ref}:gemma", "--reference", f"{ref}:human1",
-                   "--changes", str(test_csv), "--mode", "steering", "--role", "Mary Holt",
+                   "--metric-role", "Mary Holt", "--baseline-role", "Erika Jones", "--policy", "study",
                    "--keep-steer", ",".join(map(str, KEPT)),
                    "--train", str(train_csv), "--heldout", str(test_csv), "--n-random", "5", "--out", str(out)])
     assert rc == 0
-    se = json.loads((out / "side_effects.json").read_text())
-    assert round(se["expected"], 2) == 0.57 and round(se["unexpected"], 2) == 0.51
-    assert round(se["references"][f"{ref}:human1"]["expected"], 2) == 0.79
+    metric = json.loads((out / "study_metric.json").read_text())
+    steer = metric["steering (Mary Holt)"]["graphs"]
+    assert round(steer["learned graph"]["expected"], 2) == 0.57 and round(steer["learned graph"]["unexpected"], 2) == 0.51
+    assert round(steer[f"{ref}:human1"]["expected"], 2) == 0.79
+    roles = metric["role prompting"]["graphs"]["learned graph"]
+    assert (round(roles["expected"], 2), round(roles["unexpected"], 2)) == (0.69, 0.56)
     ho = json.loads((out / "heldout.json").read_text())
     names = [r["predictor"] for r in ho["table"]]
     assert names[0] == "learned graph" and "everything changes" in names and any("random" in n for n in names)
     assert all(r["auroc"] is None or 0.0 <= r["auroc"] <= 1.0 for r in ho["table"])
-    assert ho["n_tests"] == 24 * 17
+    assert ho["n_tests"] == 10 * 17  # the 10 kept SAE features x 17 values
+    result = json.loads((out / "result.json").read_text())
+    assert result["heldout"]["n_tests"] == ho["n_tests"] and result["rows"]["heldout"]["n_roles"] == 26
     capsys.readouterr()
     bad = tmp_path / "bad"
     rc = cli_main(["side-effects", "--graph", f"{ref}:gemma", "--changes", str(test_csv), "--out", str(bad)])
     err = capsys.readouterr().err
-    assert rc == 2 and "--mode" in err and not bad.exists()
+    assert rc == 2 and "--changes" in err and "value matrix" in err and not bad.exists()

@@ -115,12 +115,17 @@ def test_graph_cli_writes_everything(vcg: Path, tmp_path: Path) -> None:
     csv = vcg / "useful_data" / "ans_gemma_train_formal.csv"
     ref = vcg / "value_graph_gemma.json"
     rc = cli_main(["graph", str(csv), "--keep-steer", "none,14351,1025,2965,10096,1341,1975,10605,14049,1312,4752",
+                   "--sample-size", "rows", "--jci", "none", "--bootstrap-scheme", "resample-duplicates",
                    "--policy", "study", "--bootstrap", "1", "--jobs", "1", "--seed", "3",
                    "--reference", f"{ref}:gemma", "--reference", f"{ref}:human1", "--out", str(out)])
     assert rc == 0
     names = {p.name for p in out.iterdir()}
     assert {"graph.json", "graph.graphml", "graph.dot", "graph.png", "metrics.json", "descendants.json",
-            "study_edges.json", "bootstrap.csv", "bootstrap.json", "consensus.json", "run.json"} <= names
+            "study_edges.json", "bootstrap.csv", "bootstrap.json", "consensus.json", "result.json",
+            "descendant_probabilities.csv"} <= names
+    result = json.loads((out / "result.json").read_text())
+    assert result["n_edges"] == 44 and result["edges_by_sample_size"]["rows"]["n_edges"] == 44
+    assert result["edges_by_sample_size"]["effective"]["n_edges"] < 44
     assert not any(n.startswith(".tmp-") for n in names)
     w, h = _png_size((out / "graph.png").read_bytes())
     assert w > 800 and h > 600

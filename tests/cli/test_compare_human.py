@@ -66,7 +66,8 @@ def sweep_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_sweep_matrix_writes_metrics_and_plots(sweep_run, capsys):
     csv, out = sweep_run
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["compare_human.json", "correlations.png", "distance_curve.png", "mds.png", "model_correlation.csv"]
+    assert names == ["compare_human.json", "correlations.png", "distance_curve.png", "human_graph.json", "mds.png",
+                     "model_correlation.csv", "result.json"]
     for png in ("correlations.png", "distance_curve.png", "mds.png"):
         assert (out / png).read_bytes().startswith(PNG_MAGIC) and (out / png).stat().st_size > 10_000
     d = json.loads((out / "compare_human.json").read_text())
@@ -105,7 +106,8 @@ def test_plain_csv_with_slugs_uncentered_and_item_mean(tmp_path):
     assert _run(path, "--out", tmp_path / "b", "--item-mean-column", "mrat", "--permutations", 50, "--no-causal",
                 "--no-plots", "--bootstrap", 0) == 0
     assert _run(path, "--out", tmp_path / "c", "--permutations", 50, "--no-causal", "--no-plots", "--bootstrap", 0) == 0
-    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["compare_human.json", "model_correlation.csv"]
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["compare_human.json", "model_correlation.csv",
+                                                                   "result.json"]
     b = json.loads((tmp_path / "b" / "compare_human.json").read_text())
     c = json.loads((tmp_path / "c" / "compare_human.json").read_text())
     assert b["correlation"] == c["correlation"]  # the column equals the equal-weight mean
@@ -122,7 +124,15 @@ def test_keep_steer_and_drop_incomplete(tmp_path):
     assert _run(csv, "--out", tmp_path / "y", "--keep-steer", "none", "--drop-incomplete",
                 "--permutations", 50, "--no-causal", "--no-plots", "--bootstrap", 0) == 0
     d = json.loads((tmp_path / "y" / "compare_human.json").read_text())
-    assert d["n_rows"] == 23 and d["input"]["rows_dropped_incomplete"] == 1
+    assert d["n_rows"] == 23 and d["rows"]["n_dropped_incomplete"] == 1
+    # the default respondents are the unsteered rows: the 6 steered rows are left out
+    assert _run(csv, "--out", tmp_path / "z", "--drop-incomplete", "--permutations", 50, "--no-causal", "--no-plots",
+                "--bootstrap", 0) == 0
+    z = json.loads((tmp_path / "z" / "result.json").read_text())
+    assert z["rows"]["keep_steer"] == ["none"] and z["rows"]["n_rows"] == 23
+    assert _run(csv, "--out", tmp_path / "all", "--rows", "all", "--drop-incomplete", "--permutations", 50,
+                "--no-causal", "--no-plots", "--bootstrap", 0) == 0
+    assert json.loads((tmp_path / "all" / "result.json").read_text())["rows"]["n_rows"] == 29
 
 
 @pytest.mark.parametrize("mutate, message", [

@@ -27,7 +27,9 @@ def test_graph_cli_knobs_background_folder_input(tmp_path: Path) -> None:
     rc = cli_main(["graph", str(folder), "--exogenous-knobs", "steering", "--background", str(bg), "--policy", "possible",
                    "--bootstrap", "3", "--jobs", "1", "--out", str(out)])
     assert rc == 0
-    doc = json.loads((out / "graph.json").read_text())
+    values_only = json.loads((out / "graph.json").read_text())
+    assert {n["kind"] for n in values_only["nodes"]} == {"value"}
+    doc = json.loads((out / "graph_contexts.json").read_text())
     kinds = {n["id"]: n["kind"] for n in doc["nodes"]}
     assert kinds["steer=k1"] == "knob" and kinds["a"] == "value"
     assert any(e["source"] == "steer=k1" and e["target"] == "a" and e["kind"] == "-->" for e in doc["edges"])

@@ -59,12 +59,10 @@ def make_run(root: Path) -> Path:
            "side_effects": {"n_random": 5}}
     cfg = parse_study_config(raw, base=root)
     m = sweep / "matrix.csv"
-    run_stage("graph", run / "m" / "graph", "g", lambda t: graph_stage(m, cfg.graph, 0, t))
-    run_stage("human", run / "m" / "human", "h", lambda t: human_stage(m, cfg.human, 0, t))
-    run_stage("side effects", run / "m" / "side_effects", "s",
-                    lambda t: side_effects_stage(m, run / "m" / "graph" / "graph.json",
-                                                       run / "m" / "human" / "human_graph.json",
-                                                       cfg.side_effects, 0, "train", t))
+    a = cfg.analysis
+    run_stage("graph", run / "m" / "graph", "g", lambda t: graph_stage(m, a.graph, 1, t))
+    run_stage("human", run / "m" / "human", "h", lambda t: human_stage(m, a.human, t))
+    run_stage("side effects", run / "m" / "side_effects", "s", lambda t: side_effects_stage(run / "m", a.side_effects, t))
     (run / "config.yaml").write_text("name: Synthetic study\n")
     (run / "study.json").write_text(json.dumps({"format": "lm-eval-values/study", "name": "Synthetic study",
                                                 "config": raw, "models": {"m": {"label": "Synthetic"}},

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from lm_eval_values.core.errors import UserError
+from lm_eval_values.values.names import SCHWARTZ_VALUES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -83,7 +84,7 @@ def study_run(tmp_path_factory: pytest.TempPathFactory, peaky_model: Path) -> tu
 
 def test_study_runs_every_stage(study_run: tuple[Path, Path, str]) -> None:
     _, out, stdout = study_run
-    for stage in ("vectors", "sweep", "graph", "human", "side_effects"):
+    for stage in ("vectors", "sweep", "reliability", "graph", "human", "side_effects"):
         assert (out / "tiny" / stage / "stage.json").is_file(), stage
     assert (out / "tiny" / "vectors" / "power.safetensors").is_file()
     matrix = (out / "tiny" / "sweep" / "matrix.csv").read_text()
@@ -91,12 +92,18 @@ def test_study_runs_every_stage(study_run: tuple[Path, Path, str]) -> None:
     # (4 train + 1 no-role) + (2 test + 1 no-role) role conditions x (none, prompt:Power +1, vec:Power 0.5)
     assert len(lines) == 1 + 8 * 3
     assert "vec:Power" in matrix and "prompt:Power" in matrix
-    g = json.loads((out / "tiny" / "graph" / "stage.json").read_text())
-    assert g["n_rows"] == 5 * 3 and g["bootstrap"]["n_boot"] == 4, g.get("skipped_reason")
+    g = json.loads((out / "tiny" / "graph" / "result.json").read_text())
+    assert g["rows"]["n_rows"] == 5 * 3 and g["bootstrap"]["n_boot"] == 4, g.get("skipped_reason")
+    assert g["settings"]["sample_size"]["mode"] == "effective" and g["settings"]["jci"] == "steering"
+    assert set(g["edges_by_sample_size"]) == {"rows", "effective"}
+    assert g["rows"]["steering_ids"] == ["none", "prompt:Power@1", "vec:Power@0.5"]  # each dose its own setting
     h = json.loads((out / "tiny" / "human" / "compare_human.json").read_text())
     assert h["n_rows"] == 7  # unsteered: 4 train + 2 test roles + the no-role condition (run in both splits, once)
-    se = json.loads((out / "tiny" / "side_effects" / "stage.json").read_text())
-    assert "study_metric" in se
+    se = json.loads((out / "tiny" / "side_effects" / "result.json").read_text())
+    assert "role prompting" in se["study_metric"]
+    rel = json.loads((out / "tiny" / "reliability" / "reliability.json").read_text())
+    assert set(rel["values"]) == set(SCHWARTZ_VALUES) and all("g" in v and "signal" in v for v in rel["values"].values())
+    assert any("values carry between-role signal" in line for line in stdout.splitlines())
     assert (out / "report.html").is_file()
     assert "Study 'Tiny study' finished" in stdout and "tiny llama" in stdout
     # the per-value table: one row per Schwartz value, numbers equal to the saved profile
@@ -145,12 +152,58 @@ def test_report_regenerates_same_numbers(study_run: tuple[Path, Path, str], tmp_
     assert abs(prof.loc["Power", "mean"] - un["Power"].mean()) < 1e-6
 
 
+#: the stage commands: (stage folder, command)
+STAGE_COMMANDS = [("reliability", "reliability"), ("graph", "graph"), ("human", "compare-human"),
+                  ("side_effects", "side-effects")]
+
+
+@pytest.mark.parametrize("stage, command", STAGE_COMMANDS)
+def test_stage_commands_rerun_the_study_byte_for_byte(study_run: tuple[Path, Path, str], tmp_path: Path,
+                                                      stage: str, command: str) -> None:
+    """`lm-eval-values <command> --study RUN --model ID --out DIR` writes the stage folder's files, byte for
+    byte (all but stage.json, the study's record of the inputs hash and the timing)."""
+    from lm_eval_values.cli import main as cli_main
+
+    _, out, _ = study_run
+    folder = out / "tiny" / stage
+    again = tmp_path / stage
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli_main([command, "--study", str(out), "--model", "tiny", "--out", str(again)]) == 0
+    expected = {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "stage.json"}
+    got = {p.name: p.read_bytes() for p in again.iterdir()}
+    assert sorted(got) == sorted(expected)
+    assert len(expected) >= 1
+    for name in expected:
+        assert got[name] == expected[name], f"{stage}/{name} differs"
+
+
+def test_stage_command_options_change_the_study_settings(study_run: tuple[Path, Path, str], tmp_path: Path) -> None:
+    from lm_eval_values.cli import main as cli_main
+
+    _, out, _ = study_run
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli_main(["graph", "--study", str(out), "--out", str(tmp_path / "g"), "--sample-size", "rows",
+                         "--jci", "none", "--bootstrap", "0"]) == 0
+    g = json.loads((tmp_path / "g" / "result.json").read_text())
+    assert g["settings"]["sample_size"]["mode"] == "rows" and g["settings"]["split"] == "train"
+    assert g["rows"]["n_rows"] == 15 and g["bootstrap"] is None
+    assert cli_main(["graph", "--study", str(out), "--model", "nope", "--out", str(tmp_path / "x")]) == 2
+    assert cli_main(["graph", str(out / "tiny" / "sweep"), "--study", str(out), "--out", str(tmp_path / "y")]) == 2
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
 def test_rerun_skips_complete_stages(study_run: tuple[Path, Path, str]) -> None:
     from lm_eval_values.cli.study import main as study_main
 
     cfg, out, _ = study_run
     stamp = {p: p.stat().st_mtime_ns for p in (out / "tiny").glob("*/stage.json")}
-    assert len(stamp) == 5
+    assert len(stamp) == 6
     data = (out / "data" / "report_data.json").read_text()
     import contextlib
     import io
@@ -244,5 +297,5 @@ def test_bundled_configs_validate(tiny_model_dir: Path, tmp_path: Path, monkeypa
                 if not folder.exists():
                     StandardSAE(StandardSAEConfig(d_in=64, d_sae=32)).save_model(str(folder))
         cfg = parse_study_config(data, base=p.parent, source=str(p))
-        assert cfg.models and cfg.graph["bootstrap"] >= 0
+        assert cfg.models and cfg.analysis.graph.bootstrap.n_boot >= 0
     assert needing_sae >= 1  # study_smollm2_sae.yaml

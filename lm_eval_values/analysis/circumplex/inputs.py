@@ -17,6 +17,7 @@ from lm_eval_values.analysis.circumplex.scores import find_schwartz_columns
 from lm_eval_values.core.conditions import META_COLUMNS
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.matrix.reading import read_value_matrix
+from lm_eval_values.matrix.value_matrix import ValueMatrix
 from lm_eval_values.values.names import SCHWARTZ_VALUES, slugify
 
 
@@ -43,6 +44,17 @@ def read_input(path: str, keep_steer: Sequence[str] | None = None) -> pd.DataFra
             raise UserError("INPUT", f"{p} is not a readable CSV ({str(exc).splitlines()[0]})", "give a CSV") from None
     vm = read_value_matrix(p, keep_steering=keep_steer, check=False, field="INPUT")
     return vm.respondent_scores().reset_index(drop=True)   # a condition repeated in two splits counts once
+
+
+def read_human_input(path: str | Path) -> ValueMatrix | pd.DataFrame:
+    """A value matrix (sweep ``matrix.csv``, its folder, a study CSV), or a plain table of value columns."""
+    p = Path(path)
+    if _is_plain_table(p):
+        try:
+            return pd.read_csv(p)
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise UserError("INPUT", f"{p} is not a readable CSV ({str(exc).splitlines()[0]})", "give a CSV") from None
+    return read_value_matrix(p, check=False, field="INPUT")
 
 
 def select_rows(table: pd.DataFrame, drop_incomplete: bool) -> tuple[pd.DataFrame, int]:
