@@ -33,7 +33,7 @@ PACKED_MODEL_TYPES = frozenset({"llama", "gemma", "gemma2", "gemma3_text", "gpt2
 #: attention implementations that accept an additive 4-D float mask as given
 PACKED_ATTENTION = frozenset({"sdpa", "eager"})
 #: default largest number of suffix tokens in one packed forward
-DEFAULT_PACK_TOKENS = 256
+DEFAULT_PACK_TOKENS = 512
 
 
 class PackableRow(Protocol):
@@ -83,14 +83,15 @@ def pack_rows(rows: Sequence[PackableRow], prefix_len: int, limit: int) -> list[
 
 @dataclass
 class Pack:
-    """The tensors of one packed suffix forward.
+    """The tensors of one packed forward.
 
     Attributes:
-        input_ids: ``[1, n]`` the suffixes end to end.
-        position_ids: ``[1, n]`` each token's position in its own request.
-        attention_mask: ``[1, 1, n, P + n]`` additive mask (0 = visible, dtype minimum = hidden).
-        keep: indices (into the ``n`` packed columns) whose logits are read, ascending.
-        starts: packed column of each row's first suffix token.
+        input_ids: ``[1, T]`` (the prefix, when included, then) the suffixes end to end.
+        position_ids: ``[1, T]`` each token's position in its own request.
+        attention_mask: ``[1, 1, T, P + n]`` additive mask (0 = visible, dtype minimum = hidden), ``n``
+            suffix tokens; ``T = P + n`` with the prefix included, else ``n`` (the prefix is in the cache).
+        keep: indices (into the ``T`` input columns) whose logits are read, ascending.
+        starts: input column of each row's first suffix token.
     """
 
     input_ids: torch.Tensor
@@ -105,23 +106,39 @@ class Pack:
         return self._index[self.starts[b] + q - prefix_len]
 
 
-def build_pack(rows: Sequence[PackableRow], prefix_len: int, dtype: torch.dtype, device: Any) -> Pack:
-    """Ids, positions, mask and kept columns of ``rows`` packed after a ``prefix_len`` prefix."""
+def build_pack(rows: Sequence[PackableRow], prefix_len: int, dtype: torch.dtype, device: Any,
+               with_prefix: bool = False) -> Pack:
+    """Ids, positions, mask and kept columns of ``rows`` packed after a ``prefix_len`` prefix.
+
+    ``with_prefix``: the forward also runs the prefix (row 0's first ``prefix_len`` tokens, causal among
+    themselves) in front of the suffixes, on an empty cache; else the prefix is in the cache.
+    """
     P = prefix_len
     lengths = [r.length - P for r in rows]
     n = sum(lengths)
-    ids = torch.tensor([t for r in rows for t in r.inp[P:]], dtype=torch.long)
+    suffix_ids = [t for r in rows for t in r.inp[P:]]
     seg = torch.repeat_interleave(torch.arange(len(rows)), torch.tensor(lengths))
-    starts = [0]
+    offsets = [0]
     for s in lengths[:-1]:
-        starts.append(starts[-1] + s)
-    within = torch.arange(n) - torch.tensor(starts)[seg]
+        offsets.append(offsets[-1] + s)
+    within = torch.arange(n) - torch.tensor(offsets)[seg]
     visible = (seg[:, None] == seg[None, :]) & (within[None, :] <= within[:, None])
+    hidden = torch.finfo(dtype).min
     mask = torch.zeros(n, P + n, dtype=dtype)
-    mask[:, P:].masked_fill_(~visible, torch.finfo(dtype).min)
+    mask[:, P:].masked_fill_(~visible, hidden)
+    positions = within + P
+    lead = 0
+    if with_prefix:
+        head = torch.zeros(P, P + n, dtype=dtype)
+        head.masked_fill_(torch.ones(P, P + n, dtype=torch.bool).triu(1), hidden)
+        mask = torch.cat([head, mask])
+        positions = torch.cat([torch.arange(P), positions])
+        suffix_ids = list(rows[0].inp[:P]) + suffix_ids
+        lead = P
+    starts = [lead + o for o in offsets]
     keep = sorted({starts[b] + q - P for b, r in enumerate(rows) for q in range(r.first_needed, r.length)})
-    return Pack(input_ids=ids.unsqueeze(0).to(device), position_ids=(within + P).unsqueeze(0).to(device),
-                attention_mask=mask[None, None].to(device),
+    return Pack(input_ids=torch.tensor([suffix_ids], dtype=torch.long, device=device),
+                position_ids=positions.unsqueeze(0).to(device), attention_mask=mask[None, None].to(device),
                 keep=torch.tensor(keep, dtype=torch.long, device=device), starts=starts,
                 _index={c: k for k, c in enumerate(keep)})
 

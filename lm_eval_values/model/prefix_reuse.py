@@ -219,6 +219,12 @@ def _cache_kwarg(model: Any) -> str:
     return "cache" if "cache" in params else "past_key_values"
 
 
+def _output_cache(output: Any) -> Any:
+    """The key/value cache of a model output (``cache`` in transformers >= 5.2x, ``past_key_values`` before)."""
+    cache = getattr(type(output), "__dataclass_fields__", {}).get("cache")
+    return output.cache if cache is not None else output.past_key_values
+
+
 def _forward(model: Any, steering: Any, ctx: BatchContext | None, **kw: Any) -> Any:
     if steering is not None:
         steering.set_context(ctx)
@@ -264,17 +270,18 @@ def _run_batched(lm: Any, rows: list[Row], P: int, cache: Any, requests: Sequenc
 
 def _run_packed(lm: Any, rows: list[Row], P: int, cache: Any, requests: Sequence[Request],
                 out: list[Answer | None], steering: Any, spans: Sequence[str], limit: int) -> None:
-    """Suffixes packed end to end in one row per forward (:mod:`lm_eval_values.model.prefix_packing`)."""
+    """Suffixes packed end to end in one row per forward (:mod:`lm_eval_values.model.prefix_packing`);
+    ``cache`` None: a single forward runs the prefix and every suffix (all rows fit one pack)."""
     model, tok, dev = lm.model, lm.tokenizer, lm.device
     cache_kw = _cache_kwarg(model)
     for chunk in pack_rows(rows, P, limit):
-        pack = build_pack(chunk, P, model.dtype, dev)
+        pack = build_pack(chunk, P, model.dtype, dev, with_prefix=cache is None)
         sctx = None
         if steering is not None:
             sctx = pack_context(_context(chunk, tok, spans), [r.length for r in chunk], P)
+        kw = {"use_cache": False} if cache is None else {"use_cache": True, cache_kw: copy.deepcopy(cache)}
         res = _forward(model, steering, sctx, input_ids=pack.input_ids, position_ids=pack.position_ids,
-                       attention_mask=pack.attention_mask, use_cache=True, **{cache_kw: copy.deepcopy(cache)},
-                       logits_to_keep=pack.keep)
+                       attention_mask=pack.attention_mask, logits_to_keep=pack.keep, **kw)
         logp = F.log_softmax(res.logits[0], dim=-1, dtype=lm.softmax_dtype)
         for b, r in enumerate(chunk):
             _score_row(lm, r, requests, out, logp, lambda q, b=b: pack.logit_row(b, q, P))
@@ -282,18 +289,23 @@ def _run_packed(lm: Any, rows: list[Row], P: int, cache: Any, requests: Sequence
 
 def _run_group(lm: Any, group: Group, requests: Sequence[Request], out: list[Answer | None], steering: Any,
                spans: Sequence[str], batch_size: int, pack_tokens: int) -> None:
-    """Prefix forward once, then the suffixes (packed when possible, else batched); fills ``out``."""
+    """The prefix once and the suffixes: one packed forward for both when the rows fit one pack; else a prefix
+    forward, then packed suffixes (or right-padded batches where packing does not apply); fills ``out``."""
     model, tok, dev = lm.model, lm.tokenizer, lm.device
     P = group.prefix_len
+    suffixes = [r.length - P for r in group.rows]
+    limit = packing_limit(model, P, pack_tokens) if pack_tokens > 0 else 0
+    if limit and sum(suffixes) <= limit:
+        _run_packed(lm, group.rows, P, None, requests, out, steering, spans, limit)
+        return
     first = group.rows[0]
     prefix_ids = torch.tensor([first.inp[:P]], dtype=torch.long, device=dev)
     pctx = _context([first], tok, spans) if steering is not None else None
     pre = _forward(model, steering, pctx, input_ids=prefix_ids, use_cache=True, logits_to_keep=1)
-    limit = packing_limit(model, P, pack_tokens) if pack_tokens > 0 else 0
-    if limit >= max(r.length for r in group.rows) - P:
-        _run_packed(lm, group.rows, P, pre.past_key_values, requests, out, steering, spans, limit)
+    if limit >= max(suffixes):
+        _run_packed(lm, group.rows, P, _output_cache(pre), requests, out, steering, spans, limit)
     else:
-        _run_batched(lm, group.rows, P, pre.past_key_values, requests, out, steering, spans, batch_size)
+        _run_batched(lm, group.rows, P, _output_cache(pre), requests, out, steering, spans, batch_size)
 
 
 def loglikelihood_tokens(lm: Any, requests: Sequence[Request], fallback: Callable[[list[Request]], list[Answer]],
