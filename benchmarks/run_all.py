@@ -16,7 +16,8 @@ tiny random Llama of :mod:`lm_eval_values.testing`. Data: the study's Gemma matr
 much less noisy than two oversubscribed ones.
 
 Options: ``--only 1,8`` runs some figures (the others are kept from the last JSON), ``--reps N``
-repetitions (default 3), ``--out`` the markdown file.
+repetitions (default 3), ``--out`` the markdown file, ``--render`` only rewrites the markdown from the
+last JSON.
 """
 
 from __future__ import annotations
@@ -65,8 +66,11 @@ NOTES = """\
 - Figure 5: the generate run is the study's protocol (Thought + Answer, up to 100 new tokens,
   greedy); agreement = parsed answer equals the yes/no argmax (yes+Yes vs no+No probability).
 - Figure 6 uses the tiny random model (the forward is negligible: per-condition overhead).
-- Figure 7: on a CPU without native bf16 PyTorch emulates bf16 matmuls, which is why
-  `lm_eval_values.core.dtypes.default_dtype` picks float32 there.
+- Figure 7 depends on the CPU: with native bf16 instructions (AVX512-BF16 / AMX) bfloat16 is faster
+  than float32; without them (AVX2 only) PyTorch emulates bf16 matmuls and bfloat16 is several times
+  slower (4.6x on an AMD EPYC AVX2 machine in an earlier run), which is why
+  `lm_eval_values.core.dtypes.default_dtype` picks bf16 on a CPU only where it is native. Every other
+  figure runs float32.
 - Figure 8 is `benchmarks/analysis_speed.py` (plus PC at the effective n and with JCI alone): the
   tool's PC uses a Fisher-z test over cached correlations (same p-values as causal-learn's fisherz);
   the bootstrap schemes are those of `lm_eval_values.causal.bootstrap`.
@@ -82,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="comma-separated figures to run (1,3,4,5,6,7,8,9,10); default all")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    ap.add_argument("--render", action="store_true", help="only rewrite the markdown from the last JSON")
     args = ap.parse_args(argv)
+    if args.render:
+        Path(args.out).write_text(render(json.loads(RESULTS.read_text()), NOTES))
+        return 0
     import torch
 
     torch.set_num_threads(1)
