@@ -99,7 +99,8 @@ def fig_demo_analysis(R: dict, reps: int) -> None:
     info.update({"seconds": seconds, "total_s": sum(seconds.values()),
                  "graph_bootstrap": g.get("bootstrap"), "graph_rows": g.get("n_rows"),
                  "reliability_roles": rel.get("n_roles"),
-                 "settings": {"graph_bootstrap": cfg.graph["bootstrap"], "human_permutations": cfg.human["permutations"],
+                 "settings": {"graph_bootstrap": cfg.graph["bootstrap"],
+                              "human_permutations": cfg.human["permutations"],
                               "human_bootstrap": cfg.human["bootstrap"],
                               "reliability_n_boot": ReliabilitySettings().intervals.n_boot,
                               "side_effects_n_random": cfg.side_effects["n_random"]}})

@@ -230,7 +230,8 @@ def fig_generate(R: dict, reps: int) -> None:
         text = sg["resps"][0][0]
         a = parse_answer("Thought:" + text)
         ll = [float(r[0][0]) for r in sy["resps"]]
-        yn = "yes" if math.log(math.exp(ll[0]) + math.exp(ll[1])) >= math.log(math.exp(ll[2]) + math.exp(ll[3])) else "no"
+        yes_p, no_p = math.exp(ll[0]) + math.exp(ll[1]), math.exp(ll[2]) + math.exp(ll[3])
+        yn = "yes" if yes_p >= no_p else "no"
         unsure += a == "unsure"
         agree += a == yn
         gen_tokens += len(tok(text, add_special_tokens=False).input_ids)

@@ -125,7 +125,8 @@ def analysis_section(R: dict) -> list[str]:
                 f"| import of the causal modules (once per process) | {_f(f8['import_causal_s'])} |"]
         for label, s in (f8.get("bootstrap_s_per_100") or {}).items():
             out.append(f"| bootstrap per 100 resamples: {label} | {_f(s, 1)} |")
-        out += [f"| bootstrap 200 resamples, default (subsample, effective n) | {_f(f8['bootstrap_default_s']['s'], 1)} |",
+        out += ["| bootstrap 200 resamples, default (subsample, effective n) | "
+                f"{_f(f8['bootstrap_default_s']['s'], 1)} |",
                 f"| bootstrap 200 resamples, subsample at n = rows | {_f(f8['bootstrap_rows_s']['s'], 1)} |",
                 f"| earlier path (duplicates, causal-learn fisherz per resample), per 100 | "
                 f"{_f(f8['earlier_path_s_per_100'], 1)} |"]
@@ -148,7 +149,8 @@ def analysis_section(R: dict) -> list[str]:
             out.append(f"| {k} | {_f(s)} | {notes.get(k, '')} |")
         out.append(f"| **total** | **{_f(f9.get('total_s'))}** | |")
         if f9.get("demo_study_run_here_s"):
-            out.append(f"\nThe demo study itself was run by this benchmark first: {_f(f9['demo_study_run_here_s'], 0)} s.")
+            out.append("\nThe demo study itself was run by this benchmark first: "
+                       f"{_f(f9['demo_study_run_here_s'], 0)} s.")
     elif f9:
         out += ["", f"Figure 9: {f9}"]
     return out
@@ -184,7 +186,8 @@ def other_sections(R: dict) -> list[str]:
                 "| | generate (study) | yesno (stock hf) | yesno (prefix reuse) |", "|---|---|---|---|",
                 f"| forward tokens per item | {_f(ft.get('generate'), 0)} | {_f(ft.get('yesno_stock_hf'), 0)} | "
                 f"{_f(ft.get('yesno_reuse'), 0)} |",
-                f"| seconds per item | {_f(_get(f5, 's_per_item', 'generate'))} | | {_f(_get(f5, 's_per_item', 'yesno'))} |",
+                f"| seconds per item | {_f(_get(f5, 's_per_item', 'generate'))} | | "
+                f"{_f(_get(f5, 's_per_item', 'yesno'))} |",
                 "", f"Answer agreement (generate parsed vs yesno argmax): {_f(f5.get('answer_agreement'))} over "
                 f"{f5.get('items')} items; unsure rate {_f(f5.get('unsure_rate'))}."]
     f6 = _get(R, "fig6")
@@ -197,7 +200,8 @@ def other_sections(R: dict) -> list[str]:
     dt = _get(R, "dtype")
     if dt:
         out += ["", "## dtype (figure 7)", "",
-                f"- {dt.get('task')}: float32 {_f(_get(dt, 's', 'float32'))} s, bfloat16 {_f(_get(dt, 's', 'bfloat16'))} s.",
+                f"- {dt.get('task')}: float32 {_f(_get(dt, 's', 'float32'))} s, "
+                f"bfloat16 {_f(_get(dt, 's', 'bfloat16'))} s.",
                 f"- Largest per-value score difference bf16 vs float32 {_f(dt.get('max_abs_score_diff'), 3)}, "
                 f"largest log-likelihood difference {_f(dt.get('max_abs_ll_diff'), 3)}."]
     return out
