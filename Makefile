@@ -32,7 +32,10 @@ test: setup
 test-slow: setup
 	$(BIN)/python -m pytest -q -m slow
 
+# Regenerates BENCHMARKS.md (model, analysis and validity-option figures in one run; about 10-15 min on 2
+# shared cores, plus about 3 min when the demo's sweep folder runs/study_smollm2 is not there yet).
 bench: setup
+	$(BIN)/lm-eval-values fetch-model smollm2-135m-instruct
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

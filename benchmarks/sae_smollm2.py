@@ -1,4 +1,4 @@
-"""Benchmark (issue 9, acceptance 3, first half): a local SAE for SmolLM2-135M-Instruct, then features.
+"""Benchmark: a local SAE for SmolLM2-135M-Instruct, then features.
 
     python benchmarks/sae_smollm2.py [--layer 15] [--width 2048] [--k 32] [--tokens 300000] [--reuse]
 

@@ -1,4 +1,4 @@
-"""Real-model steering check on SmolLM2-135M-Instruct (issue 5, acceptance point 8).
+"""Real-model steering check on SmolLM2-135M-Instruct.
 
     python benchmarks/steering_smollm2.py [--value tradition] [--layer 15]
         [--coeffs -2,-1,-0.5,0,0.5,1,2] [--out DIR] [--sae DIR --sae-feature F] [--skip-cli]

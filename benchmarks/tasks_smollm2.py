@@ -1,4 +1,4 @@
-"""Real-model check of the ``values_schwartz`` tasks on SmolLM2-135M-Instruct (issue 4, points 2 and 4).
+"""Real-model check of the ``values_schwartz`` tasks on SmolLM2-135M-Instruct.
 
 * Profiles: ``values_schwartz`` (yesno) and ``values_schwartz_likert`` with the chat template,
   without a role and with a system instruction describing a devout, tradition-minded person.

@@ -9,9 +9,11 @@ module
 2. sorts the rows by their tokens and groups neighbours whose longest common prefix is at
    least ``min_prefix`` tokens (the prefix never reaches a scored position, so every logit
    that is read comes from the suffix forward);
-3. runs the prefix ONCE (batch 1) with the model's key/value cache, then scores every row's
-   suffix on top of a batch copy of that cache, right-padded, asking the model only for the
-   logits of the continuation positions (``logits_to_keep``);
+3. runs the prefix ONCE (batch 1) with the model's key/value cache, then scores the rows'
+   suffixes on top of that cache, asking the model only for the logits of the continuation
+   positions (``logits_to_keep``): packed end to end in one row per forward with a block-causal
+   4-D mask where the model supports it (:mod:`lm_eval_values.model.prefix_packing`: no padding,
+   no cache copies per row), else as right-padded batches on a batch copy of the cache;
 4. sends everything else (truncated requests, rows that share no prefix) to the plain path.
 
 Steering (``steering_hooks``) sees correct absolute positions: the prefix forward gets the
@@ -21,7 +23,8 @@ forward the full-width context of its rows, and the hooks read the cache length 
 position mask over the prefix columns is compared across its rows; the prefix is shortened to
 the first column where any two rows disagree (e.g. a ``last:k`` scope reaching into the
 prefix, or a span that straddles it), so steering is identical to the plain path. The receipt
-counts prefix positions once per group (not once per request).
+counts prefix positions once per group (not once per request). A spec with a ``last:k`` scope
+(counted from the end of each row) uses the batched suffix path.
 
 Results equal HFLM's within float tolerance (different matmul shapes: about 1e-5 in float32).
 """
@@ -38,6 +41,9 @@ import torch.nn.functional as F
 
 from steering_hooks import BatchContext, SpecError, attach
 from steering_hooks.context import find_span_positions
+
+from lm_eval_values.model.prefix_packing import (DEFAULT_PACK_TOKENS, build_pack, pack_context, pack_rows,
+                                                 packable_spec, packing_limit)
 
 Request = tuple[tuple[str, str] | None, list[int], list[int]]
 Answer = tuple[float, bool]
@@ -213,24 +219,38 @@ def _cache_kwarg(model: Any) -> str:
     return "cache" if "cache" in params else "past_key_values"
 
 
+def _output_cache(output: Any) -> Any:
+    """The key/value cache of a model output (``cache`` in transformers >= 5.2x, ``past_key_values`` before)."""
+    cache = getattr(type(output), "__dataclass_fields__", {}).get("cache")
+    return output.cache if cache is not None else output.past_key_values
+
+
 def _forward(model: Any, steering: Any, ctx: BatchContext | None, **kw: Any) -> Any:
     if steering is not None:
         steering.set_context(ctx)
     return model(**kw)
 
 
-def _run_group(lm: Any, group: Group, requests: Sequence[Request], out: list[Answer | None], steering: Any,
-               spans: Sequence[str], batch_size: int) -> None:
-    """Prefix forward once, then batched suffix forwards; fills ``out`` for the group's requests."""
+def _score_row(lm: Any, row: Row, requests: Sequence[Request], out: list[Answer | None], logp: torch.Tensor,
+               index: Callable[[int], int]) -> None:
+    """Fill ``out`` for ``row``'s requests; ``logp[index(q)]`` are the log-probabilities after position ``q``."""
+    for i in row.requests:
+        req_str, _, cont = requests[i]
+        lp = logp[[index(q) for q in range(row.length - len(cont), row.length)]]  # [len(cont), V]
+        cont_t = torch.tensor(cont, dtype=torch.long, device=lp.device)
+        greedy = bool((lp.argmax(dim=-1) == cont_t).all())
+        ans = (float(lp.gather(1, cont_t.unsqueeze(-1)).sum()), greedy)
+        out[i] = ans
+        if req_str is not None:
+            lm.cache_hook.add_partial("loglikelihood", req_str, ans)
+
+
+def _run_batched(lm: Any, rows: list[Row], P: int, cache: Any, requests: Sequence[Request],
+                 out: list[Answer | None], steering: Any, spans: Sequence[str], batch_size: int) -> None:
+    """Suffixes as right-padded batches on a batch copy of the prefix cache."""
     model, tok, dev = lm.model, lm.tokenizer, lm.device
-    P = group.prefix_len
-    first = group.rows[0]
-    prefix_ids = torch.tensor([first.inp[:P]], dtype=torch.long, device=dev)
-    pctx = _context([first], tok, spans) if steering is not None else None
-    pre = _forward(model, steering, pctx, input_ids=prefix_ids, use_cache=True, logits_to_keep=1)
-    cache = pre.past_key_values
     cache_kw = _cache_kwarg(model)
-    rows = sorted(group.rows, key=lambda r: -r.length)
+    rows = sorted(rows, key=lambda r: -r.length)
     for b0 in range(0, len(rows), batch_size):
         chunk = rows[b0:b0 + batch_size]
         S = max(r.length for r in chunk) - P
@@ -241,24 +261,56 @@ def _run_group(lm: Any, group: Group, requests: Sequence[Request], out: list[Ans
         col = {q: k for k, q in enumerate(keep)}
         sctx = _context(chunk, tok, spans, width=P + S) if steering is not None else None
         res = _forward(model, steering, sctx, input_ids=ids.to(dev), use_cache=True,
-                       **{cache_kw: _batch_cache(cache, len(chunk))}, logits_to_keep=torch.tensor(keep, dtype=torch.long, device=dev))
+                       **{cache_kw: _batch_cache(cache, len(chunk))},
+                       logits_to_keep=torch.tensor(keep, dtype=torch.long, device=dev))
         logp = F.log_softmax(res.logits, dim=-1, dtype=lm.softmax_dtype)
         for b, r in enumerate(chunk):
-            for i in r.requests:
-                req_str, ctx, cont = requests[i]
-                cols = [col[q - P] for q in range(r.length - len(cont), r.length)]
-                lp = logp[b, cols]  # [len(cont), V]
-                cont_t = torch.tensor(cont, dtype=torch.long, device=lp.device)
-                greedy = bool((lp.argmax(dim=-1) == cont_t).all())
-                ans = (float(lp.gather(1, cont_t.unsqueeze(-1)).sum()), greedy)
-                out[i] = ans
-                if req_str is not None:
-                    lm.cache_hook.add_partial("loglikelihood", req_str, ans)
+            _score_row(lm, r, requests, out, logp[b], lambda q: col[q - P])
+
+
+def _run_packed(lm: Any, rows: list[Row], P: int, cache: Any, requests: Sequence[Request],
+                out: list[Answer | None], steering: Any, spans: Sequence[str], limit: int) -> None:
+    """Suffixes packed end to end in one row per forward (:mod:`lm_eval_values.model.prefix_packing`);
+    ``cache`` None: a single forward runs the prefix and every suffix (all rows fit one pack)."""
+    model, tok, dev = lm.model, lm.tokenizer, lm.device
+    cache_kw = _cache_kwarg(model)
+    for chunk in pack_rows(rows, P, limit):
+        pack = build_pack(chunk, P, model.dtype, dev, with_prefix=cache is None)
+        sctx = None
+        if steering is not None:
+            sctx = pack_context(_context(chunk, tok, spans), [r.length for r in chunk], P)
+        kw = {"use_cache": False} if cache is None else {"use_cache": True, cache_kw: copy.deepcopy(cache)}
+        res = _forward(model, steering, sctx, input_ids=pack.input_ids, position_ids=pack.position_ids,
+                       attention_mask=pack.attention_mask, logits_to_keep=pack.keep, **kw)
+        logp = F.log_softmax(res.logits[0], dim=-1, dtype=lm.softmax_dtype)
+        for b, r in enumerate(chunk):
+            _score_row(lm, r, requests, out, logp, lambda q, b=b: pack.logit_row(b, q, P))
+
+
+def _run_group(lm: Any, group: Group, requests: Sequence[Request], out: list[Answer | None], steering: Any,
+               spans: Sequence[str], batch_size: int, pack_tokens: int) -> None:
+    """The prefix once and the suffixes: one packed forward for both when the rows fit one pack; else a prefix
+    forward, then packed suffixes (or right-padded batches where packing does not apply); fills ``out``."""
+    model, tok, dev = lm.model, lm.tokenizer, lm.device
+    P = group.prefix_len
+    suffixes = [r.length - P for r in group.rows]
+    limit = packing_limit(model, P, pack_tokens) if pack_tokens > 0 else 0
+    if limit and sum(suffixes) <= limit:
+        _run_packed(lm, group.rows, P, None, requests, out, steering, spans, limit)
+        return
+    first = group.rows[0]
+    prefix_ids = torch.tensor([first.inp[:P]], dtype=torch.long, device=dev)
+    pctx = _context([first], tok, spans) if steering is not None else None
+    pre = _forward(model, steering, pctx, input_ids=prefix_ids, use_cache=True, logits_to_keep=1)
+    if limit >= max(suffixes):
+        _run_packed(lm, group.rows, P, _output_cache(pre), requests, out, steering, spans, limit)
+    else:
+        _run_batched(lm, group.rows, P, _output_cache(pre), requests, out, steering, spans, batch_size)
 
 
 def loglikelihood_tokens(lm: Any, requests: Sequence[Request], fallback: Callable[[list[Request]], list[Answer]],
                          compiled: Any = None, receipt: Any = None, min_prefix: int = DEFAULT_MIN_PREFIX,
-                         batch_size: int | None = None) -> list[Answer]:
+                         batch_size: int | None = None, pack_tokens: int = DEFAULT_PACK_TOKENS) -> list[Answer]:
     """Score ``requests`` (lm-eval's ``(req_str, context_enc, continuation_enc)``) with prefix reuse.
 
     Args:
@@ -269,7 +321,9 @@ def loglikelihood_tokens(lm: Any, requests: Sequence[Request], fallback: Callabl
         compiled: a :class:`steering_hooks.CompiledSpec` (None / empty = no steering).
         receipt: the receipt to accumulate into (steering only).
         min_prefix: the shortest shared prefix worth a separate prefix forward.
-        batch_size: suffix batch size (default: the model's batch size, 16 when ``auto``).
+        batch_size: suffix batch size of the batched path (default: the model's batch size, 16 when ``auto``).
+        pack_tokens: most suffix tokens per packed forward (0 = never pack; see
+            :mod:`lm_eval_values.model.prefix_packing`).
 
     Returns:
         ``(log-likelihood, is_greedy)`` per request, in request order.
@@ -290,15 +344,16 @@ def loglikelihood_tokens(lm: Any, requests: Sequence[Request], fallback: Callabl
         bs = lm.batch_size
         batch_size = int(bs) if isinstance(bs, int) or (isinstance(bs, str) and bs.isdigit()) else DEFAULT_BATCH
     out: list[Answer | None] = [None] * len(requests)
+    pack = int(pack_tokens) if packable_spec(compiled) else 0
     if groups:
         with torch.no_grad():
             if steer:
                 with attach(lm.model, compiled, tokenizer=lm.tokenizer, receipt=receipt) as steering:
                     for g in groups:
-                        _run_group(lm, g, requests, out, steering, spans, max(batch_size, 1))
+                        _run_group(lm, g, requests, out, steering, spans, max(batch_size, 1), pack)
             else:
                 for g in groups:
-                    _run_group(lm, g, requests, out, None, spans, max(batch_size, 1))
+                    _run_group(lm, g, requests, out, None, spans, max(batch_size, 1), pack)
     if plain:
         plain = sorted(plain)
         for i, ans in zip(plain, fallback([requests[i] for i in plain]), strict=True):

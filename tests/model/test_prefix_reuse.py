@@ -2,7 +2,8 @@
 
 Real forward passes on the tiny Llama fixture (with a chat template): the reuse path is
 compared with ``ValuesHFLM``'s plain scorer, without and with steering (all scopes), at
-batch sizes 1 and 4, on plain-text and chat-templated few-shot prompts.
+batch sizes 1 and 4, on plain-text and chat-templated few-shot prompts, with the suffixes
+batched on a copied cache and packed into one row (one or several packs per group).
 """
 
 from __future__ import annotations
@@ -91,6 +92,12 @@ SPECS = {
                     "required": False},
                    {"op": "add", "layer": 0, "vector": "ones", "coeff": 1.0, "positions": "last:3"},
                    {"op": "add", "layer": 1, "vector": "lin", "coeff": -2.0, "positions": "generated"}],
+    # the scopes that read the same columns when the suffixes are packed into one row (no last:k)
+    "columnwise": [{"op": "add", "layer": 0, "vector": "ones", "coeff": 2.0, "positions": "all"},
+                   {"op": "add", "layer": 1, "vector": "lin", "coeff": 1.5, "positions": "prompt"},
+                   {"op": "add", "layer": 1, "vector": "lin", "coeff": 3.0, "positions": 'span:"important"',
+                    "required": False},
+                   {"op": "add", "layer": 1, "vector": "lin", "coeff": -2.0, "positions": "generated"}],
 }
 
 
@@ -105,12 +112,14 @@ def _spec(name):
 @pytest.mark.parametrize("bs", [1, 4])
 @pytest.mark.parametrize("chat", [False, True])
 @pytest.mark.parametrize("steer", list(SPECS))
-def test_reuse_equals_plain(lms, bs, chat, steer):
+@pytest.mark.parametrize("pack_tokens", [0, 8, 256])
+def test_reuse_equals_plain(lms, bs, chat, steer, pack_tokens):
+    """Batched suffixes (pack_tokens 0), several small packs (8) and one pack per group (256)."""
     lm = lms[bs]
     lm.set_condition(steer=_spec(steer))
     reqs = _requests(lm, chat)
     ref = _plain_scorer(lm)(reqs)
-    got = _reuse(lm, reqs)
+    got = _reuse(lm, reqs, pack_tokens=pack_tokens)
     _check(got, ref)
     if steer != "none":  # steering really changes the numbers (the test can fail)
         lm.set_condition()
