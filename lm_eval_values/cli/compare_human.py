@@ -30,10 +30,13 @@ from lm_eval_values.analysis import circumplex as cx
 from lm_eval_values.analysis.circumplex.compare import comparison_summary
 from lm_eval_values.analysis.circumplex.inputs import item_mean_column, parse_items_per_value, read_input, select_rows
 from lm_eval_values.analysis.circumplex.plots import render_plots
+from lm_eval_values.analysis.circumplex.scores import find_schwartz_columns
 from lm_eval_values.core.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, check_writable_dir
 from lm_eval_values.core.errors import ArgumentParser, UserError
 from lm_eval_values.core.files import COMPARE_HUMAN_FILE
 from lm_eval_values.core.jsonable import json_ready
+from lm_eval_values.matrix.value_matrix import require_rows
+from lm_eval_values.values.names import SCHWARTZ_VALUES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +84,9 @@ def main(argv: list[str]) -> int:
         raise UserError("--out", f"{out} is a file", "give a folder")
     ref = cx.load_human_reference()
     table, dropped = select_rows(read_input(args.input, args.keep_steer), args.drop_incomplete)
+    cols = list(find_schwartz_columns(list(table.columns)).values())
+    if len(cols) == len(SCHWARTZ_VALUES):  # the minimum-row rule every correlation analysis shares
+        require_rows(int(table[cols].notna().all(axis=1).sum()), len(cols), "INPUT", str(args.input), dropped)
     ipv = parse_items_per_value(args.items_per_value, ref)
     res = cx.compare_with_human(table, args.centering, args.permutations, args.seed,
                                 item_mean=item_mean_column(table, args.item_mean_column), items_per_value=ipv,

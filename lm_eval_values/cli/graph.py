@@ -165,6 +165,7 @@ def main(argv: list[str]) -> int:
     if metrics:
         files["metrics.json"] = (json.dumps(json_safe(metrics), indent=2, sort_keys=True) + "\n").encode()
     run = {"command": "graph", "argv": list(argv), "input": str(args.input), "n_rows": vm.n_rows,
+           "n_rows_dropped": vm.n_dropped,  # rows with an empty value cell, left out (and noted on stderr)
            "values": vm.values, "seed": args.seed, "policy": args.policy, "counts": counts, "graph_meta": graph.meta}
     run["versions"] = package_versions(GRAPH_PACKAGES, python=False)
 

@@ -20,7 +20,7 @@ from lm_eval_values.causal.reference import load_reference
 from lm_eval_values.core.atomic import atomic_write_bytes
 from lm_eval_values.core.conditions import META_COLUMNS
 from lm_eval_values.core.errors import ArgumentParser, UserError
-from lm_eval_values.matrix.reading import read_value_matrix
+from lm_eval_values.matrix.reading import read_csv_table, read_value_matrix
 from lm_eval_values.matrix.value_matrix import frame_to_value_matrix
 
 
@@ -74,10 +74,7 @@ def _read_changes(args: argparse.Namespace) -> pd.DataFrame:
     path = Path(args.changes)
     if not path.is_file():
         raise UserError("--changes", f"{path} does not exist", "give a change-matrix CSV or a value matrix")
-    try:
-        df = pd.read_csv(path)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
-        raise UserError("--changes", f"{path} is not a readable CSV ({str(exc).splitlines()[0]})", "fix it") from None
+    df = read_csv_table(path, "--changes")  # strict: duplicate columns, infinite or huge cells are refused
     is_matrix = set(META_COLUMNS) <= set(df.columns) or {"steer_dim", "player_name"} <= set(df.columns)
     if not is_matrix:
         if args.mode:

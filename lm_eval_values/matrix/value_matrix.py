@@ -189,12 +189,14 @@ def require_rows(n_complete: int, n_values: int, field: str, where: str, n_dropp
 
 
 def _dependent_column(x: np.ndarray, names: Sequence[str]) -> str | None:
-    """The first column that adds no rank to the ones before it (standardised), or None."""
-    if x.shape[0] == 0:
+    """The first column whose addition makes the correlation matrix of the columns so far singular
+    (smallest eigenvalue below 1e-10 of the largest, the test causal discovery applies), or None."""
+    if x.shape[0] < 2 or x.shape[1] < 2:
         return None
-    z = (x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
-    for j in range(1, z.shape[1] + 1):
-        if np.linalg.matrix_rank(z[:, :j], tol=1e-9 * max(z.shape)) < j:
+    corr = np.corrcoef(x.T)
+    for j in range(2, x.shape[1] + 1):
+        eig = np.linalg.eigvalsh(corr[:j, :j])
+        if eig.min() < 1e-10 * max(eig.max(), 1.0):
             return str(names[j - 1])
     return None
 

@@ -69,7 +69,7 @@ def as_str(x: Any, where: str) -> str:
         raise UserError(where, f"must be a non-empty string, got {x!r}", "give a string")
     if x.strip().lower() in YAML_WORDS:
         raise UserError(where, f"{x!r} is a quoted YAML boolean/null word, not a name",
-                        f"write {x.strip().lower()} without quotes if you mean the boolean, or choose another name")
+                        f"write {x.strip().lower()} without quotes if you mean that value, or choose another name")
     return x.strip()
 
 

@@ -16,7 +16,7 @@ from lm_eval_values.analysis.circumplex.reference import HumanReference
 from lm_eval_values.analysis.circumplex.scores import find_schwartz_columns
 from lm_eval_values.core.conditions import META_COLUMNS
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.matrix.reading import read_value_matrix
+from lm_eval_values.matrix.reading import read_csv_table, read_value_matrix
 from lm_eval_values.values.names import SCHWARTZ_VALUES, slugify
 
 
@@ -37,10 +37,7 @@ def read_input(path: str, keep_steer: Sequence[str] | None = None) -> pd.DataFra
     if _is_plain_table(p):
         if keep_steer:
             raise UserError("--keep-steer", f"{p} has no steering_id column", "drop --keep-steer or pass a sweep matrix")
-        try:
-            return pd.read_csv(p)
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise UserError("INPUT", f"{p} is not a readable CSV ({str(exc).splitlines()[0]})", "give a CSV") from None
+        return read_csv_table(p, "INPUT")  # strict: duplicate columns, infinite or huge cells are refused
     vm = read_value_matrix(p, keep_steering=keep_steer, check=False, field="INPUT")
     return vm.respondent_scores().reset_index(drop=True)   # a condition repeated in two splits counts once
 
