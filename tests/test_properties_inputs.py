@@ -24,7 +24,7 @@ from unittest import mock
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from lm_eval_values.cli import main as cli_main
@@ -50,6 +50,7 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
 
 
 def assert_refused_in_one_line(rc: int, err: str) -> None:
+    event("refused in one line")
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert rc == 2, err[-2000:]
     assert len(lines) == 1 and lines[0].startswith("error: "), err[-2000:]
@@ -72,7 +73,7 @@ odd_scalars = st.one_of(
 json_like = st.recursive(odd_scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)), max_leaves=8)
 numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10 ** 12), 10 ** 12),
-                    st.sampled_from([1e7, -1e30, 1e300, 4.0, 0.5, "4", "1e400"]))
+                    st.sampled_from([1e7, -1e30, 1e300, 4.0, 0.5, "4", "1e400"]), st.floats(-10, 10))
 
 
 # ============================================================================ sweep / study configs
@@ -89,7 +90,15 @@ def config_assets(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path
             "vec_inf": root / "vec_inf.npy"}
 
 
-def steering_entry(assets: dict[str, Path]) -> st.SearchStrategy[Any]:
+def steering_entry(assets: dict[str, Path], clean: bool = False) -> st.SearchStrategy[Any]:
+    if clean:
+        return st.one_of(
+            st.just({"type": "none"}),
+            st.fixed_dictionaries({"type": st.just("vector"), "vector": st.just(str(assets["vec"])),
+                                   "id": st.sampled_from(["v", "w"]), "layer": st.integers(0, 1),
+                                   "coefficients": st.lists(st.floats(-50, 50), min_size=1, max_size=2,
+                                                            unique=True)}),
+            st.fixed_dictionaries({"type": st.just("prompt"), "values": st.just(["Power"])}))
     vector = st.sampled_from([str(assets["vec"]), str(assets["vec_inf"]), "missing.npy"])
     return st.one_of(
         st.fixed_dictionaries({"type": st.just("none")}, optional={"id": st.one_of(st.just("none"), odd_scalars)}),
@@ -104,24 +113,36 @@ def steering_entry(assets: dict[str, Path]) -> st.SearchStrategy[Any]:
 
 
 def sweep_config(assets: dict[str, Path]) -> st.SearchStrategy[dict[str, Any]]:
+    """Configs near the schema: two in three valid in type (values still vary), the rest anything."""
+    return st.sampled_from([True, True, False]).flatmap(lambda clean: _sweep_config(assets, clean))
+
+
+def _sweep_config(assets: dict[str, Path], clean: bool) -> st.SearchStrategy[dict[str, Any]]:
+    def maybe(good: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        return good if clean else st.one_of(good, json_like)
+
+    seeds = st.integers(0, 2 ** 32 - 1) if clean else st.integers(-5, 2 ** 40)
     base = st.fixed_dictionaries({
-        "model_args": st.one_of(st.just({"pretrained": str(assets["model"])}), json_like),
-        "tasks": st.one_of(st.just(["sweeptest_values"]), json_like),
+        "model_args": maybe(st.just({"pretrained": str(assets["model"])})),
+        "tasks": maybe(st.just(["sweeptest_values"])),
         "include_path": st.just([str(assets["tasks"])]),
-        "steering": st.one_of(st.lists(steering_entry(assets), min_size=1, max_size=3), json_like),
+        "steering": maybe(st.lists(steering_entry(assets, clean), min_size=1, max_size=3)),
     }, optional={
-        "roles": st.one_of(st.fixed_dictionaries({}, optional={
-            "no_role": st.one_of(st.booleans(), odd_scalars, st.lists(st.sampled_from(["train", "test", "no"]))),
-            "generate": st.fixed_dictionaries({}, optional={"train": st.integers(-1, 3), "test": st.integers(0, 2),
-                                                            "seed": st.integers(-5, 2 ** 40)}),
-            "limit": st.one_of(st.integers(-1, 5), odd_scalars)}), json_like),
-        "sampling": st.fixed_dictionaries({}, optional={"fraction": numbers, "seed": st.integers(-5, 2 ** 40),
-                                                        "balance_keys": odd_scalars}),
-        "seeds": st.one_of(st.lists(st.integers(-3, 2 ** 40), max_size=3), odd_scalars),
-        "batch_size": st.one_of(st.integers(-1, 16), odd_scalars),
-        "apply_chat_template": odd_scalars, "device": st.one_of(st.just("cpu"), odd_scalars),
-        "format": st.one_of(st.sampled_from(["yesno", "likert", "bogus"]), odd_scalars),
-        "colour": odd_scalars,
+        "roles": maybe(st.fixed_dictionaries({}, optional={
+            "no_role": st.booleans() if clean else st.one_of(st.booleans(), odd_scalars,
+                                                             st.lists(st.sampled_from(["train", "test", "no"]))),
+            "generate": st.fixed_dictionaries({}, optional={"train": st.integers(0 if clean else -1, 3),
+                                                            "test": st.integers(0, 2), "seed": seeds})})),
+        "sampling": st.fixed_dictionaries({}, optional={
+            "fraction": st.floats(0.1, 1) if clean else numbers, "seed": seeds,
+            "balance_keys": st.booleans() if clean else odd_scalars}),
+        "seeds": st.lists(seeds, min_size=1, max_size=3, unique=True) if clean else st.one_of(
+            st.lists(seeds, max_size=3), odd_scalars),
+        "batch_size": st.integers(1, 16) if clean else st.one_of(st.integers(-1, 16), odd_scalars),
+        "apply_chat_template": st.booleans() if clean else odd_scalars,
+        "device": st.just("cpu") if clean else st.one_of(st.just("cpu"), odd_scalars),
+        "format": st.sampled_from(["yesno", "likert"]) if clean else st.one_of(
+            st.sampled_from(["yesno", "likert", "bogus"]), odd_scalars),
     })
     return base
 
@@ -153,7 +174,7 @@ def check_parsed_sweep(cfg: Any) -> None:
 
 
 @SETTINGS
-@given(data=st.data(), mutation=st.integers(0, 5))
+@given(data=st.data(), mutation=st.integers(0, 8))
 def test_sweep_config_reader(config_assets: dict[str, Path], tmp_path_factory: pytest.TempPathFactory,
                              data: st.DataObject, mutation: int) -> None:
     work = tmp_path_factory.mktemp("sweep_cfg")
@@ -172,6 +193,7 @@ def test_sweep_config_reader(config_assets: dict[str, Path], tmp_path_factory: p
         rc, _, err = run_cli(["sweep", str(path)])
     assert snapshot(work) == before  # nothing written before the run, whatever happened
     if rc == 0:
+        event("accepted")
         assert len(seen) == 1 and "Traceback" not in err
         check_parsed_sweep(seen[0])
     else:
@@ -179,7 +201,7 @@ def test_sweep_config_reader(config_assets: dict[str, Path], tmp_path_factory: p
 
 
 @SETTINGS
-@given(data=st.data(), mutation=st.integers(0, 5))
+@given(data=st.data(), mutation=st.integers(0, 8))
 def test_study_config_reader(config_assets: dict[str, Path], tmp_path_factory: pytest.TempPathFactory,
                              data: st.DataObject, mutation: int) -> None:
     work = tmp_path_factory.mktemp("study_cfg")
@@ -203,6 +225,7 @@ def test_study_config_reader(config_assets: dict[str, Path], tmp_path_factory: p
         rc, _, err = run_cli(["study", str(path), "--out", str(work / "run")])
     assert snapshot(work) == before
     if rc == 0:
+        event("accepted")
         assert len(seen) == 1
         for m in seen[0].models:
             check_parsed_sweep(m.sweep)
@@ -215,19 +238,23 @@ VALUE_NAMES = ["Power", "Benevolence", "Tradition", "Hedonism", "Security"]
 META = ["condition_id", "role_id", "split", "steering_id", "coefficient", "seed"]
 cells = st.one_of(st.floats(-3, 3, allow_nan=False).map(lambda x: f"{x:.4f}"), st.floats(-3, 3).map(str),
                   st.sampled_from(["", "inf", "-inf", "nan", "NA", "1e300", "1e400", "high", "0", "1", "none"]))
-numeric_cells = st.floats(-3, 3, allow_nan=False).map(lambda x: f"{x:.4f}")
+numeric_cells = st.integers(-30000, 30000).map(lambda i: f"{i / 10000:.4f}")
 
 
 @st.composite
 def value_csv(draw: st.DrawFn) -> str:
-    names = draw(st.lists(st.sampled_from(VALUE_NAMES + [""]), min_size=2, max_size=5))
-    n = draw(st.integers(0, 30))
     noisy = draw(st.booleans())
+    if noisy:
+        names = draw(st.lists(st.sampled_from(VALUE_NAMES + [""]), min_size=2, max_size=5))
+        n = draw(st.integers(0, 30))
+    else:
+        names = draw(st.lists(st.sampled_from(VALUE_NAMES), min_size=2, max_size=4, unique=True))
+        n = draw(st.integers(len(names) + 2, 30))
     rows = []
     for i in range(n):
         steer = draw(st.sampled_from(["none", "none", "v", "NaN"])) if noisy else "none"
         coef = draw(st.sampled_from(["0", "4", "", "inf"])) if noisy else "0"
-        cell = cells if noisy else numeric_cells
+        cell = cells if noisy else st.one_of(*[numeric_cells] * 9, st.just(""))
         rows.append([f"c{i}", f"r{i}", "train", steer, coef, "0"] + [draw(cell) for _ in names])
     return ",".join(META + names) + "\n" + "".join(",".join(r) + "\n" for r in rows)
 
@@ -244,6 +271,7 @@ def test_graph_reads_any_csv_to_finite_outputs_or_one_line(tmp_path_factory: pyt
         assert_refused_in_one_line(rc, err)
         assert not (work / "g").exists()
         return
+    event("accepted")
     run = strict_json((work / "g" / "run.json").read_text())
     graph = strict_json((work / "g" / "graph.json").read_text())
     assert run["n_rows"] > len(run["values"]) and graph
@@ -253,18 +281,24 @@ def test_graph_reads_any_csv_to_finite_outputs_or_one_line(tmp_path_factory: pyt
     assert run["n_rows"] + n_dropped == n_rows_in_file  # every row is used or counted as dropped
 
 
-score = st.one_of(st.floats(-1, 1, allow_nan=False), st.floats(allow_nan=True, allow_infinity=True),
+good_score = st.floats(-1, 1, allow_nan=False)
+score = st.one_of(good_score, good_score, good_score, st.floats(allow_nan=True, allow_infinity=True),
                   st.sampled_from(["0.5", None, True, [0.1]]))
-sample = st.fixed_dictionaries({"doc_id": st.one_of(st.integers(0, 50), odd_scalars),
-                                "doc": st.one_of(st.fixed_dictionaries({"value": st.sampled_from(VALUE_NAMES)},
-                                                                       optional={"item_id": st.text(max_size=4)}),
-                                                 json_like),
+good_doc = st.fixed_dictionaries({"value": st.sampled_from(VALUE_NAMES)}, optional={"item_id": st.text(max_size=4)})
+sample = st.fixed_dictionaries({"doc_id": st.one_of(st.integers(0, 50), st.integers(0, 50), odd_scalars),
+                                "doc": st.one_of(good_doc, good_doc, good_doc, json_like),
                                 "metrics": st.just(["score"]), "score": score})
 
 
+clean_sample = st.fixed_dictionaries({"doc_id": st.integers(0, 50), "doc": good_doc, "metrics": st.just(["score"]),
+                                      "score": good_score})
+condition_sets = st.booleans().flatmap(lambda clean: st.lists(st.tuples(
+    st.lists(clean_sample if clean else st.one_of(sample, sample, sample, json_like), max_size=5),
+    st.integers(0, 4) if not clean else st.sampled_from([0, 2])), min_size=1, max_size=3))
+
+
 @SETTINGS
-@given(conditions=st.lists(st.tuples(st.lists(st.one_of(sample, json_like), max_size=5), st.integers(0, 3)),
-                           min_size=1, max_size=3))
+@given(conditions=condition_sets)
 def test_matrix_reads_any_condition_folder_to_finite_tables_or_one_line(tmp_path_factory: pytest.TempPathFactory,
                                                                         conditions: list[Any]) -> None:
     work = tmp_path_factory.mktemp("matrix_dir")
@@ -289,6 +323,7 @@ def test_matrix_reads_any_condition_folder_to_finite_tables_or_one_line(tmp_path
         return
     import csv
 
+    event("accepted")
     for name in ("matrix.csv", "items.csv"):
         rows = list(csv.DictReader((work / "tables" / name).open()))
         for row in rows:
@@ -311,15 +346,16 @@ vector_values = st.one_of(st.lists(st.floats(-2, 2, allow_nan=False), min_size=6
                           st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=64, max_size=64),
                           st.lists(st.floats(-2, 2, allow_nan=False), min_size=1, max_size=3))
 intervention = st.fixed_dictionaries(
-    {"op": st.sampled_from(["add", "clamp_projection", "ablate", "add"])},
-    optional={"layer": st.one_of(st.integers(-1, 3), st.sampled_from(["model.layers.1", "layers.0"])),
-              "vector": vector_values, "coeff": numbers, "value": numbers, "normalize": st.booleans(),
+    {"op": st.sampled_from(["add", "clamp_projection", "ablate", "add"]),
+     "layer": st.one_of(st.integers(-1, 3), st.sampled_from(["model.layers.1", "layers.0"])),
+     "vector": vector_values},
+    optional={"coeff": numbers, "value": numbers, "normalize": st.booleans(),
               "scale": st.sampled_from(["absolute", "resid_norm"]),
               "positions": st.sampled_from(["all", "prompt", "last:1", 'span:"values"', "span:zz"])})
 
 
 @SETTINGS
-@given(spec=st.one_of(st.lists(intervention, max_size=3), json_like))
+@given(spec=st.one_of(st.lists(intervention, min_size=1, max_size=3), st.lists(intervention, max_size=2), json_like))
 def test_steering_spec_gives_finite_logits_or_one_line(tiny_lm: tuple[Any, Any], spec: Any) -> None:
     import torch
 
@@ -329,6 +365,7 @@ def test_steering_spec_gives_finite_logits_or_one_line(tiny_lm: tuple[Any, Any],
     try:
         compiled = compile_spec(model, spec)
     except SpecError as exc:
+        event("refused in one line")
         assert "\n" not in str(exc) and str(exc).strip()
         return
     enc = tok(["Question: what are your values? Answer:"], return_tensors="pt")
@@ -338,4 +375,5 @@ def test_steering_spec_gives_finite_logits_or_one_line(tiny_lm: tuple[Any, Any],
     except SpecError as exc:  # e.g. a required span that the prompt does not contain
         assert "\n" not in str(exc)
         return
+    event("accepted")
     assert bool(torch.isfinite(logits).all())

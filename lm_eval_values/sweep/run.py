@@ -287,6 +287,8 @@ def run_sweep(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), out: str | Path
                     if outcome == "run":
                         computed.append(cond.condition_id)
                         items_run += n_items[cond.condition_id]
+                    else:
+                        n_skipped += 1  # finished by another sweep into this folder
                     bar.update(n_items[cond.condition_id])
                 for cond in busy:  # run by another sweep: wait for it, redo it only if it was not finished
                     if max_conditions is not None and len(computed) >= max_conditions:
@@ -294,6 +296,8 @@ def run_sweep(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), out: str | Path
                     if run_one(cond, wait=True) == "run":
                         computed.append(cond.condition_id)
                         items_run += n_items[cond.condition_id]
+                    else:
+                        n_skipped += 1
                     bar.update(n_items[cond.condition_id])
         finally:
             bar.close()

@@ -198,3 +198,25 @@ def test_a_lock_is_held_by_one_process_at_a_time(tmp_path: Path) -> None:
         holder.wait()
     with file_lock(lock) as held:
         assert held  # released with its process
+
+
+def test_a_singular_matrix_of_the_users_data_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    from lm_eval_values.cli import run_guarded
+
+    def singular() -> int:
+        np.linalg.inv(np.zeros((2, 2)))
+        return 0
+
+    assert run_guarded(singular, debug=False, inputs=[tmp_path / "m.csv"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: INPUT: the numbers in m.csv leave a singular matrix")
+    with pytest.raises(np.linalg.LinAlgError):
+        run_guarded(singular, debug=True)
+
+    def bug() -> int:
+        raise KeyError("a genuine bug")
+
+    with pytest.raises(KeyError):  # anything else keeps its traceback
+        run_guarded(bug, debug=False)
