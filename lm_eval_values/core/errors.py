@@ -53,7 +53,8 @@ class ArgumentParser(argparse.ArgumentParser):
     Numbers are checked as they enter: a float flag given ``nan`` or ``inf``, or a seed flag (``--seed``,
     ``--seeds``) outside ``0..2**32-1``, is refused the same way."""
 
-    def parse_known_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: Any = None) -> Any:
         ns, rest = super().parse_known_args(args, namespace)
         for action in self._actions:
             value = getattr(ns, action.dest, None)

@@ -127,7 +127,7 @@ def verify_model_dir(path: Path, full: bool = False) -> bool:
     if not isinstance(files, dict) or not files:
         return False
     for rel, meta in files.items():
-        if not isinstance(meta, dict) or not isinstance(meta.get("size"), int) or not isinstance(meta.get("sha256"), str):
+        if not (isinstance(meta, dict) and isinstance(meta.get("size"), int) and isinstance(meta.get("sha256"), str)):
             return False
         fp = path / rel
         try:
@@ -222,8 +222,8 @@ def _write_manifest(spec: EmbeddedModel, out_dir: Path) -> None:
     files = {}
     for fp in sorted(p for p in out_dir.rglob("*") if p.is_file() and p.name != MANIFEST):
         st = fp.stat()
-        files[str(fp.relative_to(out_dir))] = {"sha256": file_sha256(fp), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                                               "ctime_ns": st.st_ctime_ns}
+        files[str(fp.relative_to(out_dir))] = {"sha256": file_sha256(fp), "size": st.st_size,
+                                               "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns}
     atomic_write_json(out_dir / MANIFEST, {
         "format_version": FORMAT_VERSION, "name": spec.name, "description": spec.description,
         "license": spec.license, "source": [p.requirement for p in spec.parts], "gguf_file": spec.gguf_name,

@@ -67,7 +67,8 @@ def verify_condition(cdir: Path, rec: Any) -> str | None:
     if not isinstance(files, dict) or not isinstance(hashes or {}, dict) or not isinstance(expected or {}, dict):
         return f"{CONDITION_FILE} has a malformed sample_files, sample_sha256 or samples entry"
     if expected and set(map(str, expected)) != set(map(str, files)):
-        return f"{CONDITION_FILE} records samples of {sorted(map(str, expected))} but files of {sorted(map(str, files))}"
+        return (f"{CONDITION_FILE} records samples of {sorted(map(str, expected))} but files of "
+                f"{sorted(map(str, files))}")
     counted = 0
     for task, name in sorted(files.items()):
         f = cdir / str(name)
@@ -111,7 +112,8 @@ def read_sweep_condition(cdir: Path) -> ConditionFiles:
             raise UserError("DIR", f"{cdir}: {problem}", REDO_FIX)
         meta = {k: rec.get(k) for k in META_COLUMNS}
         if meta["condition_id"] != cdir.name:
-            raise UserError("DIR", f"{cdir} holds condition {meta['condition_id']!r}", "do not rename condition folders")
+            raise UserError("DIR", f"{cdir} holds condition {meta['condition_id']!r}",
+                            "do not rename condition folders")
         files = {str(t): cdir / str(f) for t, f in sorted((rec.get("sample_files") or {}).items())}
         return ConditionFiles(meta=meta, order=(0, int(rec.get("index", 0)), cdir.name), sample_files=files,
                               source=str(cdir), record=rec)

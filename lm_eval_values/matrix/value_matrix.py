@@ -212,9 +212,10 @@ def _check_unsteered(meta: pd.DataFrame, source: str, field: str) -> None:
     steered = (meta["steering_id"] == NO_STEERING) & meta["coefficient"].notna() & (meta["coefficient"] != 0)
     if steered.any():
         row = steered.idxmax()
-        raise UserError(field, f"{source}: row {meta.loc[row, 'condition_id']!r} has steering id 'none' but coefficient "
-                        f"{meta.loc[row, 'coefficient']:g}; 'none' is reserved for unsteered rows, which are the "
-                        "baseline of every comparison", "give the steered setting its own id and rebuild the matrix")
+        raise UserError(field, f"{source}: row {meta.loc[row, 'condition_id']!r} has steering id 'none' but "
+                        f"coefficient {meta.loc[row, 'coefficient']:g}; 'none' is reserved for unsteered rows, which "
+                        "are the baseline of every comparison", "give the steered setting its own id and rebuild the "
+                        "matrix")
 
 
 def _from_sweep_frame(df: pd.DataFrame, source: str, field: str) -> ValueMatrix:

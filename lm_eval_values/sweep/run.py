@@ -170,8 +170,11 @@ def _check_output_compatible(out: Path, cfg: SweepConfig) -> None:
     for m in sorted(out.glob(manifest_file("*"))):
         try:
             old = json.loads(m.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError):
             continue
+        if not isinstance(old, dict):
+            raise UserError("output_dir", f"{m} is not a sweep manifest (a JSON {type(old).__name__})",
+                            "remove that file or use a new output_dir")
         if old.get("identity_hash") not in (None, identity_hash(cfg)):
             raise UserError("output_dir", f"{out} holds a sweep with another model/tasks/format/sampling ({m.name})",
                             "use a new output_dir for this config")

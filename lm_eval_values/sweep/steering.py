@@ -125,7 +125,9 @@ def parse_steering(entries: Any, base: Path) -> list[SteeringSetting]:
             raise UserError(f"{where}.type", f"unknown steering type {kind!r}",
                             f"use one of: {', '.join(_STEER_KEYS)}")
         check_keys(entry, _STEER_KEYS[kind], f"{where}.")
-        sid = check_steering_id(as_str(entry["id"], f"{where}.id"), kind != "none", f"{where}.id") if "id" in entry else None
+        sid = None
+        if "id" in entry:  # the reserved id "none" only for entries that do not steer
+            sid = check_steering_id(as_str(entry["id"], f"{where}.id"), kind != "none", f"{where}.id")
         if kind == "none":
             settings.append(SteeringSetting(id=sid or "none", kind="none", coefficient=0.0))
         elif kind == "sae":

@@ -457,6 +457,12 @@ def _(env: Env) -> list[str]:
     return _sweep(env, steering=_vector_entry(_npy(env, "text.npy", np.array(["a", "b"]))))
 
 
+@_c("sweep-output-manifest-not-an-object", "escaping exceptions", "output_dir", "is not a sweep manifest")
+def _(env: Env) -> list[str]:
+    env.write("out/manifest.json", "[1, 2, 3]")
+    return _sweep(env)
+
+
 # ============================================================================ late validation (config only)
 @_c("sweep-vector-width-before-load", "late validation", "steering[v].vector", "48 dims", patch=_no_model_load)
 def _(env: Env) -> list[str]:
