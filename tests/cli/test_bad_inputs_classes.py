@@ -255,6 +255,13 @@ def _(env: Env) -> list[str]:
     return ["side-effects", "--graph", str(g), "--changes", str(ch), "--out", str(env.work / "se")]
 
 
+@_c("side-effects-changes-empty-cell", "non-finite numbers", "--changes", "line 3, column 'Tradition' is empty")
+def _(env: Env) -> list[str]:
+    g = env.write("g.json", json.dumps([["Power", "Tradition"]]))
+    ch = env.write("changes.csv", "Power,Tradition\n0.1,0.2\n0.3,nan\n0.2,0.1\n")
+    return ["side-effects", "--graph", str(g), "--changes", str(ch), "--out", str(env.work / "se")]
+
+
 # ============================================================================ trusting what is on disk
 def _condition(env: Env, scores: list[Any], hashed: bool = False) -> Path:
     """A finished sweep condition as the sweep writes it (``samples`` recorded; ``hashed``: SHA-256 too)."""
