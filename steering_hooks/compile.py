@@ -15,11 +15,37 @@ from torch import nn
 
 from steering_hooks.errors import SpecError
 from steering_hooks.hookpoints import HookPoint, hidden_size, resolve_hook
+from steering_hooks.numbers import MAX_MAGNITUDE
 from steering_hooks.sources import load_sae, load_vector, sae_hook_name
 from steering_hooks.spec import Intervention, Positions, SteeringSpec, parse_positions, spec_from_obj
 
 #: SAE architectures whose feature activation depends only on that feature's encoder row
 _PER_FEATURE_ARCHS = ("standard", "jumprelu")
+#: the largest ``coeff`` of ``scale: resid_norm`` (a multiple of the residual norm itself)
+MAX_RESID_NORM_COEFF = 1e3
+
+
+def _check_dose(iv: Intervention, direction: torch.Tensor | None, where: str) -> None:
+    """Refuse a dose that would push a residual entry beyond :data:`~steering_hooks.numbers.MAX_MAGNITUDE`."""
+    if direction is None or direction.numel() == 0:
+        return
+    peak = float(direction.abs().max())
+    if iv.op == "add" and iv.normalize:
+        peak /= max(float(direction.norm()), 1e-12)
+    if iv.op == "add" and iv.scale == "resid_norm":
+        size, what = abs(float(iv.coeff)), "times the residual norm"
+        limit = MAX_RESID_NORM_COEFF
+    elif iv.op == "add":
+        size = abs(float(iv.coeff)) * peak * (abs(float(iv.typical_act or 0.0)) if iv.scale == "feature_act" else 1.0)
+        what, limit = "to a residual entry", MAX_MAGNITUDE
+    elif iv.op == "sae_clamp" and iv.value is not None:
+        size, what, limit = abs(float(iv.value)) * peak, "to a residual entry", MAX_MAGNITUDE
+    else:
+        return
+    if size > limit:
+        name = "value" if iv.op == "sae_clamp" else "coeff"
+        raise SpecError(f"{where}.{name}", f"this dose adds up to {size:.3g} {what}, beyond the limit of {limit:g} "
+                        "(the model's activations would overflow to NaN)", f"use a much smaller {name}")
 
 
 @dataclass
@@ -277,6 +303,7 @@ def compile_spec(model: nn.Module, spec: Any, sae_impl: str = "auto") -> Compile
         if op in ("add", "clamp_projection") and (iv.value is not None and op == "add"):
             raise SpecError(f"{where}.value", "add takes coeff, not value", "rename value to coeff")
         bias = bias if op == "clamp_projection" else None
+        _check_dose(iv, direction, where)
 
         fslice = None
         if sae is not None and op in ("sae_clamp", "ablate") and sae_impl == "auto":

@@ -1,7 +1,9 @@
 """Loading steering sources: sae-lens SAEs, vector files, lm-eval ``steered`` ``.pt`` files.
 
 Nothing here unpickles: ``.pt`` files are read with ``torch.load(weights_only=True)``,
-vectors with safetensors or NumPy (``allow_pickle=False``).
+vectors with safetensors or NumPy (``allow_pickle=False``). Any failure to read a file (a corrupt
+header, a truncated or pickled ``.npy``) is a one-line :class:`SpecError` naming the field, and every
+tensor and coefficient read is checked to be finite and of sane size (:mod:`steering_hooks.numbers`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 import torch
 
 from steering_hooks.errors import SpecError
+from steering_hooks.numbers import check_number, check_tensor
 from steering_hooks.sae_refs import parse_sae_ref, resolve_sae_ref
 
 _SAE_CACHE: dict[str, Any] = {}
@@ -104,8 +107,9 @@ def load_sae(ref: Any, field: str = "sae", device: str | torch.device = "cpu") -
                             "check the release and sae_id (sae-lens pretrained SAEs), or give an existing local "
                             "folder") from None
     sae.eval()
-    for p_ in sae.parameters():
+    for name, p_ in sae.named_parameters():
         p_.requires_grad_(False)
+        check_tensor(p_, field, f"the SAE's {name}")
     _SAE_CACHE[key] = sae
     return sae
 
@@ -122,7 +126,8 @@ def _as_1d(t: Any, field: str, what: str) -> torch.Tensor:
     import numpy as np
 
     if not isinstance(t, torch.Tensor):
-        t = torch.as_tensor(np.asarray(t, dtype=np.float32))
+        t = torch.as_tensor(np.asarray(t, dtype=np.float64))
+    check_tensor(t, field, what)  # before the float32 cast, which would turn 1e300 into inf
     t = t.detach().to(torch.float32)
     if t.dim() == 2 and 1 in t.shape:
         t = t.reshape(-1)
@@ -144,6 +149,20 @@ def load_vector(ref: Any, key: str | None = None, field: str = "vector") -> tupl
     if not p.is_file():
         raise SpecError(field, f"vector file not found: {p}", "give a .safetensors, .npy, .npz or .pt file")
     suffix = p.suffix.lower()
+    if suffix not in (".safetensors", ".npy", ".npz", ".pt", ".pth"):
+        raise SpecError(field, f"unsupported vector file type {suffix!r}", "use .safetensors, .npy, .npz or .pt")
+    try:
+        vec, bias = _read_vector_file(p, suffix, key, field)
+        return _as_1d(vec, field, f"{p.name}"), bias
+    except SpecError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - corrupt, truncated or pickled files become one line
+        first = (str(exc).strip().splitlines() or [""])[0][:160]
+        raise SpecError(field, f"cannot read the vector file {p.name} ({type(exc).__name__}: {first})",
+                        "give an intact .safetensors, .npy (no pickled objects), .npz or .pt file") from None
+
+
+def _read_vector_file(p: Path, suffix: str, key: str | None, field: str) -> tuple[Any, torch.Tensor | None]:
     bias = None
     if suffix == ".safetensors":
         from safetensors.torch import load_file
@@ -173,9 +192,7 @@ def load_vector(ref: Any, key: str | None = None, field: str = "vector") -> tupl
                 vec = entry
         else:
             raise SpecError(field, f"{p.name}: unsupported content {type(obj).__name__}", "save a tensor or a dict")
-    else:
-        raise SpecError(field, f"unsupported vector file type {suffix!r}", "use .safetensors, .npy, .npz or .pt")
-    return _as_1d(vec, field, f"{p.name}"), bias
+    return vec, bias
 
 
 def _pick(mapping: dict[str, Any], key: str | None, field: str, path: Path) -> Any:
@@ -218,7 +235,7 @@ def spec_from_steered_pt(path: str | Path):
         if info.get("head_index") is not None:
             raise SpecError(f"{where}.head_index", "head_index is not supported", "steer the residual stream")
         action = info.get("action", "add")
-        coeff = float(info.get("steering_coefficient", 1.0))
+        coeff = check_number(info.get("steering_coefficient", 1.0), f"{where}.steering_coefficient")
         if action == "add":
             if info.get("bias") is not None:
                 raise SpecError(f"{where}.bias", "bias is not supported with add (as in lm-eval steered)", None)

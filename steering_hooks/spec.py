@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from steering_hooks.errors import SpecError
+from steering_hooks.numbers import check_number, check_tensor
 from steering_hooks.sae_refs import parse_sae_ref
 
 OPS = ("add", "sae_clamp", "ablate", "clamp_projection")
@@ -242,10 +243,9 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             raise SpecError(fname, f"expected a non-negative integer, got {value!r}", "e.g. feature: 123")
         return int(value)
     if name in ("coeff", "typical_act", "value", "multiply"):
-        try:
-            return float(value)
-        except (TypeError, ValueError, OverflowError):
-            raise SpecError(fname, f"expected a number, got {value!r}", None) from None
+        if isinstance(value, bool):
+            raise SpecError(fname, f"expected a number, got {value!r}", None)
+        return check_number(value, fname)
     if name in ("normalize", "keep_error", "required"):
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
@@ -275,16 +275,17 @@ def _coerce_vector(value: Any, fname: str) -> Any:
             raise SpecError(fname, "expected a file path or a list of numbers, got an empty string", None)
         return value
     if isinstance(value, torch.Tensor):
-        arr_ok = value.dim() == 1 and value.numel() > 0 and bool(torch.isfinite(value.float()).all())
+        arr_ok = value.dim() == 1 and value.numel() > 0
     else:
         try:
             arr = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError, OverflowError):
             raise SpecError(fname, f"expected a file path or a list of numbers, got {type(value).__name__}",
                             "e.g. vector: dir.safetensors or vector: [0.1, -0.2, ...]") from None
-        arr_ok = arr.ndim == 1 and arr.size > 0 and bool(np.isfinite(arr).all())
+        arr_ok = arr.ndim == 1 and arr.size > 0
     if not arr_ok:
         raise SpecError(fname, "expected a non-empty, finite 1-D vector", "give one number per hidden dimension")
+    check_tensor(value if isinstance(value, torch.Tensor) else arr, fname, "the vector")
     return value
 
 
@@ -335,6 +336,16 @@ def spec_from_obj(data: Any) -> SteeringSpec:
     return SteeringSpec(ivs, name=None if name is None else str(name))
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json`` object hook: a key written twice is an error (plain ``json`` keeps the last)."""
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
 def load_spec(path: str | Path) -> SteeringSpec:
     """Load a spec from ``.yaml``/``.yml``/``.json`` (safe loaders) or an lm-eval ``steered`` ``.pt``."""
     p = Path(path).expanduser()
@@ -345,16 +356,17 @@ def load_spec(path: str | Path) -> SteeringSpec:
         from steering_hooks.sources import spec_from_steered_pt
 
         return spec_from_steered_pt(p)
-    text = p.read_text()
     try:
+        text = p.read_text(encoding="utf-8")
         if suffix == ".json":
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
         else:
-            import yaml
+            from steering_hooks.strict_yaml import strict_load
 
-            data = yaml.safe_load(text)
-    except Exception as exc:  # noqa: BLE001 - parse errors become one line
-        raise SpecError("steer", f"cannot parse {p.name}: {str(exc).splitlines()[0]}", "fix the YAML/JSON syntax") from None
+            data = strict_load(text)  # safe_load that refuses duplicate keys and alias bombs
+    except Exception as exc:  # noqa: BLE001 - read and parse errors become one line
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SpecError("steer", f"cannot parse {p.name}: {first}", "fix the YAML/JSON syntax") from None
     spec = spec_from_obj(data)
     # relative file paths inside a spec are relative to the spec file
     for iv in spec.interventions:

@@ -63,15 +63,50 @@ def diff_of_means(model: nn.Module, tokenizer: Any, positive: Sequence[str], neg
             - mean_activation(model, tokenizer, negative, layer, reduce, batch_size))
 
 
+def vector_file_bytes(vector: torch.Tensor, metadata: dict[str, Any] | None = None, key: str = "vector") -> bytes:
+    """The safetensors bytes of one float32 tensor with JSON-able ``metadata`` (stored as strings).
+
+    Deterministic: the header is key-sorted, compact JSON, so equal vectors and metadata give equal bytes
+    (the safetensors library writes metadata in hash-map order, which changes from run to run). The
+    layout is the safetensors format: an 8-byte little-endian header length, the JSON header padded
+    with spaces to a multiple of 8 bytes, then the little-endian float32 data.
+    """
+    import numpy as np
+
+    data = np.ascontiguousarray(vector.detach().to("cpu", torch.float32).numpy(), dtype="<f4").tobytes()
+    meta = {str(k): v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in (metadata or {}).items()}
+    header: dict[str, Any] = {key: {"dtype": "F32", "shape": list(vector.shape), "data_offsets": [0, len(data)]}}
+    if meta:
+        header["__metadata__"] = meta
+    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + data
+
+
 def save_vector(path: str | Path, vector: torch.Tensor, metadata: dict[str, Any] | None = None,
                 key: str = "vector") -> Path:
-    """Save a vector as safetensors (``key``) with JSON-able metadata stored as strings."""
-    from safetensors.torch import save_file
+    """Save a vector as safetensors (``key``) with JSON-able metadata stored as strings.
+
+    The bytes are deterministic (:func:`vector_file_bytes`) and written atomically (a temporary sibling,
+    then a rename), so a vector file, the ids and hashes derived from it are the same in every run.
+    """
+    import os
+    import tempfile
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    meta = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()}
-    save_file({key: vector.detach().float().contiguous().cpu()}, str(p), metadata=meta)
+    blob = vector_file_bytes(vector, metadata, key)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-" + p.name + ".", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return p
 
 

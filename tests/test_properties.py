@@ -95,7 +95,8 @@ span_text = st.text(min_size=1, max_size=12)  # any text, quotes and backslashes
 positions = st.one_of(st.sampled_from([Positions("all"), Positions("prompt"), Positions("generated")]),
                       st.integers(1, 50).map(lambda k: Positions("last", k=k)),
                       span_text.map(lambda t: Positions("span", text=t)))
-finite = st.floats(allow_nan=False, allow_infinity=False, width=32)
+# steering numbers are finite and at most steering_hooks.numbers.MAX_MAGNITUDE in absolute value
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False, width=32)
 valid_intervention = st.fixed_dictionaries(
     {"op": st.sampled_from(OPS)},
     optional={"layer": st.one_of(st.integers(0, 40), st.sampled_from(["model.layers.1", "blocks.2.hook_resid_pre"])),

@@ -31,7 +31,6 @@ from lm_eval_values.causal.jci import CONTEXT_NODE_KIND
 from lm_eval_values.causal.resample import EdgeList, ResamplePlan, Worker, build_plan
 from lm_eval_values.causal.sample_size import SampleSizeSetting
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.core.conditions import META_COLUMNS
 from lm_eval_values.matrix.value_matrix import ValueMatrix
 
 #: kind of an edge read from u to v (u before v in node order) -> table column

@@ -34,7 +34,6 @@ from lm_eval_values.causal.jci import (CONTEXT_KINDS, CONTEXT_NODE_KIND, ROLE_PR
                                        context_columns, drop_context_block, jci_background)
 from lm_eval_values.causal.sample_size import SampleSizeSetting
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.core.conditions import NO_ROLE, NO_STEERING
 from lm_eval_values.matrix.value_matrix import ValueMatrix
 
 ALGOS = ("pc", "fci", "ges")

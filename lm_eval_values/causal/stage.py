@@ -72,7 +72,7 @@ def matrix_sha256(vm: ValueMatrix) -> str:
 
 def rows_record(vm: ValueMatrix, settings: GraphStageSettings) -> dict[str, Any]:
     """The ``rows`` entry of the record."""
-    return {**settings.rows.to_dict(), "n_rows": vm.n_rows, "n_roles": len(vm.role_ids),
+    return {**settings.rows.to_dict(), "n_rows": vm.n_rows, "n_rows_dropped": vm.n_dropped, "n_roles": len(vm.role_ids),
             "steering_ids": vm.steering_ids, "doses": settings.doses}
 
 

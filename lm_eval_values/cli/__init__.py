@@ -7,7 +7,11 @@ registered, plus this package's own subcommands listed in :data:`COMMANDS`.
 Own subcommands are imported lazily so ``--help`` and ``tasks-dir`` stay fast.
 Every own subcommand module exposes ``main(argv: list[str]) -> int``.
 Bad input raises :class:`~lm_eval_values.core.errors.UserError` (or a steering spec
-error); it is printed as one line on stderr and the exit status is 2.
+error); it is printed as one line on stderr and the exit status is 2. Every own command runs inside
+:func:`~lm_eval_values.core.inputs.guard_inputs`: the files named on its command line (and those its
+readers mark) are inputs that no writer may overwrite, and a failure while reading one is one line
+naming it (:func:`~lm_eval_values.core.inputs.reading`). A genuine bug keeps its traceback; ``--debug``
+shows the traceback of every error.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ import errno
 import importlib
 import os
 import sys
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
 
 from lm_eval_values.core.errors import EXIT_USER_ERROR, UserError
+from lm_eval_values.core.inputs import DEBUG_ENV, argv_paths, describe, guard_inputs
 from lm_eval_values.integration.lm_eval_bridge import run_lm_eval
 
 # name -> (module, one-line help). One thin module per command under lm_eval_values/cli/, defining
@@ -77,8 +83,9 @@ _STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACC
                              errno.EFBIG})
 
 
-def run_guarded(fn: Callable[[], int | None], debug: bool) -> int:
-    """Run ``fn``; turn user errors into one line on stderr and exit status 2."""
+def run_guarded(fn: Callable[[], int | None], debug: bool, inputs: Iterable[Path] = ()) -> int:
+    """Run ``fn``; turn user errors into one line on stderr and exit status 2 (``inputs``: the command's
+    inputs, named when the data leave a singular matrix)."""
     try:
         rc = fn()
     except _error_types() as exc:
@@ -98,7 +105,22 @@ def run_guarded(fn: Callable[[], int | None], debug: bool) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - only numerical dead ends of the data; anything else re-raised
+        if debug or not _is_singular_data(exc):
+            raise
+        names = ", ".join(sorted({p.name for p in inputs})[:3]) or "the input"
+        print("error: " + UserError("INPUT", f"the numbers in {names} leave a singular matrix ({describe(exc)}): "
+                                    "some value columns are constant or linear combinations of others, or there "
+                                    "are too few rows", "drop redundant columns (e.g. --columns) or add rows; "
+                                    "--debug shows where").one_line(), file=sys.stderr)
+        return EXIT_USER_ERROR
     return int(rc or 0)
+
+
+def _is_singular_data(exc: BaseException) -> bool:
+    """numpy's LinAlgError (a singular correlation or covariance matrix of the user's data)."""
+    linalg = sys.modules.get("numpy.linalg")
+    return linalg is not None and isinstance(exc, linalg.LinAlgError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     if debug:
         argv = [a for a in argv if a != "--debug"]
-        os.environ["LM_EVAL_VALUES_DEBUG"] = "1"
+        os.environ[DEBUG_ENV] = "1"
     if argv and argv[0] in ("-h", "--help") and len(argv) == 1:
         print(_usage())
         return 0
@@ -114,11 +136,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         module_name, _ = COMMANDS[argv[0]]
         rest = argv[1:]
 
+        inputs: set[Path] = set()
+
         def _own() -> int:
             module = importlib.import_module(module_name)
-            return module.main(rest)
+            with guard_inputs(argv_paths(rest)) as live:
+                try:
+                    return module.main(rest)
+                finally:
+                    inputs.update(live)
 
-        return run_guarded(_own, debug)
+        return run_guarded(_own, debug, inputs)
 
     return run_guarded(lambda: run_lm_eval(argv), debug)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from lm_eval_values.core.atomic import atomic_directory, check_output_dir
 from lm_eval_values.core.errors import ArgumentParser, UserError
 from lm_eval_values.core.files import FORMAT_SUFFIXES
+from lm_eval_values.core.reserved import check_new_task_names, generated_task_names
 from lm_eval_values.values.make_tasks import build_user_family, write_files
 from lm_eval_values.values.scoring import FORMATS
 
@@ -40,7 +41,10 @@ def main(argv: list[str]) -> int:
         raise UserError("source", f"{source} is neither .csv nor .jsonl", "give a .csv or .jsonl inventory file")
     formats = _parse_formats(args.formats)
     files = build_user_family(source, args.prefix, formats)  # validates everything first
-    out = check_output_dir(args.out or args.prefix, "--out")  # e.g. not a path under a regular file
+    check_new_task_names(generated_task_names(files), "--prefix", f"choose a prefix whose task names are new, "
+                         f"e.g. values_{args.prefix}")
+    # e.g. not a path under a regular file, nor a folder (replaced as a whole) that holds the source
+    out = check_output_dir(args.out or args.prefix, "--out", replace=True)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.force:
         raise UserError("--out", f"{out} exists and is not empty", "choose another --out or pass --force to replace it")
     with atomic_directory(out) as tmp:

@@ -87,6 +87,10 @@ def _read_changes(path: str) -> pd.DataFrame:
     num = df.select_dtypes("number")
     if num.shape[1] < 2:
         raise UserError("--changes", f"{path} has fewer than two numeric value columns", "give a change matrix")
+    empty = num.isna().to_numpy().nonzero()
+    if len(empty[0]):  # a missing change would be silently counted as "no co-change"
+        raise UserError("--changes", f"{path} line {int(empty[0][0]) + 2}, column {num.columns[empty[1][0]]!r} "
+                        "is empty", "give every change (0 for none)")
     return num.astype(float)
 
 

@@ -2,7 +2,8 @@
 
 A reader never sees a half-written file; an interrupted run leaves either the old
 file or the new one. Temporary names start with ``.tmp-`` so they are easy to
-ignore and clean up.
+ignore and clean up. Every writer first refuses to overwrite an input of the running command, or to
+replace a folder that holds one (:func:`lm_eval_values.core.inputs.check_not_input`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from lm_eval_values.core.errors import UserError
+from lm_eval_values.core.inputs import check_not_input
 
 TMP_PREFIX = ".tmp-"
 
@@ -40,8 +42,9 @@ def _fsync_dir(path: Path) -> None:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically and return the path."""
+    """Write ``data`` to ``path`` atomically and return the path (never over an input of the command)."""
     path = Path(path)
+    check_not_input(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + ".", dir=path.parent)
     try:
@@ -77,9 +80,11 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     """Build a directory in a temporary sibling; rename it into place on success.
 
     If ``path`` already exists it is replaced only after the new one is complete.
-    On an exception the temporary directory is removed and ``path`` is untouched.
+    On an exception the temporary directory is removed and ``path`` is untouched. A folder that
+    holds an input of the running command is never replaced.
     """
     path = Path(path)
+    check_not_input(path, replaces=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX + path.name + ".", dir=path.parent))
     tmp.chmod(0o777 & ~_umask())  # mkdtemp creates 0700
@@ -125,14 +130,16 @@ def _first_missing(path: Path) -> tuple[Path | None, Path]:
     return missing, p
 
 
-def check_output_dir(path: str | os.PathLike, field: str = "--out") -> Path:
+def check_output_dir(path: str | os.PathLike, field: str = "--out", replace: bool = False) -> Path:
     """Check, WITHOUT creating anything, that ``path`` is or can become a writable folder.
 
     The nearest existing ancestor must be a folder we may write into (a path under a regular
-    file, or a file where the folder should be, is refused). Raises
+    file, or a file where the folder should be, is refused). With ``replace`` (the command replaces
+    the whole folder) a folder holding an input of the command is refused too. Raises
     :class:`~lm_eval_values.core.errors.UserError` naming ``field``.
     """
     path = Path(path)
+    check_not_input(path, field, replaces=replace)
     missing, existing = _first_missing(path)
     if missing is None and not path.is_dir():
         raise UserError(field, f"{path} exists and is not a folder", "give a folder path")
@@ -153,6 +160,8 @@ def atomic_write_files(folder: str | os.PathLike, files: dict[str, bytes], field
     :class:`~lm_eval_values.core.errors.UserError` naming ``field`` is raised: the folder is as before.
     """
     folder = Path(folder)
+    for name in files:
+        check_not_input(folder / name, field)
     created, _ = _first_missing(folder)
     temps: list[tuple[Path, Path]] = []
     try:

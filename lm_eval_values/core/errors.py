@@ -8,9 +8,13 @@ exits with status 2 (no traceback unless ``--debug``).
 from __future__ import annotations
 
 import argparse
+import math
 import re
+from typing import Any, Sequence
 
 EXIT_USER_ERROR = 2
+#: seeds go to numpy's legacy seeding (``np.random.seed``), which takes 0 <= seed < 2**32
+MAX_SEED = 2**32 - 1
 
 
 class UserError(ValueError):
@@ -33,9 +37,34 @@ class UserError(ValueError):
         return " ".join(msg.split())  # always a single line
 
 
+def check_seed(x: Any, where: str) -> int:
+    """A seed: a whole number in ``0..2**32-1`` (numpy's legacy seeding refuses anything else)."""
+    if isinstance(x, bool) or not isinstance(x, int):
+        raise UserError(where, f"must be a whole number, got {x!r}", "e.g. 0")
+    if not 0 <= x <= MAX_SEED:
+        raise UserError(where, f"seed {x} is outside 0..{MAX_SEED}", f"use a seed between 0 and {MAX_SEED}")
+    return x
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse for this package's own subcommands: a bad flag is a one-line :class:`UserError`
-    naming the flag (``argument --x: invalid choice ...`` -> field ``--x``), not usage text."""
+    naming the flag (``argument --x: invalid choice ...`` -> field ``--x``), not usage text.
+
+    Numbers are checked as they enter: a float flag given ``nan`` or ``inf``, or a seed flag (``--seed``,
+    ``--seeds``) outside ``0..2**32-1``, is refused the same way."""
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: Any = None) -> Any:
+        ns, rest = super().parse_known_args(args, namespace)
+        for action in self._actions:
+            value = getattr(ns, action.dest, None)
+            flag = action.option_strings[-1] if action.option_strings else action.dest
+            for v in value if isinstance(value, list) else [value]:
+                if isinstance(v, float) and not math.isfinite(v):
+                    self.error(f"argument {flag}: {v!r} is not a finite number")
+                if "seed" in action.dest and isinstance(v, int) and not isinstance(v, bool) and not 0 <= v <= MAX_SEED:
+                    self.error(f"argument {flag}: seed {v} is outside 0..{MAX_SEED}")
+        return ns, rest
 
     def error(self, message: str) -> None:  # type: ignore[override]
         m = re.match(r"argument ([^:]+): (.*)", message)

@@ -110,22 +110,25 @@ def _lock(path: Path) -> Iterator[None]:
 # ----------------------------------------------------------------------------- verification
 
 def verify_model_dir(path: Path, full: bool = False) -> bool:
-    """Check a converted model folder against its manifest.
+    """Check a converted model folder against its manifest (a malformed manifest fails the check).
 
-    ``full=False`` compares sizes and modification stamps and re-hashes only files whose
-    stamp changed; ``full=True`` re-hashes every file.
+    ``full=False`` compares sizes and the files' change stamps (``st_ctime_ns``, which every write
+    to a file moves and no user tool can set back; older manifests: modification stamps) and
+    re-hashes only files whose stamp changed; ``full=True`` re-hashes every file.
     """
     manifest_path = path / MANIFEST
     try:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, ValueError):
         return False
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
         return False
-    files = manifest.get("files") or {}
-    if not files:
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
         return False
     for rel, meta in files.items():
+        if not (isinstance(meta, dict) and isinstance(meta.get("size"), int) and isinstance(meta.get("sha256"), str)):
+            return False
         fp = path / rel
         try:
             st = fp.stat()
@@ -133,7 +136,8 @@ def verify_model_dir(path: Path, full: bool = False) -> bool:
             return False
         if st.st_size != meta["size"]:
             return False
-        if full or st.st_mtime_ns != meta.get("mtime_ns"):
+        stamp_ok = (st.st_ctime_ns == meta["ctime_ns"]) if "ctime_ns" in meta else False
+        if full or not stamp_ok:
             if file_sha256(fp) != meta["sha256"]:
                 return False
     return True
@@ -218,12 +222,21 @@ def _write_manifest(spec: EmbeddedModel, out_dir: Path) -> None:
     files = {}
     for fp in sorted(p for p in out_dir.rglob("*") if p.is_file() and p.name != MANIFEST):
         st = fp.stat()
-        files[str(fp.relative_to(out_dir))] = {"sha256": file_sha256(fp), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        files[str(fp.relative_to(out_dir))] = {"sha256": file_sha256(fp), "size": st.st_size,
+                                               "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns}
     atomic_write_json(out_dir / MANIFEST, {
         "format_version": FORMAT_VERSION, "name": spec.name, "description": spec.description,
         "license": spec.license, "source": [p.requirement for p in spec.parts], "gguf_file": spec.gguf_name,
         "gguf_sha256": spec.gguf_sha256, "files": files,
     })
+
+
+def _has_change_stamps(path: Path) -> bool:
+    try:
+        files = json.loads((path / MANIFEST).read_text()).get("files") or {}
+    except (OSError, ValueError, AttributeError):
+        return False
+    return all(isinstance(m, dict) and "ctime_ns" in m for m in files.values())
 
 
 def _lookup(name: str) -> EmbeddedModel:
@@ -247,6 +260,8 @@ def fetch_model(name: str = DEFAULT_MODEL, force: bool = False, verify: str = "f
     with _lock(home / "locks" / f"{spec.name}.lock"):
         if not force and target.exists():
             if verify_model_dir(target, full=(verify == "full")):
+                if not _has_change_stamps(target):  # a manifest of an older version: record them once
+                    _write_manifest(spec, target)
                 return target
             _log(f"cache entry {target} failed verification; rebuilding")
         t0 = time.time()

@@ -111,6 +111,21 @@ def unknown_task_error(name: str, known: Sequence[str]) -> UserError:
     return UserError("--tasks", f"{what} {name!r}", fix)
 
 
+def include_paths(include_path: Any) -> list[str | Path]:
+    """``include_path`` as a list of folders: one folder (``str`` / ``Path``) or a list / tuple of them.
+
+    A single string is one folder, never a sequence of one-character folders (which would make
+    lm-eval index every task YAML below ``/``).
+    """
+    if include_path is None:
+        return []
+    if isinstance(include_path, (str, Path)):
+        return [include_path] if str(include_path) else []
+    if isinstance(include_path, (list, tuple)) and all(isinstance(p, (str, Path)) for p in include_path):
+        return [p for p in include_path if str(p)]
+    raise TypeError(f"include_path must be a folder or a list of folders, got {type(include_path).__name__}")
+
+
 def _make_task_manager_class() -> type:
     from lm_eval.tasks import TaskManager
 
@@ -125,9 +140,7 @@ def _make_task_manager_class() -> type:
         """
 
         def __init__(self, *args: Any, include_path: Any = None, **kwargs: Any) -> None:
-            paths: list[str | Path] = []
-            if include_path:
-                paths += list(include_path) if isinstance(include_path, (list, tuple)) else [include_path]
+            paths = include_paths(include_path)
             ours = tasks_dir()
             if not any(Path(p).resolve() == ours for p in paths):
                 paths.append(ours)
@@ -160,13 +173,13 @@ def task_manager_class() -> type:
     return _TM_CLASS
 
 
-def get_task_manager(include_defaults: bool = False, include_path: Sequence[str | Path] | None = None,
+def get_task_manager(include_defaults: bool = False, include_path: str | Path | Sequence[str | Path] | None = None,
                      **kwargs: Any):
     """A lm-eval ``TaskManager`` with this package's tasks, for ``lm_eval.simple_evaluate``.
 
     Args:
         include_defaults: also index lm-eval's ~14,700 built-in tasks (about 5 s slower).
-        include_path: extra task folders of your own.
+        include_path: an extra task folder of your own, or a list of them.
         **kwargs: passed to ``TaskManager`` (e.g. ``metadata``).
 
     Example::
@@ -177,4 +190,4 @@ def get_task_manager(include_defaults: bool = False, include_path: Sequence[str 
                                 task_manager=get_task_manager())
     """
     cls = task_manager_class()
-    return cls(include_path=list(include_path or []), include_defaults=include_defaults, **kwargs)
+    return cls(include_path=include_paths(include_path), include_defaults=include_defaults, **kwargs)

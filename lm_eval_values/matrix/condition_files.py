@@ -6,6 +6,11 @@ written by :mod:`lm_eval_values.sweep.run`) or plain lm-eval output folders (``l
 ``X/<model>/results_<ts>.json`` + ``samples_<task>_<ts>.jsonl``. The condition id of a plain run is
 its folder path relative to the input; role and steering are read from the recorded ``values_hf``
 condition or ``model_args`` when present.
+
+A sweep condition is trusted only after :func:`verify_condition`: its ``condition.json`` records, when
+the folder was written, the SHA-256 of every samples file (older sweeps: the doc indices of every
+task), and the files on disk must still match. A file that lost a line or was edited is refused here
+(``matrix``, ``graph`` and every other reader) and redone by a resumed sweep.
 """
 
 from __future__ import annotations
@@ -19,6 +24,11 @@ from typing import Any, Iterator, Sequence
 from lm_eval_values.core.conditions import META_COLUMNS
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.files import CONDITION_FILE, CONDITIONS_DIR
+from lm_eval_values.core.hashing import file_sha256
+from lm_eval_values.core.inputs import reading
+
+#: fix named when a condition folder does not match its record
+REDO_FIX = "re-run the sweep into this folder (it redoes damaged conditions), or delete the condition folder"
 
 
 @dataclass
@@ -39,30 +49,74 @@ def _read_json(path: Path, field_name: str) -> Any:
         raise UserError(field_name, f"cannot read {path} ({exc})", "remove or re-run that condition") from None
 
 
-def iter_samples(path: Path) -> Iterator[dict[str, Any]]:
-    """The samples of one lm-eval ``samples_*.jsonl`` file."""
-    with open(path, encoding="utf-8") as fh:
+def _count_samples(path: Path) -> int:
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def verify_condition(cdir: Path, rec: Any) -> str | None:
+    """``None`` if the condition folder ``cdir`` matches its record ``rec`` (``condition.json``), else the problem.
+
+    Checks what the record holds: ``sample_sha256`` (the content hash of every samples file, written
+    since content hashes were recorded), else ``samples`` (the doc indices per task: the number of
+    samples per file) and ``n_items``.
+    """
+    if not isinstance(rec, dict):
+        return f"{CONDITION_FILE} is not a JSON object"
+    files, hashes, expected = rec.get("sample_files") or {}, rec.get("sample_sha256"), rec.get("samples")
+    if not isinstance(files, dict) or not isinstance(hashes or {}, dict) or not isinstance(expected or {}, dict):
+        return f"{CONDITION_FILE} has a malformed sample_files, sample_sha256 or samples entry"
+    if expected and set(map(str, expected)) != set(map(str, files)):
+        return (f"{CONDITION_FILE} records samples of {sorted(map(str, expected))} but files of "
+                f"{sorted(map(str, files))}")
+    counted = 0
+    for task, name in sorted(files.items()):
+        f = cdir / str(name)
+        if not f.is_file():
+            return f"{f.name} is missing"
+        if hashes:
+            if file_sha256(f) != hashes.get(task):
+                return f"{f.name} is not the file the sweep wrote (its SHA-256 differs from {CONDITION_FILE})"
+            continue
+        n = _count_samples(f)
+        counted += n
+        if expected and n != len(expected.get(task) or []):
+            return f"{f.name} has {n} samples, {CONDITION_FILE} records {len(expected.get(task) or [])}"
+    n_items = rec.get("n_items")
+    if not hashes and expected and isinstance(n_items, int) and counted != n_items:
+        return f"the samples files hold {counted} samples, {CONDITION_FILE} records {n_items} items"
+    return None
+
+
+def iter_samples(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, sample)`` of one lm-eval ``samples_*.jsonl`` file."""
+    with reading(path, "DIR", "an intact samples file"), open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                yield json.loads(line)
+                sample = json.loads(line)
             except json.JSONDecodeError:
                 raise UserError("DIR", f"{path}:{n} is not valid JSON", "remove or re-run that condition") from None
+            if not isinstance(sample, dict):
+                raise UserError("DIR", f"{path}:{n} is not a sample (a JSON object)", "remove or re-run that condition")
+            yield n, sample
 
 
 def read_sweep_condition(cdir: Path) -> ConditionFiles:
-    """A sweep condition folder (``condition.json`` + ``samples_<task>.jsonl``)."""
-    rec = _read_json(cdir / CONDITION_FILE, "DIR")
-    meta = {k: rec.get(k) for k in META_COLUMNS}
-    if meta["condition_id"] != cdir.name:
-        raise UserError("DIR", f"{cdir} holds condition {meta['condition_id']!r}", "do not rename condition folders")
-    files = {str(t): cdir / f for t, f in sorted((rec.get("sample_files") or {}).items())}
-    for t, f in files.items():
-        if not f.is_file():
-            raise UserError("DIR", f"{f} is missing", "delete the condition folder and re-run the sweep")
-    return ConditionFiles(meta=meta, order=(0, int(rec.get("index", 0)), cdir.name), sample_files=files,
-                          source=str(cdir), record=rec)
+    """A sweep condition folder (``condition.json`` + ``samples_<task>.jsonl``), verified before it is trusted."""
+    with reading(cdir / CONDITION_FILE, "DIR", "an intact sweep condition folder"):
+        rec = _read_json(cdir / CONDITION_FILE, "DIR")
+        problem = verify_condition(cdir, rec)
+        if problem is not None:
+            raise UserError("DIR", f"{cdir}: {problem}", REDO_FIX)
+        meta = {k: rec.get(k) for k in META_COLUMNS}
+        if meta["condition_id"] != cdir.name:
+            raise UserError("DIR", f"{cdir} holds condition {meta['condition_id']!r}",
+                            "do not rename condition folders")
+        files = {str(t): cdir / str(f) for t, f in sorted((rec.get("sample_files") or {}).items())}
+        return ConditionFiles(meta=meta, order=(0, int(rec.get("index", 0)), cdir.name), sample_files=files,
+                              source=str(cdir), record=rec)
 
 
 def _model_args_dict(cfg: dict[str, Any]) -> dict[str, Any]:

@@ -1,33 +1,55 @@
 """Reading a value matrix from whatever the user has: a ``matrix.csv``, a study-format CSV or a folder.
 
-A folder is read through its ``matrix.csv``; without one the matrix is built from the folder's
-per-condition lm-eval files (:func:`matrix_from_results_dir`).
+A folder is read through its ``matrix.csv`` (verified against the SHA-256 its sweep's
+``manifest.json`` recorded, :func:`verify_sweep_tables`); without one the matrix is built from the
+folder's per-condition lm-eval files (:func:`matrix_from_results_dir`). CSV files are read strictly
+(:mod:`lm_eval_values.matrix.strict_csv`). For an analysis (``check=True``) rows with an empty value
+cell are dropped, counted in ``ValueMatrix.n_dropped`` and reported on stderr, and the one minimum-row
+rule (:func:`~lm_eval_values.matrix.value_matrix.require_rows`) applies.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import sys
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import pandas as pd
 
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.core.files import MATRIX_FILE
+from lm_eval_values.core.files import MANIFEST_FILE, MATRIX_FILE
+from lm_eval_values.core.hashing import file_sha256
+from lm_eval_values.core.inputs import mark_input
 from lm_eval_values.matrix.condition_files import read_conditions
+from lm_eval_values.matrix.strict_csv import read_csv_table
 from lm_eval_values.matrix.tables import build_tables
 from lm_eval_values.matrix.value_matrix import ValueMatrix, frame_to_value_matrix
 
+__all__ = ["matrix_from_results_dir", "read_csv_table", "read_value_matrix", "verify_sweep_tables"]
 
-def read_csv_table(path: Path, field: str) -> pd.DataFrame:
-    """A CSV file as a frame; an empty or unreadable file is a :class:`UserError` naming ``field``."""
+
+def verify_sweep_tables(folder: str | Path) -> str | None:
+    """``None`` if every table a sweep's ``manifest.json`` lists in ``files`` still has the recorded SHA-256
+    (or there is no such record), else the problem."""
+    folder = Path(folder)
+    manifest = folder / MANIFEST_FILE
+    if not manifest.is_file():
+        return None
     try:
-        return pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise UserError(field, f"{path} is empty", "give a CSV with a header and rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise UserError(field, f"{path} is not a readable CSV ({str(exc).splitlines()[0]})",
-                        "give a sweep matrix.csv or a study-format CSV") from None
+        files = json.loads(manifest.read_text(encoding="utf-8")).get("files") or {}
+    except (OSError, ValueError, AttributeError):
+        return f"{manifest} is not a readable sweep manifest"
+    if not isinstance(files, dict):
+        return f"{manifest} has a malformed files entry"
+    for name, digest in sorted(files.items()):
+        f = folder / str(name)
+        if not f.is_file():
+            return f"{f} is missing"
+        if file_sha256(f) != digest:
+            return f"{f} is not the file the sweep wrote (its SHA-256 differs from {MANIFEST_FILE})"
+    return None
 
 
 def matrix_from_results_dir(path: str | Path, score_metric: str | None = None) -> ValueMatrix:
@@ -51,7 +73,8 @@ def read_value_matrix(path: str | Path, keep_steering: Iterable[object] | None =
         columns: keep only these value columns (in this order).
         standardize: z-score each value column after filtering.
         split: split label for study CSVs (default: ``train``/``test`` guessed from the name).
-        check: run :meth:`ValueMatrix.check` after filtering.
+        check: drop rows with an empty value cell (counted in ``n_dropped``, noted on stderr) and run
+            :meth:`ValueMatrix.check` after filtering.
         field: name used in error messages for ``path``.
 
     Raises:
@@ -61,9 +84,14 @@ def read_value_matrix(path: str | Path, keep_steering: Iterable[object] | None =
     p = Path(path)
     if not p.exists():
         raise UserError(field, f"{p} does not exist", "give a matrix.csv, a study-format CSV or a sweep folder")
+    mark_input(p)
     if p.is_dir():
         inner = p / MATRIX_FILE
         if inner.is_file():
+            problem = verify_sweep_tables(p)
+            if problem is not None:
+                raise UserError(field, problem, f"rebuild it with `lm-eval-values matrix {p}`, or give the CSV "
+                                "file itself if you edited it on purpose")
             vm = frame_to_value_matrix(read_csv_table(inner, field), str(inner), split, field)
         else:
             vm = matrix_from_results_dir(p)
@@ -72,7 +100,10 @@ def read_value_matrix(path: str | Path, keep_steering: Iterable[object] | None =
     if keep_steering is not None or columns is not None:
         vm = vm.filter(keep_steering=keep_steering, columns=columns)
     if check:
-        vm.check(field)
+        vm = vm.check(field).complete_rows()
+        if vm.n_dropped:  # after the check: a refused matrix prints its one error line only
+            print(f"note: {field}: dropped {vm.n_dropped} of {vm.n_rows + vm.n_dropped} rows of {vm.source or p} "
+                  "with an empty value cell", file=sys.stderr)
     if standardize:
         vm = vm.standardized()
     return vm

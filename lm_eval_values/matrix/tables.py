@@ -28,7 +28,7 @@ from lm_eval_values.core.conditions import META_COLUMNS, coefficient_text
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.files import items_file, matrix_file
 from lm_eval_values.core.hashing import sha256_hex
-from lm_eval_values.matrix.condition_files import ConditionFiles, iter_samples
+from lm_eval_values.matrix.condition_files import REDO_FIX, ConditionFiles, iter_samples
 from lm_eval_values.values.names import SCHWARTZ_VALUES, VCG17_VALUES
 
 #: Columns of ``items.csv``.
@@ -76,28 +76,36 @@ def _pick_metric(sample: dict[str, Any], score_metric: str | None, where: str) -
                     "set score_metric to one of those")
 
 
+def _finite_score(score: Any, metric: str, where: str) -> float:
+    """An item score as a float: a number (or a boolean metric such as ``acc``) that is finite."""
+    if isinstance(score, (int, float)) and math.isfinite(float(score)):
+        return float(score)
+    raise UserError("DIR", f"{where}: the item score {metric!r} is {score!r}, not a finite number",
+                    "re-run that condition (a NaN score means the model's outputs were not finite)")
+
+
 def condition_items(cond: ConditionFiles, score_metric: str | None = None) -> list[dict[str, Any]]:
     """Item rows (:data:`ITEM_COLUMNS`) of one condition, by task then doc id."""
     rows: list[dict[str, Any]] = []
     for task, path in sorted(cond.sample_files.items()):
         metric: str | None = None
         task_rows = []
-        for s in iter_samples(path):
+        for line, s in iter_samples(path):
             doc = s.get("doc") or {}
-            if "value" not in doc:
+            if not isinstance(doc, dict) or "value" not in doc:
                 raise UserError("DIR", f"samples of task {task!r} in {cond.source} carry no doc['value']",
                                 "use lm-eval-values value tasks (their docs carry item_id and value)")
             if metric is None:
                 metric = _pick_metric(s, score_metric, f"{path}")
-            score = s.get(metric)
-            doc_id = int(s.get("doc_id", 0))
+            doc_id = s.get("doc_id", 0)
+            if isinstance(doc_id, bool) or not isinstance(doc_id, int):
+                raise UserError("DIR", f"{path}:{line}: doc_id {doc_id!r} is not a whole number", REDO_FIX)
             task_rows.append({
                 **cond.meta, "task": task, "doc_id": doc_id,
                 "item_id": str(doc.get("item_id", f"{task}:{doc_id}")), "value": str(doc["value"]),
                 "agreement": doc.get("agreement", ""), "format": doc.get("format", ""),
                 "inventory": doc.get("inventory", ""), "metric": metric,
-                "score": float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else
-                (float(score) if isinstance(score, bool) else float("nan")),
+                "score": _finite_score(s.get(metric), metric, f"{path}:{line}"),
             })
         task_rows.sort(key=lambda r: r["doc_id"])
         rows += task_rows

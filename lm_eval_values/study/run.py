@@ -18,6 +18,7 @@ from lm_eval_values.core.atomic import atomic_write_json, atomic_write_text, che
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.files import GRAPH_FILE, ITEMS_FILE, MANIFEST_FILE, MATRIX_FILE, STAGE_FILE, STUDY_CONFIG_FILE, STUDY_FILE
 from lm_eval_values.core.versions import STUDY_PACKAGES, package_versions
+from lm_eval_values.matrix.reading import verify_sweep_tables
 from lm_eval_values.report.build import build_report
 from lm_eval_values.study.analyses import (graph_stage, human_stage, reliability_stage, side_effect_inputs,
                                            side_effects_stage)
@@ -37,7 +38,7 @@ def _check_sweep_compatible(cfg: StudyConfig, out: Path) -> None:
                 old = json.loads(m.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError):
                 continue
-            if old.get("identity_hash") not in (None, identity_hash(ms.sweep)):
+            if isinstance(old, dict) and old.get("identity_hash") not in (None, identity_hash(ms.sweep)):
                 raise UserError("--out", f"{out / ms.id / 'sweep'} holds a sweep with another model/tasks/sampling",
                                 "use a new output folder for this config")
 
@@ -55,7 +56,8 @@ def sweep_stage(ms: ModelSpec, cfg: StudyConfig, mdir: Path, vec_info: dict[str,
     old = read_stage(folder)
     if old is not None and manifest.is_file():
         m = json.loads(manifest.read_text(encoding="utf-8"))
-        if m.get("complete") and m.get("config_hash") == scfg.config_hash() and (folder / MATRIX_FILE).is_file():
+        if (isinstance(m, dict) and m.get("complete") and m.get("config_hash") == scfg.config_hash()
+                and (folder / MATRIX_FILE).is_file() and verify_sweep_tables(folder) is None):  # verified, then trusted
             banner(f"{ms.id}: sweep complete in {folder}, skipped")
             return {**old, "skipped": True}
     n_cond = len(scfg.conditions())

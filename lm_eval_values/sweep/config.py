@@ -76,8 +76,8 @@ from lm_eval_values.integration.embedded_models import is_alias
 from lm_eval_values.model.refs import is_hub_model_id
 from lm_eval_values.model.roles import TEMPLATES, Role, check_unique_ids, generate_roles, load_roles, no_role
 from lm_eval_values.sweep.conditions import Condition
-from lm_eval_values.sweep.fields import (as_bool, as_int, as_mapping, as_number, as_path, as_str, as_str_list,
-                                         check_keys)
+from lm_eval_values.sweep.fields import (as_bool, as_int, as_mapping, as_number, as_path, as_seed, as_str,
+                                         as_str_list, check_keys)
 from lm_eval_values.sweep.steering import SteeringSetting, jsonable, parse_steering
 
 CONFIG_VERSION = 1
@@ -135,7 +135,7 @@ def parse_sampling(x: Any) -> SamplingConfig:
     check_keys(d, _SAMPLING_KEYS, "sampling.")
     per = {str(k): _fraction(v, f"sampling.per_split.{k}") for k, v in as_mapping(d.get("per_split"), "sampling.per_split").items()}
     return SamplingConfig(fraction=_fraction(d.get("fraction"), "sampling.fraction"),
-                          seed=as_int(d.get("seed", 0), "sampling.seed"),  # type: ignore[arg-type]
+                          seed=as_seed(d.get("seed", 0), "sampling.seed"),
                           per_split=per,
                           max_items_per_value=as_int(d.get("max_items_per_value"), "sampling.max_items_per_value",
                                                    minimum=1, allow_none=True),
@@ -163,7 +163,7 @@ def parse_roles(x: Any, base: Path) -> list[Role]:
         check_keys(g, _GEN_KEYS, "roles.generate.")
         roles += generate_roles(n_train=as_int(g.get("train", 100), "roles.generate.train", 0),  # type: ignore[arg-type]
                                 n_test=as_int(g.get("test", 25), "roles.generate.test", 0),  # type: ignore[arg-type]
-                                seed=as_int(g.get("seed", 0), "roles.generate.seed"),  # type: ignore[arg-type]
+                                seed=as_seed(g.get("seed", 0), "roles.generate.seed"),
                                 names=as_bool(g.get("names", True), "roles.generate.names"),
                                 template="trait" if template == "text" else template)
     files = d.get("files") or []
@@ -324,7 +324,7 @@ def parse_config(data: Any, base: Path | None = None, source: str = "") -> Sweep
     seeds_raw = [seeds_raw] if isinstance(seeds_raw, int) and not isinstance(seeds_raw, bool) else seeds_raw
     if not isinstance(seeds_raw, list) or not seeds_raw:
         raise UserError("seeds", f"must be a non-empty list of integers, got {seeds_raw!r}", "e.g. [0]")
-    seeds = [as_int(s, f"seeds[{i}]") for i, s in enumerate(seeds_raw)]
+    seeds = [as_seed(s, f"seeds[{i}]") for i, s in enumerate(seeds_raw)]
     if len(set(seeds)) != len(seeds):
         raise UserError("seeds", "has duplicates", "list each seed once")
     bs = d.get("batch_size", 1)

@@ -1,4 +1,10 @@
-"""Checks of config fields: each returns the value or raises a one-line :class:`UserError` naming the key."""
+"""Checks of config fields: each returns the value or raises a one-line :class:`UserError` naming the key.
+
+Types are strict: a string is never read as a number or a boolean, and a quoted word that YAML
+would read as a boolean or null (``"false"``, ``"no"``, ``"null"``...) is refused where a name is
+expected (``no_role: "false"`` would otherwise create a split named "false"). Seeds are whole
+numbers in ``0..2**32-1`` (:func:`as_seed`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,8 @@ import math
 from pathlib import Path
 from typing import Any, Mapping
 
-from lm_eval_values.core.errors import UserError
+from lm_eval_values.core.errors import UserError, check_seed
+from lm_eval_values.core.inputs import mark_input
 from lm_eval_values.core.paths import expand_path
 
 
@@ -48,9 +55,21 @@ def as_bool(x: Any, where: str) -> bool:
     return x
 
 
+#: words YAML 1.1 reads as booleans or null when unquoted
+YAML_WORDS = frozenset({"y", "yes", "n", "no", "true", "false", "on", "off", "null", "~"})
+
+
+def as_seed(x: Any, where: str) -> int:
+    """A seed: a whole number in ``0..2**32-1``."""
+    return check_seed(x, where)
+
+
 def as_str(x: Any, where: str) -> str:
     if not isinstance(x, str) or not x.strip():
         raise UserError(where, f"must be a non-empty string, got {x!r}", "give a string")
+    if x.strip().lower() in YAML_WORDS:
+        raise UserError(where, f"{x!r} is a quoted YAML boolean/null word, not a name",
+                        f"write {x.strip().lower()} without quotes if you mean that value, or choose another name")
     return x.strip()
 
 
@@ -76,4 +95,6 @@ def as_path(x: Any, where: str, base: Path, must_exist: bool = True) -> Path:
         p = (base / p).resolve()
     if must_exist and not p.exists():
         raise UserError(where, f"{p} does not exist", "fix the path (relative paths are relative to the config file)")
+    if must_exist:
+        mark_input(p)  # read by the command: never overwritten by it
     return p

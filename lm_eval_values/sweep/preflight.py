@@ -5,7 +5,9 @@ the config: the model reference and its shape (:mod:`lm_eval_values.model.refs`)
 reference (a local folder's ``cfg.json`` and safetensors header, or the installed sae-lens
 registry: release, sae_id, the model the SAE was trained on); the layer each SAE reads against the
 model's layers and the layer the config steers; feature indices against the SAE's width; steering
-layers; memory against the GPU; the amount of work and its time (:mod:`lm_eval_values.sweep.workload`).
+layers; vector files and role lengths against the model's config and tokenizer
+(:mod:`lm_eval_values.sweep.model_checks`); memory against the GPU; the amount of work and its time
+(:mod:`lm_eval_values.sweep.workload`).
 
 ``study`` and ``sweep`` run :func:`check_parsed` before loading any model (``lm_eval_values.study.check``
 adds the config loading and the ``check`` command). It reads study configs by their attributes
@@ -24,6 +26,7 @@ from lm_eval_values.core.errors import UserError
 from lm_eval_values.model.refs import ModelFacts, hub_facts, is_hub_model_id, known_model, local_facts, short_name
 from lm_eval_values.core.paths import cache_home
 from lm_eval_values.sweep.check_report import CheckReport, CheckSettings
+from lm_eval_values.sweep.model_checks import check_against_model
 from lm_eval_values.sweep.workload import FORMAT_PASSES, duration, estimate_memory, estimate_seconds, gib
 from steering_hooks.errors import SpecError
 from steering_hooks.hookpoints import HookLayer, layer_of_hook_name
@@ -263,6 +266,8 @@ def check_parsed(cfg: Any, settings: CheckSettings | None = None, count_items: I
                                + (f"; trained on {info.trained_on}" if info.trained_on and not info.local else ""))
             if facts:
                 sae_shapes[info.text] = (info.d_in or facts.d_model, info.d_sae or 16 * facts.d_model)
+        alias_folder = cache_home() / "models" / pretrained.lower() if is_alias(pretrained) else None
+        check_against_model(report, sweep, pretrained, facts, alias_folder, prefix, shown)  # vectors, role lengths
         if vectors is not None and facts is not None:
             _check_vectors(report, vectors, facts, sweep, shown)
         _memory(report, settings, sweep, facts, list(sae_shapes.values()), prefix)

@@ -14,7 +14,12 @@ Output folder::
 
 Crash safety: each condition folder is built in a ``.tmp-`` sibling and renamed into place when
 complete (:func:`lm_eval_values.core.atomic.atomic_directory`), so a SIGKILL at any point loses at most
-the condition in flight; a re-run skips every condition whose folder exists. The condition id is a
+the condition in flight. ``condition.json`` records the SHA-256 of every samples file; a re-run skips
+a condition only when its folder still matches that record
+(:func:`lm_eval_values.matrix.condition_files.verify_condition`) and redoes a damaged one. Every
+condition is run under a lock (``conditions/.lock-<condition_id>``, removed when it is done), so two
+sweeps into one folder never both run a condition: the second skips it, or waits for it at the end
+and redoes it only if the first did not finish it. The condition id is a
 hash of everything that determines its result (model, model_args, tasks, format, sampling, seed,
 role text, steering), so a changed config never reuses a stale result. Shards (``--shard i/N``)
 run disjoint conditions (round robin over the grid) and write shard-named tables and manifests,
@@ -25,6 +30,7 @@ Item sampling: see :mod:`lm_eval_values.sweep.items`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -38,8 +44,9 @@ from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.files import (CONDITION_FILE, CONDITIONS_DIR, RESULTS_FILE, manifest_file, matrix_file,
                                       shard_suffix)
 from lm_eval_values.core.hashing import canonical_json, sha256_hex
+from lm_eval_values.core.locks import file_lock
 from lm_eval_values.core.versions import SWEEP_PACKAGES, package_versions
-from lm_eval_values.matrix.condition_files import read_conditions
+from lm_eval_values.matrix.condition_files import read_conditions, verify_condition
 from lm_eval_values.matrix.tables import build_tables, write_tables
 from lm_eval_values.sweep.conditions import Condition, shard_conditions
 from lm_eval_values.sweep.config import SweepConfig
@@ -76,23 +83,47 @@ def write_condition(out: Path, cfg: SweepConfig, cond: Condition, samples: dict[
     target = out / CONDITIONS_DIR / cond.condition_id
     with atomic_directory(target) as tmp:
         sample_files: dict[str, str] = {}
+        digests: dict[str, str] = {}
         for task in sorted(logged):
             name = f"samples_{task}.jsonl"
             lines = [json.dumps(s, default=_json_default, ensure_ascii=False) for s in logged[task]]
-            (tmp / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+            data = ("\n".join(lines) + "\n").encode("utf-8")
+            (tmp / name).write_bytes(data)
             sample_files[task] = name
+            digests[task] = hashlib.sha256(data).hexdigest()  # verified before the folder is trusted
         (tmp / RESULTS_FILE).write_text(json.dumps(results, default=_json_default, indent=2, sort_keys=True,
                                                    ensure_ascii=False) + "\n", encoding="utf-8")
         rec = condition_file_record(cfg, cond, samples)
-        rec.update({"sample_files": sample_files, "model_condition": model_record, "elapsed_s": round(elapsed_s, 3)})
+        rec.update({"sample_files": sample_files, "sample_sha256": digests, "model_condition": model_record,
+                    "elapsed_s": round(elapsed_s, 3)})
         (tmp / CONDITION_FILE).write_text(json.dumps(rec, default=_json_default, indent=2, sort_keys=True,
                                                      ensure_ascii=False) + "\n", encoding="utf-8")
     return target
 
 
+def condition_state(out: Path, cond: Condition) -> str | None:
+    """``None`` if ``cond``'s folder is finished and intact, ``"missing"`` if there is none, else the problem."""
+    cdir = out / CONDITIONS_DIR / cond.condition_id
+    if not (cdir / CONDITION_FILE).is_file():
+        return "missing"
+    try:
+        rec = json.loads((cdir / CONDITION_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"{CONDITION_FILE} is unreadable ({type(exc).__name__})"
+    problem = verify_condition(cdir, rec)
+    if problem is None and rec.get("condition_id") != cond.condition_id:
+        problem = f"{CONDITION_FILE} names condition {rec.get('condition_id')!r}"
+    return problem
+
+
 def is_finished(out: Path, cond: Condition) -> bool:
-    """True if ``cond``'s folder is complete (it only appears by an atomic rename)."""
-    return (out / CONDITIONS_DIR / cond.condition_id / CONDITION_FILE).is_file()
+    """True if ``cond``'s folder is complete and still matches what was written (samples count and SHA-256)."""
+    return condition_state(out, cond) is None
+
+
+def condition_lock(out: Path, cond: Condition) -> Path:
+    """The lock file of ``cond`` (held while it runs, removed when it is done)."""
+    return out / CONDITIONS_DIR / f".lock-{cond.condition_id}"
 
 
 def clean_own_temp_dirs(out: Path, conds: Sequence[Condition]) -> int:
@@ -139,8 +170,11 @@ def _check_output_compatible(out: Path, cfg: SweepConfig) -> None:
     for m in sorted(out.glob(manifest_file("*"))):
         try:
             old = json.loads(m.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError):
             continue
+        if not isinstance(old, dict):
+            raise UserError("output_dir", f"{m} is not a sweep manifest (a JSON {type(old).__name__})",
+                            "remove that file or use a new output_dir")
         if old.get("identity_hash") not in (None, identity_hash(cfg)):
             raise UserError("output_dir", f"{out} holds a sweep with another model/tasks/format/sampling ({m.name})",
                             "use a new output_dir for this config")
@@ -184,14 +218,16 @@ def run_sweep(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), out: str | Path
     all_conds = cfg.conditions()
     mine = shard_conditions(all_conds, shard)
     t0 = time.time()
+    check_output_dir(out_dir, "output_dir")  # first, and creates nothing: a bad spec below leaves no folder
+    _check_output_compatible(out_dir, cfg)
     with quiet_lm_eval():
         tm = make_task_manager(cfg)
         doc_index = load_doc_index(cfg, tm)
     selections = {c.condition_id: select_items(doc_index, cfg, c) for c in all_conds}
     n_items = {cid: sum(map(len, s.values())) for cid, s in selections.items()}
-    check_output_dir(out_dir, "output_dir")  # creates nothing: a bad steering spec below leaves no folder
-    _check_output_compatible(out_dir, cfg)
-    pending = [c for c in mine if not is_finished(out_dir, c)]
+    states = {c.condition_id: condition_state(out_dir, c) for c in mine}
+    pending = [c for c in mine if states[c.condition_id] is not None]
+    damaged = [(c, states[c.condition_id]) for c in pending if states[c.condition_id] != "missing"]
     n_skipped = len(mine) - len(pending)
     runner: ConditionRunner | None = None
     t_load = time.time()
@@ -207,6 +243,8 @@ def run_sweep(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), out: str | Path
     if n_skipped:
         print(f"sweep: {n_skipped} of {len(mine)} conditions already finished in {out_dir}; skipping them",
               file=sys.stderr)
+    for c, problem in damaged:
+        print(f"sweep: condition {c.condition_id} in {out_dir} is damaged ({problem}); redoing it", file=sys.stderr)
     computed: list[str] = []
     items_run = 0
     t_run = time.time()
@@ -215,25 +253,54 @@ def run_sweep(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), out: str | Path
 
         bar = tqdm(total=sum(n_items[c.condition_id] for c in pending), unit="item", file=sys.stderr,
                    disable=not progress, desc="sweep", dynamic_ncols=True)
+        def run_one(cond: Condition, wait: bool) -> str:
+            """Run ``cond`` under its lock: "run", "done elsewhere" or "busy" (another sweep holds it)."""
+            lock = condition_lock(out_dir, cond)
+            with file_lock(lock, wait=wait) as held:
+                if not held:
+                    return "busy"
+                if is_finished(out_dir, cond):  # another sweep into this folder finished it meanwhile
+                    lock.unlink(missing_ok=True)
+                    return "done elsewhere"
+                bar.set_postfix_str(f"condition {len(computed) + 1}/{len(pending)} ({cond.role.id or 'no-role'}, "
+                                    f"{cond.steering.id})", refresh=False)
+                samples = selections[cond.condition_id]
+                tc = time.time()
+                leaves = None if set(samples) == set(doc_index) else sorted(samples)
+                results, record = runner.run(cond, samples, leaves)
+                try:
+                    write_condition(out_dir, cfg, cond, samples, results, record, time.time() - tc)
+                except OSError as exc:  # disk full, permissions changed mid-run...
+                    raise UserError("output_dir", f"cannot write condition {cond.condition_id} to {out_dir} "
+                                    f"({exc.strerror or exc})", "free disk space or fix permissions, then "
+                                    "re-run: finished conditions are kept") from None
+                lock.unlink(missing_ok=True)  # done and visible: see lm_eval_values.core.locks
+            return "run"
+
         try:
             with cached_env_info(), quiet_lm_eval():
-                for k, cond in enumerate(pending):
-                    if max_conditions is not None and k >= max_conditions:
+                busy: list[Condition] = []
+                for cond in pending:
+                    if max_conditions is not None and len(computed) >= max_conditions:
                         break
-                    bar.set_postfix_str(f"condition {k + 1}/{len(pending)} ({cond.role.id or 'no-role'}, "
-                                        f"{cond.steering.id})", refresh=False)
-                    samples = selections[cond.condition_id]
-                    tc = time.time()
-                    leaves = None if set(samples) == set(doc_index) else sorted(samples)
-                    results, record = runner.run(cond, samples, leaves)
-                    try:
-                        write_condition(out_dir, cfg, cond, samples, results, record, time.time() - tc)
-                    except OSError as exc:  # disk full, permissions changed mid-run...
-                        raise UserError("output_dir", f"cannot write condition {cond.condition_id} to {out_dir} "
-                                        f"({exc.strerror or exc})", "free disk space or fix permissions, then "
-                                        "re-run: finished conditions are kept") from None
-                    computed.append(cond.condition_id)
-                    items_run += n_items[cond.condition_id]
+                    outcome = run_one(cond, wait=False)
+                    if outcome == "busy":
+                        busy.append(cond)
+                        continue
+                    if outcome == "run":
+                        computed.append(cond.condition_id)
+                        items_run += n_items[cond.condition_id]
+                    else:
+                        n_skipped += 1  # finished by another sweep into this folder
+                    bar.update(n_items[cond.condition_id])
+                for cond in busy:  # run by another sweep: wait for it, redo it only if it was not finished
+                    if max_conditions is not None and len(computed) >= max_conditions:
+                        break
+                    if run_one(cond, wait=True) == "run":
+                        computed.append(cond.condition_id)
+                        items_run += n_items[cond.condition_id]
+                    else:
+                        n_skipped += 1
                     bar.update(n_items[cond.condition_id])
         finally:
             bar.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from typing import Any, Iterator
 
 from lm_eval_values.core.errors import UserError
@@ -88,6 +89,7 @@ class ConditionRunner:
             record = dict(self.lm.condition_record() or {})  # after the run: the receipt is filled in
         if results is None:  # pragma: no cover - only on non-zero ranks
             raise RuntimeError("simple_evaluate returned no results")
+        check_finite_outputs(results, cond)
         return dict(results), record
 
     def close(self) -> None:
@@ -95,6 +97,31 @@ class ConditionRunner:
         if self.has_set_condition:
             with contextlib.suppress(Exception):
                 self.lm.set_condition(role=None, role_id=None, steer=None)
+
+
+def _non_finite(x: Any) -> bool:
+    """Whether a model output (nested lists of log-likelihoods, flags and texts) holds a NaN or inf."""
+    if isinstance(x, float):
+        return not math.isfinite(x)
+    if isinstance(x, (list, tuple)):
+        return any(_non_finite(v) for v in x)
+    return False
+
+
+def check_finite_outputs(results: dict[str, Any], cond: Condition) -> None:
+    """Finite in, finite out: refuse a condition whose model outputs (log-likelihoods) are NaN or inf.
+
+    Raised before the condition is written, so no NaN score reaches a results file or the matrix.
+    """
+    for task, samples in sorted((results.get("samples") or {}).items()):
+        for sample in samples:
+            if _non_finite(sample.get("resps")) or _non_finite(sample.get("filtered_resps")):
+                steer = cond.steering
+                where = "model" if steer.kind in ("none", "prompt") else f"steering[{steer.id}]"
+                raise UserError(where, f"the model's log-likelihoods became NaN or inf in condition "
+                                f"{cond.condition_id} (task {task}, steering {steer.id}, coefficient "
+                                f"{steer.coefficient:g}); nothing of it was written",
+                                "use a smaller coefficient (or a float32 dtype); finished conditions are kept")
 
 
 @contextlib.contextmanager

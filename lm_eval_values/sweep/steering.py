@@ -16,6 +16,7 @@ from typing import Any
 from lm_eval_values.core.conditions import format_number
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.hashing import file_digest
+from lm_eval_values.core.reserved import check_steering_id
 from lm_eval_values.sweep.fields import as_int, as_mapping, as_number_list, as_path, as_str, as_str_list, check_keys
 from lm_eval_values.values.definitions import DIRECTIONS, PROMPT_TEMPLATE, VALUE_DEFINITIONS
 from steering_hooks.errors import SpecError
@@ -124,7 +125,9 @@ def parse_steering(entries: Any, base: Path) -> list[SteeringSetting]:
             raise UserError(f"{where}.type", f"unknown steering type {kind!r}",
                             f"use one of: {', '.join(_STEER_KEYS)}")
         check_keys(entry, _STEER_KEYS[kind], f"{where}.")
-        sid = as_str(entry["id"], f"{where}.id") if "id" in entry else None
+        sid = None
+        if "id" in entry:  # the reserved id "none" only for entries that do not steer
+            sid = check_steering_id(as_str(entry["id"], f"{where}.id"), kind != "none", f"{where}.id")
         if kind == "none":
             settings.append(SteeringSetting(id=sid or "none", kind="none", coefficient=0.0))
         elif kind == "sae":

@@ -90,6 +90,49 @@ def test_quick_verify_catches_same_size_rewrite(fake_model):
     assert len(calls) == 2
 
 
+def test_quick_verify_catches_a_byte_flip_with_the_modification_time_restored(fake_model):
+    """The quick check compares change stamps (st_ctime), which no tool can set back: a same-size flip
+    whose mtime was restored (cp -p, rsync -t, os.utime) is re-hashed and rebuilt."""
+    _, calls = fake_model
+    target = Path(em.resolve_model_path("fake-model")) / "model.safetensors"
+    st = target.stat()
+    data = bytearray(target.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert target.stat().st_size == st.st_size and target.stat().st_mtime_ns == st.st_mtime_ns
+    assert not em.verify_model_dir(target.parent, full=False)
+    em.resolve_model_path("fake-model")
+    assert len(calls) == 2 and em.verify_model_dir(target.parent, full=True)
+
+
+@pytest.mark.parametrize("manifest", ["[1, 2]", '{"format_version": 1, "files": [1]}',
+                                      '{"format_version": 1, "files": {"model.safetensors": 3}}',
+                                      '{"format_version": 1, "files": {"model.safetensors": {"size": "x"}}}'])
+def test_a_malformed_manifest_fails_the_check_and_is_rebuilt(fake_model, manifest):
+    _, calls = fake_model
+    path = em.fetch_model("fake-model")
+    (path / em.MANIFEST).write_text(manifest)
+    assert not em.verify_model_dir(path) and not em.verify_model_dir(path, full=True)
+    em.resolve_model_path("fake-model")
+    assert len(calls) == 2 and em.verify_model_dir(path)
+
+
+def test_an_older_manifest_without_change_stamps_is_upgraded_once(fake_model):
+    import json
+
+    _, calls = fake_model
+    path = em.fetch_model("fake-model")
+    m = json.loads((path / em.MANIFEST).read_text())
+    for meta in m["files"].values():
+        del meta["ctime_ns"]
+    (path / em.MANIFEST).write_text(json.dumps(m))
+    assert em.verify_model_dir(path)  # verified by hashing every file
+    em.resolve_model_path("fake-model")
+    assert len(calls) == 1  # not rebuilt
+    assert all("ctime_ns" in meta for meta in json.loads((path / em.MANIFEST).read_text())["files"].values())
+
+
 def test_bad_gguf_checksum_is_an_error_and_discards_download(fake_model, monkeypatch):
     home, _ = fake_model
     spec = em.EMBEDDED_MODELS["fake-model"]

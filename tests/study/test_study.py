@@ -34,7 +34,7 @@ def tiny_config(model_dir: Path) -> dict:
         },
         "vectors": {"values": ["Power"], "layer": 1, "coefficients": [0.5]},
         "graph": {"bootstrap": 4, "jobs": 1},
-        "human": {"permutations": 50, "bootstrap": 20},
+        "human": {"permutations": 50, "bootstrap": 20, "causal": False},  # 7 respondents: too few for PC
         "side_effects": {"n_random": 5},
     }
 

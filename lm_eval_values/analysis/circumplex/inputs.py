@@ -7,7 +7,6 @@ include the 10 Schwartz values (one row per role or condition; other columns are
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -16,7 +15,7 @@ from lm_eval_values.analysis.circumplex.reference import HumanReference
 from lm_eval_values.analysis.circumplex.scores import find_schwartz_columns
 from lm_eval_values.core.conditions import META_COLUMNS
 from lm_eval_values.core.errors import UserError
-from lm_eval_values.matrix.reading import read_value_matrix
+from lm_eval_values.matrix.reading import read_csv_table, read_value_matrix
 from lm_eval_values.matrix.value_matrix import ValueMatrix
 from lm_eval_values.values.names import SCHWARTZ_VALUES, slugify
 
@@ -32,28 +31,11 @@ def _is_plain_table(path: Path) -> bool:
     return not (set(META_COLUMNS) <= header or {"steer_dim", "player_name"} <= header)
 
 
-def read_input(path: str, keep_steer: Sequence[str] | None = None) -> pd.DataFrame:
-    """The table of scores to analyse (value columns plus any other numeric columns)."""
-    p = Path(path)
-    if _is_plain_table(p):
-        if keep_steer:
-            raise UserError("--keep-steer", f"{p} has no steering_id column", "drop --keep-steer or pass a sweep matrix")
-        try:
-            return pd.read_csv(p)
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise UserError("INPUT", f"{p} is not a readable CSV ({str(exc).splitlines()[0]})", "give a CSV") from None
-    vm = read_value_matrix(p, keep_steering=keep_steer, check=False, field="INPUT")
-    return vm.respondent_scores().reset_index(drop=True)   # a condition repeated in two splits counts once
-
-
 def read_human_input(path: str | Path) -> ValueMatrix | pd.DataFrame:
     """A value matrix (sweep ``matrix.csv``, its folder, a study CSV), or a plain table of value columns."""
     p = Path(path)
     if _is_plain_table(p):
-        try:
-            return pd.read_csv(p)
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise UserError("INPUT", f"{p} is not a readable CSV ({str(exc).splitlines()[0]})", "give a CSV") from None
+        return read_csv_table(p, "INPUT")  # strict: duplicate columns, infinite or huge cells are refused
     return read_value_matrix(p, check=False, field="INPUT")
 
 

@@ -41,7 +41,7 @@ from lm_eval_values.analysis.circumplex.compare import (HumanComparison, compare
 from lm_eval_values.analysis.circumplex.inputs import item_mean_column, parse_items_per_value, select_rows
 from lm_eval_values.analysis.circumplex.plots import render_plots
 from lm_eval_values.analysis.circumplex.reference import CENTERINGS, CONVENTIONS, load_human_reference
-from lm_eval_values.analysis.circumplex.scores import value_correlations
+from lm_eval_values.analysis.circumplex.scores import find_schwartz_columns, value_correlations
 from lm_eval_values.causal.export import to_json_text
 from lm_eval_values.core.atomic import atomic_write_files, check_output_dir
 from lm_eval_values.core.conditions import NO_STEERING
@@ -49,7 +49,7 @@ from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.files import COMPARE_HUMAN_FILE, HUMAN_GRAPH_FILE, RESULT_FILE
 from lm_eval_values.core.jsonable import json_ready
 from lm_eval_values.matrix.selection import RowSelection
-from lm_eval_values.matrix.value_matrix import ValueMatrix
+from lm_eval_values.matrix.value_matrix import ValueMatrix, require_rows
 from lm_eval_values.results.human import HumanResult
 from lm_eval_values.results.records import json_bytes
 from lm_eval_values.values.names import SCHWARTZ_VALUES
@@ -182,6 +182,10 @@ def select_respondents(data: ValueMatrix | pd.DataFrame, settings: HumanStageSet
         table, record = data, {"split": None, "keep_steer": None, "rows": "all", "n_matrix_rows": int(len(data))}
         notes = ["plain table: every row used"] if settings.rows == "unsteered" else []
     table, dropped = select_rows(table, settings.drop_incomplete)
+    cols = list(find_schwartz_columns(list(table.columns)).values())
+    if settings.causal and len(cols) == len(SCHWARTZ_VALUES):  # the PC comparison needs the rule every
+        # partial-correlation analysis shares (more complete rows than values); `causal: false` skips it
+        require_rows(int(table[cols].notna().all(axis=1).sum()), len(cols), "INPUT", "the selected rows", dropped)
     return table, {**record, "n_rows": int(len(table)), "n_dropped_incomplete": dropped}, notes
 
 
