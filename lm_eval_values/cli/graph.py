@@ -2,12 +2,10 @@
 
 The defaults are honest: Fisher-z tests count each role's rows by the effective sample size
 (per-pair design effect of the role clusters), steering settings enter as JCI context variables,
-stability comes from role subsamples without replacement. Example (the reference study's
-procedure on its data: 44 edges)::
+stability comes from role subsamples without replacement. The reference study's procedure on its
+data (44 edges; the settings are in lm_eval_values/data/protocols/kang2025-gemma-2b-it.yaml)::
 
-    lm-eval-values graph ans_gemma_train_formal.csv \\
-        --keep-steer none 14351 1025 2965 10096 1341 1975 10605 14049 1312 4752 \\
-        --sample-size rows --jci none --bootstrap-scheme resample-duplicates --policy study --out graph_out
+    lm-eval-values graph ans_gemma_train_formal.csv --protocol kang2025-gemma-2b-it --out graph_out
 
 Rerun a study's graph stage (same files as RUN/<model>/graph/): ``lm-eval-values graph --study RUN --out DIR``.
 Everything is validated and computed before anything is written (see :mod:`lm_eval_values.causal.stage`).
@@ -29,7 +27,8 @@ from lm_eval_values.causal.resample import SCHEMES
 from lm_eval_values.causal.settings import UNITS
 from lm_eval_values.causal.stage import GraphRun, run_graph
 from lm_eval_values.causal.stage_settings import DEFAULT_POLICY, GraphStageSettings
-from lm_eval_values.cli.stage_options import add_study_options, given, open_study, split_list, with_flags
+from lm_eval_values.cli.stage_options import (add_protocol_option, add_study_options, given, open_study,
+                                             protocol_section, split_list, with_flags)
 from lm_eval_values.core.atomic import check_output_dir
 from lm_eval_values.core.errors import ArgumentParser, UserError
 from lm_eval_values.matrix.reading import read_value_matrix
@@ -62,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", nargs="?", default=None, help="sweep matrix.csv, study-format CSV, or a sweep folder")
     p.add_argument("--out", required=True, help="output folder")
     add_study_options(p, "graph")
+    add_protocol_option(p, "graph")
     g = p.add_argument_group("discovery (default: the honest settings)")
     g.add_argument("--algo", default=None, choices=ALGOS, help="pc (default), fci or ges")
     g.add_argument("--alpha", type=float, default=None, help="test level (default 0.05)")
@@ -156,10 +156,13 @@ def main(argv: list[str]) -> int:
     out = check_output_dir(args.out, "--out")
     if args.jobs is not None and args.jobs < 1:
         raise UserError("--jobs", f"{args.jobs}", "use a positive number of processes")
+    proto = protocol_section(args, "graph")
     study = open_study(args, "input")
     if study is None and args.input is None:
         raise UserError("INPUT", "no value matrix given", "give a matrix.csv / sweep folder, or --study RUN_DIR")
-    settings = with_flags(lambda: settings_from_args(args, study.settings.graph if study else None), parser, "graph")
+    base = study.settings.graph if study else (
+        with_flags(lambda: GraphStageSettings.from_dict(proto), parser, "graph") if proto is not None else None)
+    settings = with_flags(lambda: settings_from_args(args, base), parser, "graph")
     vm = study.matrix() if study is not None else read_value_matrix(args.input, check=False, field="INPUT")
     values = settings.columns or vm.values
     refs = {spec: load_reference(spec, nodes=list(values)) for spec in args.reference}

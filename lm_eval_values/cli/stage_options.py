@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable, TypeVar
 
+from lm_eval_values.analysis.protocols import load_protocol, protocol_names
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.study.rerun import StudyModel, open_study_model
 
@@ -21,6 +22,24 @@ def add_study_options(p: argparse.ArgumentParser, stage: str) -> None:
                    help=f"rerun the {stage} stage of a finished study: its rows and settings (other options given "
                         f"change them); the files equal RUN_DIR/<model>/{stage}/ byte for byte (all but stage.json)")
     p.add_argument("--model", default=None, metavar="ID", help="the study's model id (default: its only model)")
+
+
+def add_protocol_option(p: argparse.ArgumentParser, section: str) -> None:
+    """``--protocol NAME``: start from a published study's settings (``lm_eval_values/data/protocols``)."""
+    p.add_argument("--protocol", default=None, metavar="NAME",
+                   help=f"start from the {section} settings of a published analysis instead of the honest defaults "
+                        f"(shipped: {', '.join(protocol_names())}; or a protocol YAML file); other options given "
+                        "change single settings (docs/REPRODUCE.md)")
+
+
+def protocol_section(args: argparse.Namespace, section: str) -> dict[str, Any] | None:
+    """The ``section`` settings of ``--protocol`` (None without it); refuses ``--protocol`` with ``--study``."""
+    if getattr(args, "protocol", None) is None:
+        return None
+    if getattr(args, "study", None) is not None:
+        raise UserError("--protocol", "a study's stage is rerun with the study's own settings",
+                        "drop --protocol or --study")
+    return load_protocol(args.protocol).section(section)
 
 
 def open_study(args: argparse.Namespace, positional: str | None = None) -> StudyModel | None:
@@ -66,4 +85,4 @@ def split_list(items: list[str] | None) -> list[str] | None:
     return [s.strip() for it in items for s in it.split(",") if s.strip()]
 
 
-__all__ = ["add_study_options", "flag_field", "given", "open_study", "split_list", "with_flags"]
+__all__ = ["add_protocol_option", "add_study_options", "protocol_section", "flag_field", "given", "open_study", "split_list", "with_flags"]
