@@ -1,6 +1,6 @@
 """Figures and tables of the study report computed from a sweep ``matrix.csv`` (no model).
 
-* :func:`value_profile`: per value, the mean unsteered score over roles with a 95% t interval over
+* :func:`roles_only_profile`: per value, the mean unsteered score over roles with a 95% t interval over
   roles with the items fixed, plus the no-role score: the fallback of
   :func:`lm_eval_values.report.profile.value_profile`, whose intervals include item sampling;
   :func:`plot_profile` draws a profile.
@@ -41,7 +41,7 @@ def _t_interval(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float
     return m, m - half, m + half, n
 
 
-def value_profile(vm: ValueMatrix) -> pd.DataFrame:
+def roles_only_profile(vm: ValueMatrix) -> pd.DataFrame:
     """One row per value: ``mean, ci_lo, ci_hi, sd, n_roles`` over the unsteered named roles, and
     ``no_role`` (mean of the unsteered no-role rows, NaN if absent)."""
     unsteered = (vm.meta["steering_id"].astype(str) == NO_STEERING).to_numpy()

@@ -13,7 +13,7 @@ import yaml
 from lm_eval_values.causal.graph import ValueGraph
 from lm_eval_values.causal.metrics import compare_graphs
 from lm_eval_values.core.files import STAGES
-from lm_eval_values.report.markup import PLANNED_FILES, esc as _e, exists as _exists, figure as _fig, link as _link
+from lm_eval_values.report.markup import PLANNED_FILES, esc as _e, exists as _exists, link as _link
 from lm_eval_values.report.markup import table as _table
 from lm_eval_values.report.sections import graph_section, human_section, side_effects_section
 from lm_eval_values.report.summary import fmt_number, fmt_p
@@ -127,8 +127,9 @@ def render_html(run: Path, study: StudyRecord, models: list[dict[str, Any]], sum
              f"<nav>{nav}</nav>",
              "<h2>Summary</h2><div class='summary'><ul>" + "".join(f"<li>{_e(s)}</li>" for s in summary) + "</ul></div>",
              "<p class='caveat'>How to read this: value scores are in [-1, 1] (mean keyed item score from the "
-             "log-likelihood of yes/no answers); each role condition is one synthetic persona; intervals include the sampling of "
-             "roles AND items; the measurement gate (section 0) says whether the scores carry value signal at all. "
+             "log-likelihood of yes/no answers); each role condition is one synthetic persona; intervals include the "
+             "sampling of roles AND items; the measurement gate (section 0) says whether the scores carry value "
+             "signal at all. "
              "Causal graphs from a few hundred observational rows are fragile: the bootstrap frequencies say how much.</p>"]
     parts += [model_section(run, d, figs) for d in models]
     parts.append(comparison_section(models))

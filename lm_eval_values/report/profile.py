@@ -12,13 +12,12 @@ items fixed, and then it says so in its ``interval`` column.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from lm_eval_values.matrix.value_matrix import ValueMatrix
-from lm_eval_values.report.figures import value_profile as roles_only_profile
+from lm_eval_values.report.figures import roles_only_profile
 from lm_eval_values.results.reliability import ReliabilityResult
 
 #: what the ``interval`` column of a profile says
@@ -108,10 +107,5 @@ def with_item_intervals(dose: pd.DataFrame, rel: ReliabilityResult | None) -> pd
     return out
 
 
-def profile_record(profile: pd.DataFrame) -> list[dict[str, Any]]:
-    """The profile as JSON-able rows (``report_data.json``)."""
-    return profile.to_dict(orient="records")
-
-
-__all__ = ["NOT_ESTIMABLE", "PROFILE_COLUMNS", "ROLES_ONLY", "TWO_WAY", "profile_lines", "profile_record", "value_profile",
-           "width_ratio", "with_item_intervals"]
+__all__ = ["NOT_ESTIMABLE", "PROFILE_COLUMNS", "ROLES_ONLY", "TWO_WAY", "profile_lines", "value_profile", "width_ratio",
+           "with_item_intervals"]

@@ -59,7 +59,8 @@ def _scored_matrix(sweep: Path, scoring: str, include_no_role: bool) -> tuple[Va
                 f"raw scores shown: {exc.problem}")
 
 
-def collect_model(run: Path, mid: str, label: str, scoring: str = "raw", include_no_role: bool = True) -> dict[str, Any]:
+def collect_model(run: Path, mid: str, label: str, scoring: str = "raw",
+                  include_no_role: bool = True) -> dict[str, Any]:
     """Everything the report shows for one model, read from ``run/<mid>/``; ``scoring``: the study's
     ``reliability.scoring`` (the value scores its stages read)."""
     mdir = run / mid
@@ -245,9 +246,10 @@ def model_summary(d: dict[str, Any]) -> list[str]:
         learned, human = ho.predictor("learned graph"), ho.predictor("human PC graph")
         rnd, corr = ho.predictor("degree-preserving"), ho.predictor("correlation graph")
         lines.append(gated(f"{lab} held-out side effects: {ho.n_significant} of {ho.n_tests} (setting, value) "
-                           f"changes {observed_rule(ho.params)}; AUROC learned graph {fmt_number(learned.get('auroc'))}, "
-                           f"random graphs {fmt_number(rnd.get('auroc'))}, correlation graph "
-                           f"{fmt_number(corr.get('auroc'))}, human graph {fmt_number(human.get('auroc'))}.",
+                           f"changes {observed_rule(ho.params)}; AUROC learned graph "
+                           f"{fmt_number(learned.get('auroc'))}, random graphs {fmt_number(rnd.get('auroc'))}, "
+                           f"correlation graph {fmt_number(corr.get('auroc'))}, human graph "
+                           f"{fmt_number(human.get('auroc'))}.",
                            gate, "side_effects"))
     elif se is not None and se.heldout_skipped_reason:
         lines.append(f"{lab}: held-out side-effect evaluation skipped ({se.heldout_skipped_reason}).")
@@ -314,7 +316,8 @@ def manipulation_line(lab: str, m: ManipulationCheck) -> str:
              "non-monotonic": "non-monotonic"}
     tail = f"; across doses: {', '.join(words[f] for f in across)}" if across else ""
     rho = "" if m.spearman_rho is None else f"; Spearman rho over doses {m.spearman_rho:+.2f}"
-    return f"{lab} manipulation check of {m.steering_id} (target {m.target}; intervals over {scope}): {doses}{rho}{tail}."
+    return (f"{lab} manipulation check of {m.steering_id} (target {m.target}; intervals over {scope}): "
+            f"{doses}{rho}{tail}.")
 
 
 def study_summary(models: list[dict[str, Any]]) -> list[str]:

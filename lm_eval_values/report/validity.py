@@ -44,9 +44,10 @@ def reliability_section(d: dict[str, Any]) -> str:
     gate: MeasurementGate = d["gate"]
     out.append(_gate_box(gate))
     scoring = d.get("scoring", "raw")
+    note = f" {esc(d['scoring_note'])}" if d.get("scoring_note") else ""
     out.append(f"<p>Value scores: <b>{esc(scoring)}</b> scoring ({esc(SCORINGS.get(scoring, ''))}); the profile, "
                f"the graph, the human comparison, the manipulation checks and the side effects all use these scores "
-               f"(<code>reliability.scoring</code> of the study config).{esc(' ' + d['scoring_note']) if d.get('scoring_note') else ''}</p>")
+               f"(<code>reliability.scoring</code> of the study config).{note}</p>")
     rel = d.get("reliability")
     if rel is None:
         reason = d["stages"].get("reliability", {}).get("skipped_reason")
@@ -85,7 +86,8 @@ def profile_section(d: dict[str, Any], fig: str | None) -> str:
                                "the model without any role."))
     else:
         out.append(f"<p>{esc(what)}.</p>")
-    cols = [("value", "value"), ("mean", "mean"), ("ci_lo", "95% lo"), ("ci_hi", "95% hi"), ("interval", "interval over"),
+    cols = [("value", "value"), ("mean", "mean"), ("ci_lo", "95% lo"), ("ci_hi", "95% hi"),
+            ("interval", "interval over"),
             ("n_items", "items"), ("n_respondents", "respondents"), ("vc_lo", "variance-component lo"),
             ("vc_hi", "variance-component hi"), ("roles_only_lo", "roles only, items fixed: lo (too narrow)"),
             ("roles_only_hi", "hi (too narrow)"), ("no_role", "no role")]
@@ -116,14 +118,14 @@ def manipulation_section(d: dict[str, Any], fig: str | None) -> str:
     if not checks and d["dose"].empty:
         return "".join(out) + "<p class='muted'>No steered settings in this sweep.</p>"
     if checks:
-        out.append("<p>Did each steering setting move the value it was designed to move, the intended way, more than "
-                   "the other values, and how much did it move the yes-bias? Per setting and dose: the designed target's "
-                   "change (each role steered minus the same role unsteered, on the same items), its specificity (target "
-                   "change minus the median change of the other values) and the acquiescence shift (change of the mean "
-                   "unkeyed answer: +1 = yes to everything), each with a 95% interval over roles AND items (two-way "
-                   "bootstrap). Flags: <b>wrong-signed</b> (the target moved against the coefficient's sign), "
-                   "<b>no-effect</b> (its interval includes 0), <b>non-specific</b> (the other values moved as much), "
-                   "<b>bias-only</b> (the yes-bias moved more than the target specifically).</p>")
+        out.append("<p>Did each steering setting move the value it was designed to move, the intended way, more "
+                   "than the other values, and how much did it move the yes-bias? Per setting and dose: the designed "
+                   "target's change (each role steered minus the same role unsteered, on the same items), its "
+                   "specificity (target change minus the median change of the other values) and the acquiescence "
+                   "shift (change of the mean unkeyed answer: +1 = yes to everything), each with a 95% interval over "
+                   "roles AND items (two-way bootstrap). Flags: <b>wrong-signed</b> (the target moved against the "
+                   "coefficient's sign), <b>no-effect</b> (its interval includes 0), <b>non-specific</b> (the other "
+                   "values moved as much), <b>bias-only</b> (the yes-bias moved more than the target specifically).</p>")
         rows = [_dose_row(m, dc) for m in checks for dc in m.doses]
         out.append(table(rows, [("setting", "setting"), ("dose", "dose"), ("target", "designed target"),
                                 ("change", "target change [95%]"), ("specificity", "specificity [95%]"),
@@ -135,8 +137,9 @@ def manipulation_section(d: dict[str, Any], fig: str | None) -> str:
             out.append("<ul class='caveat'>" + "".join(f"<li>{esc(w)}</li>" for w in words) + "</ul>")
         untargeted = [m.steering_id for m in checks if m.target is None]
         if untargeted:
-            out.append(f"<p>Settings without a designed target (their id names no value; name one under "
-                       f"<code>reliability.manipulation.targets</code>): <code>{esc(', '.join(untargeted))}</code>.</p>")
+            out.append("<p>Settings without a designed target (their id names no value; name one under "
+                       "<code>reliability.manipulation.targets</code>): "
+                       f"<code>{esc(', '.join(untargeted))}</code>.</p>")
         srows = [{"setting": m.steering_id, "target": m.target or "none", "rho": m.spearman_rho,
                   "sign": m.sign_agreement, "mono": "n/a" if m.monotonic is None else "yes" if m.monotonic else "no",
                   "flags": ", ".join(m.flags)} for m in checks]
@@ -147,8 +150,9 @@ def manipulation_section(d: dict[str, Any], fig: str | None) -> str:
                                  ("sign", "sign agreement"), ("mono", "monotonic"), ("flags", "flags")],
                          ("setting", "target", "flags")))
     else:
-        out.append("<p class='caveat'>No manipulation checks (the reliability analysis did not run): the table below "
-                   "gives the targeted value's mean change with intervals over roles only (items fixed: too narrow).</p>")
+        out.append("<p class='caveat'>No manipulation checks (the reliability analysis did not run): the table "
+                   "below gives the targeted value's mean change with intervals over roles only (items fixed: too "
+                   "narrow).</p>")
         out.append(table(target_effects(d["dose"]), [("steering_id", "setting"), ("coefficient", "coefficient"),
                                                      ("change", "target change"), ("ci_lo", "95% lo"),
                                                      ("ci_hi", "95% hi"), ("n_roles", "roles")], ("steering_id",)))

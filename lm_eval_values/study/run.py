@@ -130,10 +130,12 @@ def analysis_stages(cfg: StudyConfig, model_id: str, mdir: Path, tag: str,
         lambda tmp: reliability_stage(model_id, mdir / "sweep", a.reliability, tmp), "reliability" in redo)
     gate = model_gate(mdir)
     print(f"    measurement gate: {gate.reason}", file=sys.stderr, flush=True)
-    h = stage_hash("graph", {"settings": a.graph.to_dict(), "v": v["graph"], **scored}, {"matrix": matrix, **scored_files})
+    h = stage_hash("graph", {"settings": a.graph.to_dict(), "v": v["graph"], **scored},
+                   {"matrix": matrix, **scored_files})
     stages["graph"] = run_stage(f"{tag} 4/6 causal graph", mdir / "graph", h,
                                 lambda tmp: graph_stage(matrix, a.graph, a.graph_jobs, tmp, scoring), "graph" in redo)
-    h = stage_hash("human", {"settings": a.human.to_dict(), "v": v["human"], **scored}, {"matrix": matrix, **scored_files})
+    h = stage_hash("human", {"settings": a.human.to_dict(), "v": v["human"], **scored},
+                   {"matrix": matrix, **scored_files})
     stages["human"] = run_stage(f"{tag} 5/6 human Schwartz structure", mdir / "human", h,
                                 lambda tmp: human_stage(matrix, a.human, tmp, scoring), "human" in redo)
     if (mdir / "graph" / GRAPH_FILE).is_file():
