@@ -116,7 +116,7 @@ def plot_profile(profile: pd.DataFrame, title: str) -> bytes:
     import matplotlib.pyplot as plt
 
     p = profile.reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(p) + 1.4))
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(p) + 1.9))
     y = np.arange(len(p))[::-1]
     colours = [GROUP_COLOURS.get(v, "#555555") for v in p["value"]]
     err = np.vstack([p["mean"] - p["ci_lo"], p["ci_hi"] - p["mean"]])
@@ -135,7 +135,7 @@ def plot_profile(profile: pd.DataFrame, title: str) -> bytes:
     n = int(p["n_respondents" if "n_respondents" in p else "n_roles"].max()) if len(p) else 0
     ax.set_xlabel("value score (-1 = rejects, +1 = endorses)")
     ax.set_title(f"{title}\nunsteered, {n} respondents", fontsize=10)
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
 

@@ -52,13 +52,15 @@ def reliability_section(d: dict[str, Any]) -> str:
     if rel is None:
         reason = d["stages"].get("reliability", {}).get("skipped_reason")
         return "".join(out) + f"<p class='caveat'>Skipped: {esc(reason or 'not run')}</p>"
-    out.append(f"<p>{esc(rel.summary_line())}; {esc(rel.acquiescence_text())}. G = share of a value score's "
+    roles = rel.acquiescence_roles_text()
+    out.append(f"<p>{esc(rel.summary_line())}{esc(', and ' + roles) if roles else ''}. G = share of a value score's "
                "variance over roles that is role signal rather than role x item noise (roles and items are random "
                "facets); a value has signal when the F test of roles (MS_role / MS_role x item) rejects and G "
                "reaches the floor. Keyed vs reverse-keyed r: the correlation across roles of the value's keyed and "
                "reverse-keyed item means; near -1 the roles differ in how often they say yes, not in the value.</p>")
+    order = {v: i for i, v in enumerate(d["profile"]["value"])}  # the matrix's (canonical) value order
     rows = [{"value": v, "g": r.g, "f": r.f, "r": r.keyed_reverse_r, "signal": "yes" if r.signal else "no",
-             "verdict": r.verdict} for v, r in rel.values.items()]
+             "verdict": r.verdict} for v, r in sorted(rel.values.items(), key=lambda kv: order.get(kv[0], len(order)))]
     out.append(table(rows, [("value", "value"), ("g", "G"), ("f", "MS_role / MS_role x item"),
                             ("r", "keyed vs reverse-keyed r"), ("signal", "signal"), ("verdict", "verdict")],
                      ("value", "signal", "verdict")))

@@ -208,16 +208,19 @@ class ReliabilityResult:
         """Names of the values without signal (in the file's order)."""
         return [v for v, r in self.values.items() if not r.signal]
 
+    def acquiescence_roles_text(self) -> str:
+        """Whether roles differ in acquiescence, e.g. ``roles differ in it with G 1.00`` (``""`` when unknown)."""
+        if self.roles_differ_in_acquiescence is None:
+            return ""
+        g = "" if self.acquiescence_g is None else f" with G {self.acquiescence_g:.2f}"
+        return f"roles differ in it{g}" if self.roles_differ_in_acquiescence else f"roles do not differ in it{g}"
+
     def acquiescence_text(self) -> str:
         """The acquiescence in words, e.g. ``acquiescence -0.79, roles differ in it with G 1.00``."""
         if self.acquiescence is None or not math.isfinite(self.acquiescence):
             return "acquiescence n/a"
-        text = f"acquiescence {self.acquiescence:+.2f}"
-        if self.roles_differ_in_acquiescence is None:
-            return text
-        g = "" if self.acquiescence_g is None else f" with G {self.acquiescence_g:.2f}"
-        return text + (f", roles differ in it{g}" if self.roles_differ_in_acquiescence else
-                       f", roles do not differ in it{g}")
+        roles = self.acquiescence_roles_text()
+        return f"acquiescence {self.acquiescence:+.2f}" + (f", {roles}" if roles else "")
 
     def summary_line(self) -> str:
         """One line: how many values have signal, the median G, acquiescence."""
