@@ -94,6 +94,9 @@ def test_report_files_and_links(run_dir: Path) -> None:
     for section in ("Value profile", "Structure compared with humans", "Causal value graph", "dose-response",
                     "Side effects", "Versions", "Config", "Timings"):
         assert section in page, section
+    # no item table, so no reliability analysis: the gate says it is unchecked, next to every gated stage
+    assert page.count("Measurement gate unchecked") == 3 and "Measurement gate: UNCHECKED" in page
+    assert "No manipulation checks (the reliability analysis did not run)" in page
 
 
 def test_report_numbers_come_from_the_matrix(run_dir: Path) -> None:
