@@ -31,6 +31,7 @@ from lm_eval_values.causal.jci import CONTEXT_NODE_KIND
 from lm_eval_values.causal.resample import EdgeList, ResamplePlan, Worker, build_plan
 from lm_eval_values.causal.sample_size import SampleSizeSetting
 from lm_eval_values.core.errors import UserError
+from lm_eval_values.core.progress import track
 from lm_eval_values.matrix.value_matrix import ValueMatrix
 
 #: kind of an edge read from u to v (u before v in node order) -> table column
@@ -268,12 +269,13 @@ def bootstrap(data: ValueMatrix, n_boot: int = 200, seed: int = 0, n_jobs: int |
     t0 = time.perf_counter()
     if jobs == 1:
         worker = Worker(plan)
-        results = [worker.run(c) for c in children]
+        results = [worker.run(c) for c in track(children, "graph bootstrap", int(n_boot), "resamples")]
     else:
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
                                  initargs=(plan,)) as ex:
-            results = list(ex.map(_one, children, chunksize=max(1, int(n_boot) // (4 * jobs))))
+            results = list(track(ex.map(_one, children, chunksize=max(1, int(n_boot) // (4 * jobs))),
+                                 "graph bootstrap", int(n_boot), "resamples"))
     elapsed = time.perf_counter() - t0
     nodes = list(plan.names)
     seen = [n for r in results if r for e in r for n in e[:2]]

@@ -226,17 +226,60 @@ def dose_summary(doses: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _iv(e: dict[str, Any]) -> str:
+    return f"{e['estimate']:+.3f} [{e['lo']:+.3f}, {e['hi']:+.3f}]"
+
+
+#: what each flag means, as a clause of the sentence of a dose
+_FLAG_CLAUSES = {
+    "bias-only": "the yes-bias moved more than {t} specifically",
+    "wrong-signed": "{t} moved against the coefficient's sign",
+    "no-effect": "{t}'s interval includes 0",
+    "non-specific": "the other values moved as much as {t}",
+}
+
+
 def _words(sid: str, d: dict[str, Any]) -> str:
+    """One dose's check as a sentence: flags first, then the numbers with their intervals."""
     head = f"{sid} at {d['coefficient']:+g}"
+    order = ("wrong-signed", "bias-only", "non-specific", "no-effect", "ok")
+    flags = sorted((f for f in d["flags"] if f != "target unknown"), key=lambda f: order.index(f) if f in order else 9)
+    if "acquiescence_shift" not in d:
+        return f"{head}: not estimable ({d.get('note', '')})"
+    aq = _iv(d["acquiescence_shift"])
     if "target_change" not in d:
-        return f"{head}: target unknown; acquiescence {d.get('acquiescence_shift', {}).get('estimate', math.nan):+.3f}" \
-               f" ({', '.join(d['flags'])})"
-    tc, sp, aq = d["target_change"], d["specificity"], d["acquiescence_shift"]
-    scope = "" if d.get("item_sampling", {}).get(d["target"]) == "included" else \
-        " (intervals over roles only: one item per key, item sampling not estimable)"
-    return (f"{head}: {d['target']} {tc['estimate']:+.3f} [{tc['lo']:+.3f}, {tc['hi']:+.3f}], specificity "
-            f"{sp['estimate']:+.3f} [{sp['lo']:+.3f}, {sp['hi']:+.3f}], acquiescence {aq['estimate']:+.3f} "
-            f"[{aq['lo']:+.3f}, {aq['hi']:+.3f}]: {', '.join(d['flags'])}{scope}")
+        big = d["largest_specific_change"]
+        text = (f"{head}: no designed target (the setting names no value); it moved the yes-bias (acquiescence) by "
+                f"{aq}; largest value-specific change {big['value']} {big['specificity']:+.3f}")
+        return text + (" (bias-only: the yes-bias moved more than any value specifically)" if "bias-only" in flags
+                       else "")
+    t = d["target"]
+    numbers = f"{t} by {_iv(d['target_change'])}, specificity {_iv(d['specificity'])}"
+    if "bias-only" in flags:
+        moved = f"it moved the yes-bias (acquiescence) by {aq} and {numbers}"
+    else:
+        moved = f"it moved {numbers}, and the yes-bias (acquiescence) by {aq}"
+    why = "; ".join(_FLAG_CLAUSES[f].format(t=t) for f in flags if f in _FLAG_CLAUSES)
+    scope = "" if d.get("item_sampling", {}).get(t) == "included" else \
+        "; intervals over roles only: one item per key, item sampling not estimable"
+    return f"{head}: {', '.join(flags)}: {moved}" + (f" ({why}{scope})" if why or scope else "")
+
+
+def _dose_words(sid: str, target: str | None, doses: list[dict[str, Any]], summary: dict[str, Any]) -> str:
+    """The dose-response of one setting as a sentence."""
+    coefs = ", ".join(f"{d['coefficient']:+g}" for d in doses)
+    if target is None:
+        return f"{sid} across doses ({coefs}): no designed target, so direction and monotonicity are not checked"
+    rho, agree = summary["spearman_rho"], summary["sign_agreement"]
+    nums = ", ".join(x for x in ("" if rho is None else f"Spearman rho {rho:+.2f}",
+                                 "" if agree is None else f"sign agreement {agree:.2f}") if x)
+    notes = []
+    if "direction ignored" in summary["flags"]:
+        notes.append(f"direction ignored: negative and positive doses move {target} the same way (V-shaped)")
+    if "non-monotonic" in summary["flags"]:
+        notes.append(f"non-monotonic: {target} does not rise steadily with the dose")
+    text = f"{sid} (target {target}) across doses ({coefs}, unsteered = 0): {nums or 'one dose'}"
+    return text + ("; " + "; ".join(notes) if notes else "") + f"; flags: {', '.join(summary['flags'])}"
 
 
 def manipulation_checks(items: pd.DataFrame, settings: ManipulationSettings = ManipulationSettings(),
@@ -256,11 +299,7 @@ def manipulation_checks(items: pd.DataFrame, settings: ManipulationSettings = Ma
         doses = [dose_check(items, sid, c, values, settings, raw_items)
                  for c in sorted(coefs, key=lambda c: (math.isnan(c), c))]
         summary = dose_summary(doses)
-        rho = summary["spearman_rho"]
-        head = (f"{sid} (target {target or 'unknown'}) across doses: "
-                + ("" if rho is None else f"Spearman rho {rho:+.2f}, ")
-                + ("" if summary["sign_agreement"] is None else f"sign agreement {summary['sign_agreement']:.2f}, ")
-                + ", ".join(summary["flags"]))
+        head = _dose_words(sid, target, doses, summary)
         out.append({"steering_id": sid, "target": target, "target_source": source, "doses": doses,
                     "summary": summary, "words": [_words(sid, d) for d in doses] + [head]})
     return out

@@ -4,7 +4,7 @@
 
     RUN/report.html                 # self-contained: inline CSS, no scripts, no external assets
     RUN/figures/<model>_profile.png, <model>_dose_response.png
-    RUN/data/<model>_value_profile.csv, <model>_dose_response.csv
+    RUN/data/<model>_value_profile.csv, <model>_dose_response.csv   # intervals over roles AND items
     RUN/data/report_data.json       # every number the report shows
 
 and links the figures and data files the stages wrote (``<model>/graph/graph.png``,
@@ -22,6 +22,7 @@ from typing import Any
 from lm_eval_values.core.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.files import REPORT_FILE
+from lm_eval_values.measurement.run import ReliabilitySettings
 from lm_eval_values.report.figures import plot_dose_response, plot_profile
 from lm_eval_values.report.html import PLANNED_FILES, render_html
 from lm_eval_values.report.summary import collect_model, json_clean, study_summary, target_effects
@@ -49,7 +50,8 @@ def build_report(run: str | Path) -> ReportResult:
     """Read the run folder, write figures, data files and ``report.html``; returns paths and summary."""
     run = Path(run)
     study = read_study_record(run, "RUN_DIR")
-    models = [collect_model(run, m.id, m.label) for m in study.models]
+    include_no_role = ReliabilitySettings.from_dict(dict(study.config.get("reliability") or {})).g_study.include_no_role
+    models = [collect_model(run, m.id, m.label, study.scoring_name, include_no_role) for m in study.models]
     if not models:
         raise UserError("RUN_DIR", f"{run}/study.json lists no models", "re-run the study")
     # compute everything before writing
@@ -72,6 +74,7 @@ def build_report(run: str | Path) -> ReportResult:
         {"id": d["id"], "label": d["label"], "sweep": d.get("sweep"),
          "profile": d["profile"].to_dict(orient="records") if "profile" in d else None,
          "target_effects": target_effects(d["dose"]) if "dose" in d else None,
+         "scoring": d.get("scoring"), "gate": _as_dict(d.get("gate")),
          "reliability": _raw(d.get("reliability")), "graph": _as_dict(d.get("graph")), "human": _raw(d.get("human")),
          "side_effects": _as_dict(d.get("side_effects")),
          "timings": {k: v.get("elapsed_s") for k, v in d["stages"].items()}} for d in models]})

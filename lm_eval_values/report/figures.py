@@ -1,7 +1,9 @@
 """Figures and tables of the study report computed from a sweep ``matrix.csv`` (no model).
 
-* :func:`value_profile`: per value, the mean unsteered score over roles with a 95% t interval
-  (roles are the units), plus the no-role score; :func:`plot_profile` draws it.
+* :func:`roles_only_profile`: per value, the mean unsteered score over roles with a 95% t interval over
+  roles with the items fixed, plus the no-role score: the fallback of
+  :func:`lm_eval_values.report.profile.value_profile`, whose intervals include item sampling;
+  :func:`plot_profile` draws a profile.
 * :func:`dose_response`: per steering id and coefficient, the mean paired change (role steered
   minus the same role unsteered) with a 95% t interval over roles; coefficient 0 is the
   unsteered condition; :func:`plot_dose_response` draws one panel per steering id.
@@ -39,7 +41,7 @@ def _t_interval(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float
     return m, m - half, m + half, n
 
 
-def value_profile(vm: ValueMatrix) -> pd.DataFrame:
+def roles_only_profile(vm: ValueMatrix) -> pd.DataFrame:
     """One row per value: ``mean, ci_lo, ci_hi, sd, n_roles`` over the unsteered named roles, and
     ``no_role`` (mean of the unsteered no-role rows, NaN if absent)."""
     unsteered = (vm.meta["steering_id"].astype(str) == NO_STEERING).to_numpy()
@@ -106,31 +108,34 @@ def _png(fig: Any) -> bytes:
 
 
 def plot_profile(profile: pd.DataFrame, title: str) -> bytes:
-    """PNG: mean unsteered score per value with 95% intervals over roles, and the no-role score."""
+    """PNG: mean unsteered score per value with its 95% interval (over roles and items when the profile's
+    ``interval`` column says so; :func:`lm_eval_values.report.profile.value_profile`), and the no-role score."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
     p = profile.reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(p) + 1.4))
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(p) + 1.9))
     y = np.arange(len(p))[::-1]
     colours = [GROUP_COLOURS.get(v, "#555555") for v in p["value"]]
     err = np.vstack([p["mean"] - p["ci_lo"], p["ci_hi"] - p["mean"]])
     err = np.where(np.isfinite(err), err, 0.0)
     ax.barh(y, p["mean"], color=colours, alpha=0.75, height=0.62)
+    two_way = "interval" in p and bool((p["interval"] == "roles and items (two-way bootstrap)").all())
     ax.errorbar(p["mean"], y, xerr=err, fmt="none", ecolor="#222222", capsize=3, lw=1.2,
-                label="mean over roles, 95% t interval")
+                label="mean, 95% interval over roles and items" if two_way else
+                "mean over roles, 95% interval over roles only (items fixed)")
     if p["no_role"].notna().any():
         ax.scatter(p["no_role"], y, marker="D", s=36, color="white", edgecolor="black", zorder=3, label="no role")
     ax.axvline(0, color="0.4", lw=0.8)
     ax.set_yticks(y, p["value"])
     lim = max(0.25, float(np.nanmax(np.abs(np.r_[p["ci_lo"], p["ci_hi"], p["mean"], p["no_role"]]))) * 1.15)
     ax.set_xlim(-min(1.05, lim), min(1.05, lim))
-    n = int(p["n_roles"].max()) if len(p) else 0
+    n = int(p["n_respondents" if "n_respondents" in p else "n_roles"].max()) if len(p) else 0
     ax.set_xlabel("value score (-1 = rejects, +1 = endorses)")
-    ax.set_title(f"{title}\nunsteered, {n} roles", fontsize=10)
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.set_title(f"{title}\nunsteered, {n} respondents", fontsize=10)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
 

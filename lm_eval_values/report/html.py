@@ -13,10 +13,11 @@ import yaml
 from lm_eval_values.causal.graph import ValueGraph
 from lm_eval_values.causal.metrics import compare_graphs
 from lm_eval_values.core.files import STAGES
-from lm_eval_values.report.markup import PLANNED_FILES, esc as _e, exists as _exists, figure as _fig, link as _link
+from lm_eval_values.report.markup import PLANNED_FILES, esc as _e, exists as _exists, link as _link
 from lm_eval_values.report.markup import table as _table
-from lm_eval_values.report.sections import graph_section, human_section, reliability_section, side_effects_section
-from lm_eval_values.report.summary import fmt_number, fmt_p, target_effects
+from lm_eval_values.report.sections import graph_section, human_section, side_effects_section
+from lm_eval_values.report.summary import fmt_number, fmt_p
+from lm_eval_values.report.validity import gate_note, manipulation_section, profile_section, reliability_section
 from lm_eval_values.results.study import StudyRecord
 
 
@@ -52,33 +53,13 @@ def model_section(run: Path, d: dict[str, Any], figs: dict[str, str]) -> str:
                f"<code>{_e(', '.join(sw['tasks'] or []))}</code>; {sw['n_conditions']} conditions, "
                f"{sw['items_total']} item answers; steering settings: <code>{_e(', '.join(sw['steering_ids']))}</code>.</p>")
     out.append(reliability_section(d))
-    # 1 profile
-    prof = d["profile"]
-    out.append("<h3>1. Value profile</h3>")
-    if f"{mid}_profile" in figs:
-        out.append(_fig(figs[f"{mid}_profile"], "Mean unsteered value score over roles (bars) with 95% t intervals "
-                        "(roles are the units of uncertainty; items within a role are not independent draws); "
-                        "diamond: the model without any role."))
-    out.append(_table(prof.to_dict(orient="records"), [("value", "value"), ("mean", "mean"), ("ci_lo", "95% lo"),
-                                                       ("ci_hi", "95% hi"), ("sd", "SD over roles"),
-                                                       ("n_roles", "roles"), ("no_role", "no role")], ("value",)))
+    out.append(profile_section(d, figs.get(f"{mid}_profile")))
     out.append(human_section(run, d))
     out.append(graph_section(run, d))
-    # 4 dose-response
-    out.append("<h3>4. Steering dose-response</h3>")
-    if f"{mid}_dose" in figs:
-        out.append(_fig(figs[f"{mid}_dose"], "Mean paired change (role steered minus the same role unsteered) "
-                        "against the steering coefficient; black: the targeted value with its 95% t band over roles. "
-                        "prompt:X = value-definition prompt (+1 inclined, -1 disinclined); vec:X = diff-of-means vector "
-                        "(coefficient x residual norm)."))
-        te = target_effects(d["dose"])
-        out.append(_table(te, [("steering_id", "setting"), ("coefficient", "coefficient"), ("change", "target change"),
-                               ("ci_lo", "95% lo"), ("ci_hi", "95% hi"),
-                               ("mean_abs_change_others", "mean |change| of other values"), ("n_roles", "roles")],
-                          ("steering_id",)))
-    else:
-        out.append("<p class='muted'>No steered settings in this sweep.</p>")
-    out.append(side_effects_section(d))
+    out.append(manipulation_section(d, figs.get(f"{mid}_dose")))
+    side = side_effects_section(d)
+    head = side.find("</h3>") + len("</h3>") if "</h3>" in side else 0
+    out.append(side[:head] + gate_note(d, "side_effects") + side[head:])  # the gate's note under the heading
     files = [x for x in (f"{mid}/sweep/matrix.csv", f"{mid}/sweep/items.csv", f"{mid}/sweep/manifest.json",
                          f"data/{mid}_value_profile.csv", f"data/{mid}_dose_response.csv",
                          f"{mid}/reliability/reliability.json", f"{mid}/graph/graph.json",
@@ -101,6 +82,7 @@ def comparison_section(models: list[dict[str, Any]]) -> str:
         rel = d.get("reliability")
         rows.append({"model": d["label"], "conditions": d["sweep"]["n_conditions"],
                      "signal": f"{rel.n_signal} of {len(rel.values)}" if rel is not None else "n/a",
+                     "gate": d["gate"].status,
                      "ci": h.rthor_model.get("ci") if h is not None else None,
                      "p": fmt_p(h.rthor_model.get("p_value")) if h is not None else "n/a",
                      "r": h.similarity.get("r_offdiag") if h is not None else None,
@@ -108,9 +90,10 @@ def comparison_section(models: list[dict[str, Any]]) -> str:
                      "edges_rows": g.n_edges_at("rows") if g is not None else None, "auroc": learned.get("auroc")})
     out = ["<h2 id='compare'>Models side by side</h2>",
            _table(rows, [("model", "model"), ("conditions", "conditions"), ("signal", "values with signal"),
+                         ("gate", "measurement gate"),
                          ("ci", "correspondence index"), ("p", "p"), ("r", "r with humans"),
                          ("edges", "graph edges"), ("edges_rows", "edges, every row counted"),
-                         ("auroc", "held-out AUROC (learned graph)")], ("model", "signal"))]
+                         ("auroc", "held-out AUROC (learned graph)")], ("model", "signal", "gate"))]
     gs = [d for d in models if d.get("graph") is not None and not d["graph"].skipped]
     if len(gs) >= 2:
         def vg(d: dict[str, Any]) -> ValueGraph:
@@ -144,7 +127,9 @@ def render_html(run: Path, study: StudyRecord, models: list[dict[str, Any]], sum
              f"<nav>{nav}</nav>",
              "<h2>Summary</h2><div class='summary'><ul>" + "".join(f"<li>{_e(s)}</li>" for s in summary) + "</ul></div>",
              "<p class='caveat'>How to read this: value scores are in [-1, 1] (mean keyed item score from the "
-             "log-likelihood of yes/no answers); each role condition is one synthetic persona; uncertainty is over roles. "
+             "log-likelihood of yes/no answers); each role condition is one synthetic persona; intervals include the "
+             "sampling of roles AND items; the measurement gate (section 0) says whether the scores carry value "
+             "signal at all. "
              "Causal graphs from a few hundred observational rows are fragile: the bootstrap frequencies say how much.</p>"]
     parts += [model_section(run, d, figs) for d in models]
     parts.append(comparison_section(models))

@@ -1,5 +1,6 @@
 """The analysis parts of a model's report section, each read through the typed stage records
-(:mod:`lm_eval_values.results`): measurement reliability, human structure, causal graph, side effects."""
+(:mod:`lm_eval_values.results`): human structure, causal graph, side effects (the measurement parts are in
+:mod:`lm_eval_values.report.validity`)."""
 
 from __future__ import annotations
 
@@ -8,32 +9,17 @@ from typing import Any
 
 from lm_eval_values.report.markup import esc, figure, table
 from lm_eval_values.report.summary import centering_note, fmt_number, fmt_p, observed_rule, sample_size_text
+from lm_eval_values.report.validity import gate_note
 
 
 def _skipped(reason: str | None) -> str:
     return f"<p class='caveat'>Skipped: {esc(reason or 'not run')}</p>"
 
 
-def reliability_section(d: dict[str, Any]) -> str:
-    """Per value: G coefficient and verdict; acquiescence."""
-    out = ["<h3>0. Measurement: value signal or response bias?</h3>"]
-    rel = d.get("reliability")
-    if rel is None:
-        return "".join(out) + _skipped(d["stages"].get("reliability", {}).get("skipped_reason"))
-    out.append(f"<p>{esc(rel.summary_line())}. G = share of a value score's variance over roles that is role "
-               "signal rather than role x item noise (items are a random facet); a value has signal when the F test "
-               "of roles rejects and G reaches the floor.</p>")
-    rows = [{"value": v, "g": r.g, "signal": "yes" if r.signal else "no", "verdict": r.verdict}
-            for v, r in rel.values.items()]
-    out.append(table(rows, [("value", "value"), ("g", "G"), ("signal", "signal"), ("verdict", "verdict")],
-                     ("value", "signal", "verdict")))
-    return "".join(out)
-
-
 def human_section(run: Path, d: dict[str, Any]) -> str:
     """The comparison with the human Schwartz structure."""
     mid = d["id"]
-    out = ["<h3>2. Structure compared with humans (Schwartz circumplex)</h3>"]
+    out = ["<h3>2. Structure compared with humans (Schwartz circumplex)</h3>", gate_note(d, "human")]
     h = d.get("human")
     if h is None:
         hr = d.get("human_result")
@@ -82,7 +68,7 @@ def human_section(run: Path, d: dict[str, Any]) -> str:
 def graph_section(run: Path, d: dict[str, Any]) -> str:
     """The causal graph: sample size, both edge counts, JCI targets, bootstrap and orientation stability."""
     mid = d["id"]
-    out = ["<h3>3. Causal value graph</h3>"]
+    out = ["<h3>3. Causal value graph</h3>", gate_note(d, "graph")]
     g = d.get("graph")
     if g is None or g.skipped:
         return "".join(out) + _skipped(None if g is None else g.skipped_reason)
@@ -120,10 +106,13 @@ def graph_section(run: Path, d: dict[str, Any]) -> str:
         out.append("<p>Direct targets of the steering settings (values adjacent to their context node):</p>")
         out.append(table(trows, [("setting", "steering setting"), ("targets", "values hit directly")],
                          ("setting", "targets")))
-    erows = sorted((e.to_dict() for e in g.edges), key=lambda e: -(e.get("freq") or 0))
+    gate = d.get("gate")
+    erows = sorted(({**e.to_dict(), "gate": (gate.edge_note(e.u, e.v) if gate is not None else "") or "yes"}
+                    for e in g.edges), key=lambda e: -(e.get("freq") or 0))
     out.append(table(erows, [("u", "from"), ("kind", "edge"), ("v", "to"), ("freq", "bootstrap adjacency freq"),
-                             ("orientation_stability", "same orientation when adjacent"), ("drawn", "drawn as")],
-                     ("u", "kind", "v", "drawn")))
+                             ("orientation_stability", "same orientation when adjacent"), ("drawn", "drawn as"),
+                             ("gate", "interpretable as values")],
+                     ("u", "kind", "v", "drawn", "gate")))
     return "".join(out)
 
 
@@ -164,4 +153,4 @@ def side_effects_section(d: dict[str, Any]) -> str:
     return "".join(out)
 
 
-__all__ = ["graph_section", "human_section", "reliability_section", "side_effects_section"]
+__all__ = ["graph_section", "human_section", "side_effects_section"]

@@ -13,13 +13,19 @@ from typing import Any
 
 import pandas as pd
 
+from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.files import MANIFEST_FILE, MATRIX_FILE, STAGES
 from lm_eval_values.matrix.reading import read_value_matrix
-from lm_eval_values.report.figures import dose_response, value_profile
+from lm_eval_values.matrix.value_matrix import ValueMatrix
+from lm_eval_values.measurement.scored_matrix import sweep_value_matrix
+from lm_eval_values.report.figures import dose_response
+from lm_eval_values.report.profile import value_profile, with_item_intervals
+from lm_eval_values.results.gate import (INTERPRETABLE, NOT_INTERPRETABLE, PARTLY, UNCHECKED, MeasurementGate,
+                                        measurement_gate)
 from lm_eval_values.results.graph import GraphResult, read_graph_result
 from lm_eval_values.results.human import read_compare_human, read_human_result
 from lm_eval_values.results.records import read_json_object, read_stage_record
-from lm_eval_values.results.reliability import read_reliability
+from lm_eval_values.results.reliability import DoseCheck, Estimate, ManipulationCheck, read_reliability
 from lm_eval_values.results.side_effects import read_side_effects_result
 
 
@@ -41,10 +47,24 @@ def json_clean(x: Any) -> Any:
     return x
 
 
-def collect_model(run: Path, mid: str, label: str) -> dict[str, Any]:
-    """Everything the report shows for one model, read from ``run/<mid>/``."""
+def _scored_matrix(sweep: Path, scoring: str, include_no_role: bool) -> tuple[ValueMatrix, str]:
+    """The value matrix the study's stages read (see :mod:`lm_eval_values.measurement.scored_matrix`), and a
+    note when it had to fall back to the raw matrix."""
+    try:
+        return sweep_value_matrix(sweep, scoring, include_no_role), ""
+    except UserError as exc:
+        if scoring == "raw":
+            raise
+        return (read_value_matrix(sweep / MATRIX_FILE, check=False, field=MATRIX_FILE),
+                f"raw scores shown: {exc.problem}")
+
+
+def collect_model(run: Path, mid: str, label: str, scoring: str = "raw",
+                  include_no_role: bool = True) -> dict[str, Any]:
+    """Everything the report shows for one model, read from ``run/<mid>/``; ``scoring``: the study's
+    ``reliability.scoring`` (the value scores its stages read)."""
     mdir = run / mid
-    d: dict[str, Any] = {"id": mid, "label": label, "stages": {}}
+    d: dict[str, Any] = {"id": mid, "label": label, "stages": {}, "scoring": scoring}
     for st in STAGES:
         rec = read_stage_record(mdir / st)
         if rec is not None:
@@ -53,7 +73,7 @@ def collect_model(run: Path, mid: str, label: str) -> dict[str, Any]:
     if not matrix.is_file():
         d["missing"] = "no sweep matrix"
         return d
-    vm = read_value_matrix(matrix, check=False, field=MATRIX_FILE)
+    vm, d["scoring_note"] = _scored_matrix(mdir / "sweep", scoring, include_no_role)
     manifest = read_json_or_none(mdir / "sweep" / MANIFEST_FILE) or {}
     meta = vm.meta
     d["sweep"] = {
@@ -70,9 +90,11 @@ def collect_model(run: Path, mid: str, label: str) -> dict[str, Any]:
     items = [x for x in d["sweep"]["n_items"] if isinstance(x, int)]
     d["sweep"]["items_total"] = int(sum(items))
     d["sweep"]["items_per_condition"] = sorted(set(items))
-    d["profile"] = value_profile(vm)
-    d["dose"] = dose_response(vm)
-    d["reliability"] = read_reliability(mdir / "reliability")
+    rel = read_reliability(mdir / "reliability")
+    d["reliability"] = rel
+    d["gate"] = measurement_gate(rel, d["stages"].get("reliability", {}).get("skipped_reason"))
+    d["profile"] = value_profile(vm, rel)
+    d["dose"] = with_item_intervals(dose_response(vm), rel)
     d["graph"] = read_graph_result(mdir / "graph")
     d["human"] = read_compare_human(mdir / "human")
     d["human_result"] = read_human_result(mdir / "human")
@@ -129,7 +151,7 @@ def target_effects(dose: pd.DataFrame) -> list[dict[str, Any]]:
             o = others[others["coefficient"] == r["coefficient"]]["mean_change"].abs()
             out.append({"steering_id": sid, "target": t, "coefficient": float(r["coefficient"]),
                         "change": r["mean_change"], "ci_lo": r["ci_lo"], "ci_hi": r["ci_hi"],
-                        "n_roles": int(r["n_roles"]),
+                        "n_roles": int(r["n_roles"]), "interval": r.get("interval", "roles only (items fixed)"),
                         "mean_abs_change_others": float(o.mean()) if len(o) else math.nan})
     return out
 
@@ -183,48 +205,119 @@ def model_summary(d: dict[str, Any]) -> list[str]:
     if len(p):
         top = ", ".join(f"{r.value} {fmt_number(r.mean, sign=True)}" for r in p.head(3).itertuples())
         low = ", ".join(f"{r.value} {fmt_number(r.mean, sign=True)}" for r in p.tail(2).itertuples())
-        lines.append(f"{lab} values most (unsteered, mean over {int(p['n_roles'].max())} roles): {top}; "
-                     f"least: {low}.")
-    rel = d.get("reliability")
+        lines.append(f"{lab} values most (unsteered, {d['scoring']} scores, mean over {int(p['n_respondents'].max())} "
+                     f"respondents): {top}; least: {low}.")
+    rel, gate = d.get("reliability"), d["gate"]
     if rel is not None:
         lines.append(f"{lab} measurement: {rel.summary_line()}.")
     elif d["stages"].get("reliability", {}).get("skipped_reason"):
         lines.append(f"{lab}: reliability analysis skipped ({d['stages']['reliability']['skipped_reason']}).")
+    lines.append(gate_line(lab, gate))
     h = d.get("human")
     if h is not None:
         r, hr = h.rthor_model, h.rthor_human
         verdict = ("follows the human circular order of values significantly" if h.follows_circle
                    else "shows no significant evidence of the human circular order")
-        lines.append(f"{lab} {verdict}: correspondence index {fmt_number(r.get('ci'))} (p {fmt_p(r.get('p_value'))}; "
-                     f"humans {fmt_number(hr.get('ci'))}), correlation with the human value-correlation matrix r = "
-                     f"{fmt_number(h.similarity.get('r_offdiag'))} over {h.n_rows} roles.")
+        lines.append(gated(f"{lab} {verdict}: correspondence index {fmt_number(r.get('ci'))} (p "
+                           f"{fmt_p(r.get('p_value'))}; humans {fmt_number(hr.get('ci'))}), correlation with the human "
+                           f"value-correlation matrix r = {fmt_number(h.similarity.get('r_offdiag'))} over {h.n_rows} "
+                           f"roles.", gate, "human"))
     elif d.get("human_result") is not None and d["human_result"].skipped_reason:
         lines.append(f"{lab}: human comparison skipped ({d['human_result'].skipped_reason}).")
     g = d.get("graph")
     if g is not None and not g.skipped:
-        lines.append(graph_sentence(lab, g))
+        lines.append(gated(graph_sentence(lab, g), gate, "graph"))
     elif g is not None:
         lines.append(f"{lab}: causal graph skipped ({g.skipped_reason}).")
+    checks = rel.manipulation if rel is not None else ()
+    lines += [manipulation_line(lab, m) for m in checks]
     te = target_effects(d["dose"])
-    if te:
+    if te and not checks:
         parts = []
         for sid in dict.fromkeys(t["steering_id"] for t in te):
             xs = [t for t in te if t["steering_id"] == sid]
-            parts.append(f"{sid} " + ", ".join(f"{fmt_number(t['coefficient'], 2, True)}: {fmt_number(t['change'], 2, True)}" for t in xs))
-        lines.append(f"{lab} steering, change of the targeted value (coefficient: mean change over roles): "
-                     + "; ".join(parts) + ".")
+            parts.append(f"{sid} " + ", ".join(f"{fmt_number(t['coefficient'], 2, True)}: "
+                                               f"{fmt_number(t['change'], 2, True)}" for t in xs))
+        lines.append(f"{lab} steering, change of the targeted value (coefficient: mean change over roles; no "
+                     f"manipulation checks without an item table): " + "; ".join(parts) + ".")
     se = d.get("side_effects")
     ho = se.heldout if se is not None else None
     if ho is not None:
         learned, human = ho.predictor("learned graph"), ho.predictor("human PC graph")
         rnd, corr = ho.predictor("degree-preserving"), ho.predictor("correlation graph")
-        lines.append(f"{lab} held-out side effects: {ho.n_significant} of {ho.n_tests} (setting, value) "
-                     f"changes {observed_rule(ho.params)}; AUROC learned graph {fmt_number(learned.get('auroc'))}, "
-                     f"random graphs {fmt_number(rnd.get('auroc'))}, correlation graph {fmt_number(corr.get('auroc'))}, "
-                     f"human graph {fmt_number(human.get('auroc'))}.")
+        lines.append(gated(f"{lab} held-out side effects: {ho.n_significant} of {ho.n_tests} (setting, value) "
+                           f"changes {observed_rule(ho.params)}; AUROC learned graph "
+                           f"{fmt_number(learned.get('auroc'))}, random graphs {fmt_number(rnd.get('auroc'))}, "
+                           f"correlation graph {fmt_number(corr.get('auroc'))}, human graph "
+                           f"{fmt_number(human.get('auroc'))}.",
+                           gate, "side_effects"))
     elif se is not None and se.heldout_skipped_reason:
         lines.append(f"{lab}: held-out side-effect evaluation skipped ({se.heldout_skipped_reason}).")
     return lines
+
+
+def gate_line(lab: str, gate: MeasurementGate) -> str:
+    """The measurement gate of a model as a summary line."""
+    if gate.status == UNCHECKED:
+        return f"{lab} measurement gate {gate.reason}."
+    what = {NOT_INTERPRETABLE: "NOT INTERPRETABLE", PARTLY: "PARTLY INTERPRETABLE", INTERPRETABLE: "interpretable"}
+    return f"{lab} measurement gate: {what[gate.status]}: {gate.reason}."
+
+
+def gated(line: str, gate: MeasurementGate, stage: str) -> str:
+    """``line`` marked with the stage's gate status when it is not (fully) interpretable."""
+    sg = gate.stage(stage)
+    if sg.status in (INTERPRETABLE, UNCHECKED):
+        return line
+    return f"[{sg.status.upper()}: see the measurement gate] {line}"
+
+
+def _iv(e: Estimate | None, nd: int = 3) -> str:
+    if e is None or e.estimate is None:
+        return "n/a"
+    return f"{e.estimate:+.{nd}f} [{fmt_number(e.lo, nd, True)}, {fmt_number(e.hi, nd, True)}]"
+
+
+#: the order flags are named in (the most telling first)
+FLAG_ORDER = ("wrong-signed", "bias-only", "non-specific", "no-effect", "ok")
+
+
+def shown_flags(flags: tuple[str, ...]) -> list[str]:
+    """A dose's flags in :data:`FLAG_ORDER` (``target unknown`` is said in words instead)."""
+    return sorted((f for f in flags if f != "target unknown"),
+                  key=lambda f: FLAG_ORDER.index(f) if f in FLAG_ORDER else len(FLAG_ORDER))
+
+
+def dose_phrase(dc: DoseCheck) -> str:
+    """One dose of a manipulation check in words, e.g. ``at +0.5 bias-only, no-effect: it moved the yes-bias
+    by +1.163 [+1.130, +1.196] and Power by +0.046 [...] (specificity ...)``."""
+    head = f"at {fmt_number(dc.coefficient, 2, True)} {', '.join(shown_flags(dc.flags))}"
+    if dc.target is None:
+        return f"{head or 'at ' + fmt_number(dc.coefficient, 2, True)}: it moved the yes-bias by " \
+               f"{_iv(dc.acquiescence_shift)}"
+    if dc.target_change is None:
+        return f"{head}: not estimable"
+    tgt = f"{dc.target} by {_iv(dc.target_change)} (specificity {_iv(dc.specificity)})"
+    if "bias-only" in dc.flags:
+        return f"{head}: it moved the yes-bias by {_iv(dc.acquiescence_shift)} and {tgt}"
+    return f"{head}: it moved {tgt} and the yes-bias by {_iv(dc.acquiescence_shift)}"
+
+
+def manipulation_line(lab: str, m: ManipulationCheck) -> str:
+    """The manipulation check of one steering setting (all doses) as a summary line."""
+    doses = "; ".join(dose_phrase(dc) for dc in m.doses)
+    if m.target is None:
+        return (f"{lab} manipulation check of {m.steering_id}: no designed target (the setting names no value; name "
+                f"one under reliability.manipulation.targets); {doses}.")
+    scope = "roles and items" if all(dc.items_included for dc in m.doses if dc.target_change) else \
+        "roles (item sampling not estimable)"
+    across = [f for f in m.flags if f in ("direction ignored", "non-monotonic")]
+    words = {"direction ignored": "direction ignored (negative and positive doses move it the same way)",
+             "non-monotonic": "non-monotonic"}
+    tail = f"; across doses: {', '.join(words[f] for f in across)}" if across else ""
+    rho = "" if m.spearman_rho is None else f"; Spearman rho over doses {m.spearman_rho:+.2f}"
+    return (f"{lab} manipulation check of {m.steering_id} (target {m.target}; intervals over {scope}): "
+            f"{doses}{rho}{tail}.")
 
 
 def study_summary(models: list[dict[str, Any]]) -> list[str]:

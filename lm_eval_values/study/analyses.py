@@ -24,21 +24,49 @@ from lm_eval_values.causal.reference import load_reference
 from lm_eval_values.causal.stage import graph_skipped, run_graph
 from lm_eval_values.causal.stage_settings import GraphStageSettings
 from lm_eval_values.core.atomic import atomic_write_bytes
-from lm_eval_values.core.files import GRAPH_FILE, HUMAN_GRAPH_FILE, MATRIX_FILE, RESULT_FILE
+from lm_eval_values.core.files import GRAPH_FILE, HUMAN_GRAPH_FILE, ITEMS_FILE, MATRIX_FILE, RESULT_FILE
 from lm_eval_values.matrix.reading import read_value_matrix
 from lm_eval_values.matrix.value_matrix import ValueMatrix
+from lm_eval_values.measurement.bias import SCORINGS
 from lm_eval_values.measurement.run import ReliabilitySettings, run_reliability
-from lm_eval_values.results.records import ANALYSIS_ERRORS, json_bytes, skip_reason
-from lm_eval_values.results.reliability import ReliabilityResult
+from lm_eval_values.measurement.scored_matrix import sweep_value_matrix
+from lm_eval_values.results.gate import MeasurementGate, measurement_gate
+from lm_eval_values.results.records import ANALYSIS_ERRORS, json_bytes, read_stage_record, skip_reason
+from lm_eval_values.results.reliability import ReliabilityResult, read_reliability
 
 #: names of the graphs the side-effect stage evaluates
 LEARNED_GRAPH = "learned graph"
 HUMAN_GRAPH = "human PC graph"
 
 
-def read_study_matrix(matrix_csv: Path) -> ValueMatrix:
-    """The sweep's ``matrix.csv`` as a value matrix (not checked: a stage decides what it needs)."""
-    return read_value_matrix(matrix_csv, check=False, field=MATRIX_FILE)
+def read_study_matrix(matrix_csv: Path, scoring: str = "raw", include_no_role: bool = True) -> ValueMatrix:
+    """The value matrix the analysis stages read (not checked: a stage decides what it needs): the sweep's
+    ``matrix.csv`` under ``raw`` scoring, else the ``items.csv`` next to it re-scored with the study's
+    ``reliability.scoring`` (:func:`lm_eval_values.measurement.scored_matrix.sweep_value_matrix`)."""
+    if scoring == "raw":
+        return read_value_matrix(matrix_csv, check=False, field=MATRIX_FILE)
+    return sweep_value_matrix(Path(matrix_csv).parent, scoring, include_no_role)
+
+
+def study_scoring(settings: ReliabilitySettings) -> tuple[str, bool]:
+    """(scoring, include_no_role) of the value scores every analysis stage of a study reads."""
+    return settings.scoring, settings.g_study.include_no_role
+
+
+def scoring_record(settings: ReliabilitySettings) -> dict[str, Any]:
+    """What ``study.json`` records about the scoring of the study's value scores (``scoring``)."""
+    name = settings.scoring
+    source = (f"the sweep's {MATRIX_FILE} (raw keyed item scores, averaged per value)" if name == "raw" else
+              f"the sweep's {ITEMS_FILE} re-scored with {name} (lm_eval_values.measurement.scored_matrix), averaged "
+              f"per value")
+    return {"name": name, "description": SCORINGS[name], "value_scores": source,
+            "used_by": ["reliability", "value profile", "graph", "human", "side_effects", "report"]}
+
+
+def model_gate(model_dir: Path) -> MeasurementGate:
+    """The measurement gate of a model from its reliability stage (``unchecked`` when it did not run)."""
+    rec = read_stage_record(model_dir / "reliability")
+    return measurement_gate(read_reliability(model_dir / "reliability"), rec.skipped_reason if rec else None)
 
 
 def reliability_label(model_id: str) -> str:
@@ -61,9 +89,11 @@ def reliability_stage(model_id: str, sweep_dir: Path, settings: ReliabilitySetti
     return {"stage": "reliability", "summary": ReliabilityResult.from_dict(doc).summary_line()}
 
 
-def graph_stage(matrix_csv: Path, settings: GraphStageSettings, jobs: int | None, folder: Path) -> dict[str, Any]:
-    """The causal graph of the selected rows with its bootstrap (see :func:`run_graph`)."""
-    vm = read_study_matrix(matrix_csv)
+def graph_stage(matrix_csv: Path, settings: GraphStageSettings, jobs: int | None, folder: Path,
+                scoring: tuple[str, bool] = ("raw", True)) -> dict[str, Any]:
+    """The causal graph of the selected rows with its bootstrap (see :func:`run_graph`); ``scoring``:
+    :func:`study_scoring` of the study."""
+    vm = read_study_matrix(matrix_csv, *scoring)
     try:
         run_graph(vm, settings, folder, jobs=jobs or min(2, os.cpu_count() or 1))
     except ANALYSIS_ERRORS as exc:
@@ -73,10 +103,11 @@ def graph_stage(matrix_csv: Path, settings: GraphStageSettings, jobs: int | None
     return {"stage": "graph"}
 
 
-def human_stage(matrix_csv: Path, settings: HumanStageSettings, folder: Path) -> dict[str, Any]:
+def human_stage(matrix_csv: Path, settings: HumanStageSettings, folder: Path,
+                scoring: tuple[str, bool] = ("raw", True)) -> dict[str, Any]:
     """The comparison with the human Schwartz structure (see :func:`run_compare_human`)."""
     try:
-        run_compare_human(read_study_matrix(matrix_csv), settings, folder)
+        run_compare_human(read_study_matrix(matrix_csv, *scoring), settings, folder)
     except ANALYSIS_ERRORS as exc:
         info = _skipped("human comparison", exc)
         atomic_write_bytes(folder / RESULT_FILE, json_bytes(human_skipped(settings, info["skipped_reason"]).to_dict()))
@@ -101,10 +132,11 @@ def side_effect_inputs(model_dir: Path) -> dict[str, Path]:
     return {**files, **({"human_graph": human} if human.is_file() else {})}
 
 
-def side_effects_stage(model_dir: Path, settings: SideEffectsSettings, folder: Path) -> dict[str, Any]:
+def side_effects_stage(model_dir: Path, settings: SideEffectsSettings, folder: Path,
+                       scoring: tuple[str, bool] = ("raw", True)) -> dict[str, Any]:
     """The study's metric and the held-out prediction (see :func:`run_side_effects`)."""
     try:
-        vm = read_study_matrix(model_dir / "sweep" / MATRIX_FILE)
+        vm = read_study_matrix(model_dir / "sweep" / MATRIX_FILE, *scoring)
         run = run_side_effects(SideEffectInputs.from_matrix(vm, settings), study_graphs(model_dir, vm.values),
                                settings, folder)
     except ANALYSIS_ERRORS as exc:
@@ -115,4 +147,5 @@ def side_effects_stage(model_dir: Path, settings: SideEffectsSettings, folder: P
 
 
 __all__ = ["HUMAN_GRAPH", "LEARNED_GRAPH", "graph_stage", "human_stage", "read_study_matrix", "reliability_label",
-           "reliability_stage", "side_effect_inputs", "side_effects_stage", "study_graphs"]
+           "model_gate", "reliability_stage", "scoring_record", "side_effect_inputs", "side_effects_stage",
+           "study_graphs", "study_scoring"]

@@ -41,7 +41,10 @@ unknown keys raise :class:`~lm_eval_values.core.errors.UserError`::
       layer: null                      # null: the middle decoder layer
       coefficients: [-0.5, 0.5]
       positions: prompt
-    reliability: {scoring: raw}        # measurement validity first (lm_eval_values.measurement.run.ReliabilitySettings)
+    reliability: {scoring: raw}        # measurement validity first (measurement.run.ReliabilitySettings);
+                                       # `scoring` is the scoring of the value scores EVERY stage reads (raw: the
+                                       # sweep's matrix.csv; else items.csv re-scored, measurement.scored_matrix);
+                                       # the stage sets the measurement gate recorded in study.json
     graph: {algo: pc, alpha: 0.05, sample_size: effective, jci: steering, bootstrap: 100,
             bootstrap_scheme: subsample, threshold: 0.5, orientation_threshold: 0.8, policy: possible,
             split: train}              # keys: lm_eval_values.causal.stage_settings; `sample_size: rows, jci: none,
@@ -71,7 +74,7 @@ from lm_eval_values.sweep.config import parse_config
 
 #: Analysis stages that ``--redo`` can force, and the version of each stage's method: bumped when the
 #: same inputs give different outputs (a finished stage of an older version is redone on resume).
-ANALYSIS_STAGE_VERSIONS = {"reliability": 1, "graph": 2, "human": 3, "side_effects": 3}
+ANALYSIS_STAGE_VERSIONS = {"reliability": 2, "graph": 2, "human": 3, "side_effects": 3}
 FORMAT = STUDY_FORMAT
 VERSION = 1
 

@@ -15,7 +15,7 @@ from lm_eval_values.core.errors import UserError
 from lm_eval_values.core.files import MATRIX_FILE
 from lm_eval_values.matrix.value_matrix import ValueMatrix
 from lm_eval_values.results.study import StudyRecord, read_study_record
-from lm_eval_values.study.analyses import read_study_matrix, reliability_label
+from lm_eval_values.study.analyses import read_study_matrix, reliability_label, study_scoring
 from lm_eval_values.study.settings import AnalysisSettings, parse_analysis_settings
 
 
@@ -48,11 +48,12 @@ class StudyModel:
         return self.model_dir / stage
 
     def matrix(self) -> ValueMatrix:
-        """The model's sweep matrix (every row; the stage settings select)."""
+        """The value matrix the study's stages read (every row; the stage settings select): the sweep's
+        matrix under the study's ``reliability.scoring``."""
         path = self.sweep_dir / MATRIX_FILE
         if not path.is_file():
             raise UserError("--study", f"{path} does not exist", "run the study's sweep first")
-        return read_study_matrix(path)
+        return read_study_matrix(path, *study_scoring(self.settings.reliability))
 
 
 def open_study_model(run: str | Path, model_id: str | None) -> StudyModel:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,16 @@ import yaml
 
 from lm_eval_values.core.atomic import atomic_write_json, atomic_write_text, check_writable_dir
 from lm_eval_values.core.errors import UserError
+from lm_eval_values.core.progress import progress_lines
 from lm_eval_values.core.files import GRAPH_FILE, ITEMS_FILE, MANIFEST_FILE, MATRIX_FILE, STAGE_FILE, STUDY_CONFIG_FILE, STUDY_FILE
 from lm_eval_values.core.versions import STUDY_PACKAGES, package_versions
 from lm_eval_values.matrix.reading import verify_sweep_tables
 from lm_eval_values.report.build import build_report
-from lm_eval_values.study.analyses import (graph_stage, human_stage, reliability_stage, side_effect_inputs,
-                                           side_effects_stage)
+from lm_eval_values.report.profile import profile_lines
+from lm_eval_values.results.study import read_study_record
+from lm_eval_values.results.gate import MeasurementGate
+from lm_eval_values.study.analyses import (graph_stage, human_stage, model_gate, reliability_stage, scoring_record,
+                                           side_effect_inputs, side_effects_stage, study_scoring)
 from lm_eval_values.study.config import ANALYSIS_STAGE_VERSIONS, FORMAT, VERSION, ModelSpec, StudyConfig
 from lm_eval_values.study.stages import banner, jsonable, read_stage, run_stage, stage_hash
 from lm_eval_values.study.vectors import build_vectors, vector_entries
@@ -86,11 +91,69 @@ def run_study(cfg: StudyConfig, out: Path, progress: bool = True, redo: tuple[st
     check_writable_dir(out, "--out")
     t_start = time.time()
     record: dict[str, Any] = {"format": FORMAT, "version": VERSION, "name": cfg.name, "config": cfg.raw,
-                              "config_source": cfg.source, "versions": package_versions(STUDY_PACKAGES), "models": {},
-                              "complete": False}
+                              "config_source": cfg.source, "versions": package_versions(STUDY_PACKAGES),
+                              "scoring": scoring_record(cfg.analysis.reliability), "models": {}, "complete": False}
     prev = _read_json(out / STUDY_FILE) or {}
     atomic_write_json(out / STUDY_FILE, jsonable({**prev, **record}))
     atomic_write_text(out / STUDY_CONFIG_FILE, yaml.safe_dump(cfg.raw, sort_keys=False, allow_unicode=True))
+    with progress_lines(progress):
+        _run_models(cfg, out, record, redo, progress)
+    record["complete"] = True
+    record["run_s"] = round(time.time() - t_start, 3)
+    atomic_write_json(out / STUDY_FILE, jsonable(record))
+    banner("report ...")
+    result = build_report(out)
+    record["report"] = str(result.html_path)
+    return {**record, "summary": result.summary}
+
+
+def analysis_stages(cfg: StudyConfig, model_id: str, mdir: Path, tag: str,
+                    redo: tuple[str, ...] = ()) -> tuple[dict[str, Any], MeasurementGate]:
+    """Stages 3-6 of one model: reliability, graph, human comparison, side effects (each skipped when
+    complete with the same settings and inputs, unless named in ``redo``), and the measurement gate the
+    reliability stage sets for the others (printed, and recorded in ``study.json`` by :func:`run_study`).
+
+    The stages read the value scores under the study's ``reliability.scoring``: the sweep's
+    ``matrix.csv`` when raw, else its ``items.csv`` re-scored (then the scoring and the item table are
+    part of each stage's hash)."""
+    a, v = cfg.analysis, ANALYSIS_STAGE_VERSIONS
+    matrix = mdir / "sweep" / MATRIX_FILE
+    stages: dict[str, Any] = {}
+    items = mdir / "sweep" / ITEMS_FILE
+    scoring = study_scoring(a.reliability)
+    scored = {} if scoring[0] == "raw" else {"scoring": list(scoring)}
+    scored_files = {} if scoring[0] == "raw" else {"items": items}
+    h = stage_hash("reliability", {"settings": a.reliability.to_dict(), "v": v["reliability"]},
+                   {"items": items if items.is_file() else matrix})
+    stages["reliability"] = run_stage(
+        f"{tag} 3/6 measurement reliability", mdir / "reliability", h,
+        lambda tmp: reliability_stage(model_id, mdir / "sweep", a.reliability, tmp), "reliability" in redo)
+    gate = model_gate(mdir)
+    print(f"    measurement gate: {gate.reason}", file=sys.stderr, flush=True)
+    h = stage_hash("graph", {"settings": a.graph.to_dict(), "v": v["graph"], **scored},
+                   {"matrix": matrix, **scored_files})
+    stages["graph"] = run_stage(f"{tag} 4/6 causal graph", mdir / "graph", h,
+                                lambda tmp: graph_stage(matrix, a.graph, a.graph_jobs, tmp, scoring), "graph" in redo)
+    h = stage_hash("human", {"settings": a.human.to_dict(), "v": v["human"], **scored},
+                   {"matrix": matrix, **scored_files})
+    stages["human"] = run_stage(f"{tag} 5/6 human Schwartz structure", mdir / "human", h,
+                                lambda tmp: human_stage(matrix, a.human, tmp, scoring), "human" in redo)
+    if (mdir / "graph" / GRAPH_FILE).is_file():
+        h = stage_hash("side_effects", {"settings": a.side_effects.to_dict(), "v": v["side_effects"], **scored},
+                       {**side_effect_inputs(mdir), **scored_files})
+        stages["side_effects"] = run_stage(f"{tag} 6/6 side effects", mdir / "side_effects", h,
+                                           lambda tmp: side_effects_stage(mdir, a.side_effects, tmp, scoring),
+                                           "side_effects" in redo)
+    else:
+        banner(f"{tag} 6/6 side effects: skipped (no graph)")
+    if gate.fires:
+        print(f"    {tag} graph, human comparison and side effects: {gate.status} (see the measurement gate above)",
+              file=sys.stderr, flush=True)
+    return stages, gate
+
+
+def _run_models(cfg: StudyConfig, out: Path, record: dict[str, Any], redo: tuple[str, ...], progress: bool) -> None:
+    """Every stage of every model, in config order; fills ``record["models"]``."""
     for k, ms in enumerate(cfg.models):
         mdir = out / ms.id
         tag = f"[model {k + 1}/{len(cfg.models)} {ms.id}]"
@@ -102,46 +165,12 @@ def run_study(cfg: StudyConfig, out: Path, progress: bool = True, redo: tuple[st
                                  lambda tmp, ms=ms: {"stage": "vectors", **build_vectors(ms, cfg.vectors, tmp)})
             stages["vectors"] = vec_info
         stages["sweep"] = sweep_stage(ms, cfg, mdir, vec_info, progress)
-        stages.update(_analysis_stages(cfg, ms.id, mdir, tag, redo))
+        analysed, gate = analysis_stages(cfg, ms.id, mdir, tag, redo)
+        stages.update(analysed)
         record["models"][ms.id] = {"label": ms.label, "model_args": ms.sweep.model_args,
                                    "stages": {k2: {x: v.get(x) for x in ("elapsed_s", "skipped")}
-                                              for k2, v in stages.items()}}
-    record["complete"] = True
-    record["run_s"] = round(time.time() - t_start, 3)
-    atomic_write_json(out / STUDY_FILE, jsonable(record))
-    banner("report ...")
-    result = build_report(out)
-    record["report"] = str(result.html_path)
-    return {**record, "summary": result.summary}
-
-
-def _analysis_stages(cfg: StudyConfig, model_id: str, mdir: Path, tag: str, redo: tuple[str, ...]) -> dict[str, Any]:
-    """Stages 3-6 of one model: reliability, graph, human comparison, side effects (each skipped when
-    complete with the same settings and inputs, unless named in ``redo``)."""
-    a, v = cfg.analysis, ANALYSIS_STAGE_VERSIONS
-    matrix = mdir / "sweep" / MATRIX_FILE
-    stages: dict[str, Any] = {}
-    items = mdir / "sweep" / ITEMS_FILE
-    h = stage_hash("reliability", {"settings": a.reliability.to_dict(), "v": v["reliability"]},
-                   {"items": items if items.is_file() else matrix})
-    stages["reliability"] = run_stage(
-        f"{tag} 3/6 measurement reliability", mdir / "reliability", h,
-        lambda tmp: reliability_stage(model_id, mdir / "sweep", a.reliability, tmp), "reliability" in redo)
-    h = stage_hash("graph", {"settings": a.graph.to_dict(), "v": v["graph"]}, {"matrix": matrix})
-    stages["graph"] = run_stage(f"{tag} 4/6 causal graph", mdir / "graph", h,
-                                lambda tmp: graph_stage(matrix, a.graph, a.graph_jobs, tmp), "graph" in redo)
-    h = stage_hash("human", {"settings": a.human.to_dict(), "v": v["human"]}, {"matrix": matrix})
-    stages["human"] = run_stage(f"{tag} 5/6 human Schwartz structure", mdir / "human", h,
-                                lambda tmp: human_stage(matrix, a.human, tmp), "human" in redo)
-    if (mdir / "graph" / GRAPH_FILE).is_file():
-        h = stage_hash("side_effects", {"settings": a.side_effects.to_dict(), "v": v["side_effects"]},
-                       side_effect_inputs(mdir))
-        stages["side_effects"] = run_stage(f"{tag} 6/6 side effects", mdir / "side_effects", h,
-                                           lambda tmp: side_effects_stage(mdir, a.side_effects, tmp),
-                                           "side_effects" in redo)
-    else:
-        banner(f"{tag} 6/6 side effects: skipped (no graph)")
-    return stages
+                                              for k2, v in stages.items()},
+                                   "gate": gate.to_dict()}
 
 
 def _read_json(p: Path) -> dict[str, Any] | None:
@@ -152,14 +181,10 @@ def _read_json(p: Path) -> dict[str, Any] | None:
 
 
 def print_value_profiles(out: Path) -> list[str]:
-    """Per-value score tables (unsteered, over roles, and the no-role condition) from the saved profile CSVs."""
+    """Per-value score tables (unsteered, with intervals over roles and items) from the report's profile CSVs."""
+    scoring = read_study_record(out, "--out").scoring_name
     tables = []
     for csv in sorted((out / "data").glob("*_value_profile.csv")):
-        prof = pd.read_csv(csv)
-        lines = ["", f"Value profile of {csv.name[: -len('_value_profile.csv')]} (unsteered; score in [-1, 1]):",
-                 f"  {'value':<16}{'mean over roles':>16}{'95% interval':>20}{'roles':>7}{'no role':>9}"]
-        for r in prof.itertuples():
-            lines.append(f"  {r.value:<16}{r.mean:>+16.3f}{f'[{r.ci_lo:+.3f}, {r.ci_hi:+.3f}]':>20}"
-                         f"{int(r.n_roles):>7}{r.no_role:>+9.3f}")
-        tables.append("\n".join(lines))
+        prof = pd.read_csv(csv, keep_default_na=False, na_values=[""])
+        tables.append("\n".join(profile_lines(prof, csv.name[: -len("_value_profile.csv")], scoring)))
     return tables

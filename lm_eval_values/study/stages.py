@@ -14,6 +14,7 @@ from lm_eval_values.core.atomic import atomic_directory, atomic_write_json
 from lm_eval_values.core.files import STAGE_FILE
 from lm_eval_values.core.hashing import canonical_json, file_sha256, sha256_hex
 from lm_eval_values.core.jsonable import json_ready
+from lm_eval_values.core.progress import heartbeat
 from lm_eval_values.study.config import VERSION
 
 
@@ -42,14 +43,15 @@ def read_stage(folder: Path) -> dict[str, Any] | None:
 def run_stage(label: str, folder: Path, inputs_hash: str, fn: Callable[[Path], dict[str, Any]],
               force: bool = False) -> dict[str, Any]:
     """Run ``fn(tmp_folder) -> info`` into ``folder`` atomically unless it is complete with the same hash
-    (``force``: run it anyway)."""
+    (``force``: run it anyway). With progress lines on (:func:`lm_eval_values.core.progress.progress_lines`)
+    a long stage prints its elapsed time when nothing else was printed for a while."""
     old = read_stage(folder)
     if old is not None and old.get("inputs_hash") == inputs_hash and not force:
         banner(f"{label}: complete in {folder}, skipped")
         return {**old, "skipped": True}
     banner(f"{label} ...")
     t0 = time.time()
-    with atomic_directory(folder) as tmp:
+    with atomic_directory(folder) as tmp, heartbeat(label):
         info = fn(tmp)
         info = {**info, "inputs_hash": inputs_hash, "elapsed_s": round(time.time() - t0, 3)}
         atomic_write_json(tmp / STAGE_FILE, jsonable(info))

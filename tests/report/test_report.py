@@ -94,6 +94,9 @@ def test_report_files_and_links(run_dir: Path) -> None:
     for section in ("Value profile", "Structure compared with humans", "Causal value graph", "dose-response",
                     "Side effects", "Versions", "Config", "Timings"):
         assert section in page, section
+    # no item table, so no reliability analysis: the gate says it is unchecked, next to every gated stage
+    assert page.count("Measurement gate unchecked") == 3 and "Measurement gate: UNCHECKED" in page
+    assert "No manipulation checks (the reliability analysis did not run)" in page
 
 
 def test_report_numbers_come_from_the_matrix(run_dir: Path) -> None:
@@ -103,7 +106,9 @@ def test_report_numbers_come_from_the_matrix(run_dir: Path) -> None:
     prof = pd.read_csv(run_dir / "data" / "m_value_profile.csv").set_index("value")
     for v in SCHWARTZ_VALUES:
         assert prof.loc[v, "mean"] == pytest.approx(un[v].mean(), abs=1e-6)
-        assert prof.loc[v, "n_roles"] == 20
+        assert prof.loc[v, "n_respondents"] == 20
+        # no item table, no reliability analysis: the interval says it leaves item sampling out
+        assert prof.loc[v, "interval"].startswith("roles only, items fixed")
     # dose-response: paired change of Power under prompt:Power +1, by hand
     key = ["role_id", "split"]
     base = df[df["steering_id"] == "none"].set_index(key)["Power"]

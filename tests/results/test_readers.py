@@ -71,3 +71,60 @@ def test_study_record(tmp_path: Path) -> None:
     with pytest.raises(UserError) as exc:
         study.model("c")
     assert exc.value.field == "--model"
+
+
+def _reliability(signal: dict[str, bool], acq_g: float = 0.99) -> "ReliabilityResult":
+    return ReliabilityResult.from_dict({
+        "format": "lm-eval-values/reliability", "n_roles": 11, "scoring": {"name": "raw"},
+        "values": {v: {"g": 0.9 if s else 0.0, "signal": s, "verdict": "x"} for v, s in signal.items()},
+        "acquiescence": {"roles": {"mean": -0.79, "roles_differ": True, "g": acq_g}}})
+
+
+def test_measurement_gate_rules_and_round_trip() -> None:
+    from lm_eval_values.results.gate import MeasurementGate, measurement_gate
+
+    none = measurement_gate(_reliability({"Power": False, "Tradition": False}))
+    assert none.status == "not interpretable" and none.fires
+    assert none.reason == ("0 of 2 values carry between-role signal (median G 0.00; acquiescence -0.79, roles differ "
+                           "in it with G 0.99): the graph, the human comparison and the side effects describe response "
+                           "bias, not values")
+    assert all(s.status == "not interpretable" for s in none.stages.values()) and len(none.stages) == 3
+    part = measurement_gate(_reliability({"Power": True, "Tradition": False, "Security": True}))
+    assert part.status == "partly interpretable" and part.values_without_signal == ("Tradition",)
+    assert part.edge_note("Power", "Security") == "" and part.edge_note("ctx:vec:Power", "Power") == ""
+    assert part.edge_note("Tradition", "Power") == "not interpretable: Tradition has no between-role signal"
+    assert "Tradition" in part.stage("graph").reason and part.value_has_signal("Power")
+    full = measurement_gate(_reliability({"Power": True}))
+    assert full.status == "interpretable" and not full.fires and full.edge_note("Power", "Power") == ""
+    unchecked = measurement_gate(None, "no item table")
+    assert unchecked.status == "unchecked" and "no item table" in unchecked.reason and not unchecked.fires
+    assert unchecked.value_has_signal("Power") is None
+    for gate in (none, part, full, unchecked):
+        assert MeasurementGate.from_dict(json.loads(json.dumps(gate.to_dict()))) == gate
+
+
+def test_reliability_reader_types_the_manipulation_checks() -> None:
+    est = {"estimate": 0.05, "lo": -0.01, "hi": 0.09}
+    rel = ReliabilityResult.from_dict({
+        "format": "lm-eval-values/reliability", "n_roles": 3, "values": {
+            "Power": {"g": 0.0, "signal": False, "f": 0.07, "keyed_reverse_r": -0.97,
+                      "profile": {"mean": -0.01, "ci_lo": -0.04, "ci_hi": 0.02, "roles_only_lo": -0.015,
+                                  "roles_only_hi": -0.012, "n_roles": 11, "n_items": 6, "item_sampling": "included"}}},
+        "manipulation": [
+            {"steering_id": "vec:Power", "target": "Power", "target_source": "named in the id",
+             "doses": [{"coefficient": 0.5, "target": "Power", "target_change": est, "specificity": est,
+                        "acquiescence_shift": {"estimate": 1.16, "lo": 1.13, "hi": 1.2},
+                        "flags": ["no-effect", "bias-only"],
+                        "item_sampling": {"Power": "included"}, "n_roles": 11}],
+             "summary": {"spearman_rho": 0.5, "sign_agreement": 0.5, "monotonic": False,
+                         "flags": ["direction ignored"]}, "words": ["w"]},
+            {"steering_id": "sae:1", "target": None, "target_source": "unknown",
+             "doses": [{"coefficient": 1.0, "target": None, "acquiescence_shift": est, "flags": ["target unknown"]}],
+             "summary": {"flags": ["ok"]}}]})
+    power = rel.values["Power"]
+    assert power.f == 0.07 and power.keyed_reverse_r == -0.97 and power.profile.includes_items
+    assert power.profile.ci_lo == -0.04 and power.profile.n_items == 6
+    vec, sae = rel.manipulation
+    assert vec.has_target and vec.doses[0].acquiescence_shift.estimate == 1.16 and vec.doses[0].items_included
+    assert vec.monotonic is False and vec.flags == ("direction ignored",) and vec.words == ("w",)
+    assert not sae.has_target and sae.doses[0].target_change is None and sae.doses[0].items_included is None

@@ -146,10 +146,19 @@ def test_report_regenerates_same_numbers(study_run: tuple[Path, Path, str], tmp_
     # the numbers are the matrix's: the profile mean of one value recomputed by hand
     import pandas as pd
 
-    m = pd.read_csv(copy / "tiny" / "sweep" / "matrix.csv")
-    un = m[(m["steering_id"] == "none") & m["role_id"].notna()]
+    m = pd.read_csv(copy / "tiny" / "sweep" / "matrix.csv", keep_default_na=False, na_values=[""])
+    un = m[m["steering_id"] == "none"]
+    per_role = un.groupby(un["role_id"].fillna(""))["Power"].mean()  # each respondent once (no role: both splits)
     prof = pd.read_csv(copy / "data" / "tiny_value_profile.csv").set_index("value")
-    assert abs(prof.loc["Power", "mean"] - un["Power"].mean()) < 1e-6
+    assert abs(prof.loc["Power", "mean"] - per_role.mean()) < 1e-5 and prof.loc["Power", "n_respondents"] == 7
+    # the profile's interval includes item sampling (where a value has two items of a key), and is wider than
+    # the roles-only interval it replaces; where it cannot include items it says so
+    inc = prof["item_sampling"] == "included"
+    assert inc.sum() >= 5
+    assert (prof.loc[inc, "interval"] == "roles and items (two-way bootstrap)").all()
+    assert prof.loc[~inc, "interval"].str.startswith("roles only: item sampling not estimable").all()
+    honest = prof[inc]
+    assert ((honest["ci_hi"] - honest["ci_lo"]) > (honest["roles_only_hi"] - honest["roles_only_lo"])).all()
 
 
 #: the stage commands: (stage folder, command)
