@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 _CHUNK = 1 << 20
-_DIGESTS: dict[str, str] = {}
+_DIGESTS: dict[tuple[str, tuple[tuple[str, int, int], ...]], str] = {}
 
 
 def canonical_json(obj: Any) -> str:
@@ -35,12 +35,18 @@ def file_sha256(path: str | Path) -> str:
 
 
 def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file, or of a folder's files (relative names and contents, sorted); cached per process."""
-    p = Path(path)
-    key = str(p.resolve())
+    """SHA-256 of a file's bytes, or of a folder's files (relative names and bytes, sorted).
+
+    Cached per process by path, size and modification time of every file, so a file overwritten in
+    place is read again (a cache by path alone would return the old digest).
+    """
+    p = Path(path).expanduser().resolve()
+    files = [p] if p.is_file() else sorted(x for x in p.rglob("*") if x.is_file())
+    stamp = tuple((f.relative_to(p).as_posix() if f != p else "", f.stat().st_size, f.stat().st_mtime_ns)
+                  for f in files)
+    key = (str(p), stamp)
     if key not in _DIGESTS:
         h = hashlib.sha256()
-        files = [p] if p.is_file() else sorted(x for x in p.rglob("*") if x.is_file())
         for f in files:
             h.update(f.relative_to(p).as_posix().encode() if f != p else b"")
             with open(f, "rb") as fh:

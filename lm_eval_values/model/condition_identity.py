@@ -10,40 +10,13 @@ files are already hashed by content in the spec (``tensor_sha256``). A registry 
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from steering_hooks.sae_refs import parse_sae_ref
 from steering_hooks.spec import SteeringSpec
 
-from lm_eval_values.core.hashing import canonical_json, sha256_hex
-
-_CHUNK = 1 << 20
-#: (resolved path, (relative name, size, mtime_ns) of every file) -> digest
-_DIGESTS: dict[tuple[str, tuple[tuple[str, int, int], ...]], str] = {}
-
-
-def content_digest(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, or of a folder's files (relative names and bytes, sorted).
-
-    Cached per process by path, size and modification time, so a file overwritten in place is
-    read again (unlike a cache by path alone).
-    """
-    p = Path(path).expanduser().resolve()
-    files = [p] if p.is_file() else sorted(x for x in p.rglob("*") if x.is_file())
-    stamp = tuple((f.relative_to(p).as_posix() if f != p else "", f.stat().st_size, f.stat().st_mtime_ns)
-                  for f in files)
-    key = (str(p), stamp)
-    if key not in _DIGESTS:
-        h = hashlib.sha256()
-        for f in files:
-            h.update(f.relative_to(p).as_posix().encode() if f != p else b"")
-            with open(f, "rb") as fh:
-                for chunk in iter(lambda: fh.read(_CHUNK), b""):
-                    h.update(chunk)
-        _DIGESTS[key] = h.hexdigest()
-    return _DIGESTS[key]
+from lm_eval_values.core.hashing import canonical_json, file_digest, sha256_hex
 
 
 def steering_file_digests(spec: SteeringSpec) -> dict[str, str]:
@@ -51,11 +24,11 @@ def steering_file_digests(spec: SteeringSpec) -> dict[str, str]:
     out: dict[str, str] = {}
     for iv in spec.interventions:
         if isinstance(iv.vector, str) and Path(iv.vector).expanduser().exists():
-            out[iv.vector] = content_digest(iv.vector)
+            out[iv.vector] = file_digest(iv.vector)
         if iv.sae is not None:
             ref = parse_sae_ref(iv.sae)
             if ref.is_local and Path(str(ref.path)).expanduser().exists():
-                out[str(ref.path)] = content_digest(str(ref.path))
+                out[str(ref.path)] = file_digest(str(ref.path))
     return out
 
 
