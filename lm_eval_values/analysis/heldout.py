@@ -194,7 +194,8 @@ def _random_row(rand: list[np.ndarray], point: np.ndarray, boot: np.ndarray | No
                 learned_auc: float) -> dict[str, Any]:
     per = [_row("r", s, point, None, level) for s in rand]
     row: dict[str, Any] = {"predictor": f"{RANDOM_PREFIX} (mean of {len(rand)})", "n_pairs": int(point.size),
-                           "n_observed": int(point.sum()), "n_predicted": float(np.mean([r["n_predicted"] for r in per]))}
+                           "n_observed": int(point.sum()),
+                           "n_predicted": float(np.mean([r["n_predicted"] for r in per]))}
     for k in _METRICS:
         xs = np.array([r[k] for r in per], float)
         row[k] = float(np.nanmean(xs)) if np.isfinite(xs).any() else math.nan

@@ -109,7 +109,8 @@ def attach_items(data: HeldoutChanges, items: pd.DataFrame, split: str | None = 
         rebuilt = _group_means(cubes[s], onehot, np.ones(len(item_ids))) - _group_means(
             cubes[NO_STEERING], onehot, np.ones(len(item_ids)))
         both = np.isfinite(d) & np.isfinite(rebuilt)
-        if (np.isfinite(d) & ~np.isfinite(rebuilt)).any() or np.abs(d[both] - rebuilt[both]).max(initial=0) > _MATCH_TOL:
+        gap = np.abs(d[both] - rebuilt[both]).max(initial=0)
+        if (np.isfinite(d) & ~np.isfinite(rebuilt)).any() or gap > _MATCH_TOL:
             data.resampling = ROLES_ONLY.replace("no item table", f"the item table does not reproduce the matrix "
                                                                   f"(setting {s})")
             return data

@@ -20,7 +20,8 @@ def read_descendant_probabilities(path: str | Path, values: list[str], field: st
     """``descendant_probabilities.csv`` of the graph stage: ``P[source, target]`` in [0, 1] over ``values``."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(field, f"{path} does not exist", "give descendant_probabilities.csv of `graph` (with bootstrap)")
+        raise UserError(field, f"{path} does not exist",
+                        "give descendant_probabilities.csv of `graph` (written with a bootstrap)")
     df = read_csv_table(path, field)
     if "source" not in df.columns:
         raise UserError(field, f"{path} has no 'source' column", "give descendant_probabilities.csv of `graph`")

@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "items as well as roles (default: the sweep folder's items.csv when --matrix is one)")
     p.add_argument("--descendant-probabilities", default=None,
                    help="descendant_probabilities.csv of `graph`: a second predictor (share of bootstrap resamples)")
-    p.add_argument("--n-boot", type=int, default=None, help="bootstrap replicates of the AUROC intervals (default 1000)")
+    p.add_argument("--n-boot", type=int, default=None,
+                   help="bootstrap replicates of the AUROC intervals (default 1000)")
     p.add_argument("--level", type=float, default=None, help="interval level (default 0.95)")
     p.add_argument("--power-effects", type=float, nargs="+", default=None, metavar="D",
                    help="standardized effects whose power is reported before testing (default 0.5 1.0)")

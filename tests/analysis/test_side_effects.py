@@ -89,8 +89,9 @@ def test_heldout_true_graph_beats_baselines() -> None:
     wrong = nx.DiGraph([("a", "d"), ("a", "e"), ("d", "b"), ("d", "c")])  # ranks the wrong values first
     reversed_ = nx.DiGraph([("b", "a"), ("c", "b"), ("e", "d")])  # predicts nothing from a or d
     targets = (("s1", "a"), ("s2", "d"))
-    res = heldout_evaluation(true, _matrix(0), _matrix(1, prefix="h"), reference={"wrong": wrong, "reversed": reversed_},
-                             n_random=20, seed=0, targets=targets, n_boot=50)
+    res = heldout_evaluation(true, _matrix(0), _matrix(1, prefix="h"),
+                             reference={"wrong": wrong, "reversed": reversed_}, n_random=20, seed=0, targets=targets,
+                             n_boot=50)
     t = res.table.set_index("predictor")
     assert res.targets == {"s1": "a", "s2": "d"}
     assert res.target_choice["sources"] == {"s1": "given", "s2": "given"}
