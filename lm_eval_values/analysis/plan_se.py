@@ -56,7 +56,10 @@ def _bootstrap_se(diff: pd.DataFrame, info: pd.DataFrame, values: list[str], cen
     diff, info = diff.loc[:, keep], info[keep]
     codes = info["value"].map({v: j for j, v in enumerate(values)}).to_numpy()
     y = diff.to_numpy(dtype=float)
-    strata, fixed, _ = item_strata(np.isfinite(y), codes, info["agreement"].to_numpy(), "key")
+    answered = np.isfinite(y)
+    if y.shape[0] == 1:  # one role: its items are not nested in it, every stratum with >= 2 items is resampled
+        answered = np.vstack([answered, answered])
+    strata, fixed, _ = item_strata(answered, codes, info["agreement"].to_numpy(), "key")
     rng = np.random.default_rng([seed, 23])
     w_r, w_i = bootstrap_weights(y.shape[0], strata, N_BOOT, rng, frozenset(fixed), rescaled=True)
     if y.shape[0] == 1:

@@ -35,7 +35,7 @@ from lm_eval_values.measurement.intervals import bootstrap_weights, item_strata
 
 ROLES_AND_ITEMS = "roles and items (two-way bootstrap)"
 ROLES_ONLY = "roles only (no item table: item sampling not included, the interval is too narrow)"
-_MATCH_TOL = 1e-6
+_MATCH_TOL = 1e-5  # matrix.csv holds 6 decimals: a paired change of two rounded cells is off by <= 1e-6
 
 
 @dataclass
@@ -88,8 +88,8 @@ def attach_items(data: HeldoutChanges, items: pd.DataFrame, split: str | None = 
 
     ``items`` is a checked item table (:func:`lm_eval_values.measurement.table.read_items`); rows of
     ``split`` (when given) and of the held-out roles are used. The item means must reproduce the
-    paired changes of the matrix (to 1e-6); otherwise the table is not the matrix's and only roles
-    are resampled.
+    paired changes of the matrix (to 1e-5: the matrix is rounded to 6 decimals); otherwise the table
+    is not the matrix's and only roles are resampled.
     """
     it = items[items["role_id"].astype(str).isin(data.roles)]
     if split is not None and "split" in it.columns:

@@ -319,8 +319,10 @@ def _vector_study(tmp_path: Path) -> Path:
     folder.mkdir()
     frame = pd.concat([sim.train.to_frame(), sim.heldout.to_frame()])
     frame["steering_id"] = frame["steering_id"].str.replace("prompt:", "vec:")
+    frame["role_id"] = frame["role_id"].replace({"train-0": ""})  # one role plays the no-role condition
     frame.to_csv(folder / "matrix.csv", index=False)
-    items = sim.items.assign(steering_id=sim.items["steering_id"].str.replace("prompt:", "vec:"))
+    items = sim.items.assign(steering_id=sim.items["steering_id"].str.replace("prompt:", "vec:"),
+                             role_id=sim.items["role_id"].replace({"train-0": ""}))
     items.to_csv(folder / "items.csv", index=False)
     (tmp_path / "g.json").write_text(json.dumps([[u, v] for u, v in sim.dag.edges()]))
     return folder
@@ -344,3 +346,8 @@ def test_plan_effects_over_honest_standard_errors(tmp_path: Path) -> None:
         assert row["target_se"] > 3 * roles_only.loc[cand, "target_se"]
         # and the honest z is far below the change over the role-to-role SD
         assert abs(row["target_z"]) < 0.2 * abs(row["target_change"] / sd["V0"])
+    # a role against the no-role condition: one role, so its items carry the error
+    roles = _plan(tmp_path / "pr", "--target", "V0:+", "--graph", str(tmp_path / "g.json"), "--candidates", "roles",
+                  "--matrix", str(folder))
+    assert set(roles["se_source"]) == {"items (one role against the no-role condition)"}
+    assert (roles["target_se"] > 0).all()
