@@ -19,18 +19,20 @@ SAE settings (``<id>:<feature>``) are ``features``; vector / spec settings are `
 The effect of a setting is the mean over roles of (role under the setting minus the same role
 unsteered); ``n_roles`` says how many roles had both rows.
 
-Scoring (all changes in SD units)
----------------------------------
+Scoring (all changes in units of their standard error)
+------------------------------------------------------
 With ``--centering median|mrat`` every candidate's change vector first loses its median / mean
 over the values (:func:`lm_eval_values.analysis.side_effects.center_changes`): a shift of every value at
 once, such as a change of the yes/no response bias, then counts neither as target effect nor as
 side effect.
 
-Every change ``delta[v]`` is divided by ``sd[v]``, the standard deviation of value ``v`` over the
-matrix's unsteered rows (all rows when there are fewer than 3 unsteered rows or the SD is 0;
-1 if still 0), so values on different scales are comparable. With ``s`` = +1 for ``:+`` and
--1 for ``:-``, ``T`` the target and ``U`` the values that are neither ``T`` nor a descendant of
-``T`` in the graph (``--policy``, default ``possible``)::
+Every change ``delta[v]`` is divided by its standard error ``se[v]`` from role AND item sampling
+(:mod:`lm_eval_values.analysis.plan_se`: a two-way bootstrap with the item table, which ``--matrix
+SWEEP_DIR`` or ``--items`` provides; roles only without it; for a role candidate without items the
+value's SD over the unsteered rows, labelled as a scale): ``z[v] = delta[v] / se[v]``, so a change
+is read against the noise of its own measurement (``se_source`` per candidate). With ``s`` = +1 for
+``:+`` and -1 for ``:-``, ``T`` the target and ``U`` the values that are neither ``T`` nor a
+descendant of ``T`` in the graph (``--policy``, default ``possible``)::
 
     target_effect = s * z[T]                    # measured; or predicted, see below
     side_effect   = mean_{w in U} |z[w]|        # size of the changes the graph does NOT explain
@@ -38,11 +40,13 @@ matrix's unsteered rows (all rows when there are fewer than 3 unsteered rows or 
 
 Changes on descendants of ``T`` are expected consequences of moving ``T`` and are not penalised
 (they are reported as ``n_expected``). ``n_unexpected`` counts ``w in U`` with ``|z[w]| > tol``
-(``--tol``, default 0.5 SD). When ``z[T]`` is not measured (NaN: the target's items were not asked
-under that candidate), it is PREDICTED through the graph: ``z[T] = sum_p beta_p z[p]`` over the
-graph parents ``p`` of ``T``, with ``beta`` the least-squares coefficients of ``T`` on its parents
-over all matrix rows (z-scored); ``effect_source`` says ``measured`` or ``predicted``. Candidates
-with neither are ranked last. Ranking: score descending, ties by candidate label.
+(``--tol``, default 2: distinguishable from noise). When ``delta[T]`` is not measured (NaN: the
+target's items were not asked under that candidate), it is PREDICTED through the graph:
+``delta[T] = sum_p beta_p delta[p]`` over the graph parents ``p`` of ``T``, with ``beta`` the
+least-squares coefficients of ``T`` on its parents over all matrix rows, and
+``se[T] = sqrt(sum_p beta_p^2 se[p]^2)`` (the coefficients' own uncertainty left out);
+``effect_source`` says ``measured`` or ``predicted``. Candidates with neither are ranked last.
+Ranking: score descending, ties by candidate label.
 
 Output (``--out DIR``, written atomically, after every input was validated)
 ----------------------------------------------------------------------------
@@ -68,6 +72,7 @@ change and side effects (same SD units, same ``U``) next to the prediction.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from typing import Any, Sequence
 
@@ -82,8 +87,10 @@ from lm_eval_values.matrix.value_matrix import ValueMatrix
 KINDS = ("roles", "features", "vectors")
 _FEATURE_ID = re.compile(r"^.+:\d+$")
 COLUMNS = ["rank", "candidate", "kind", "steering_id", "coefficient", "role_id", "n_roles", "effect_source",
-           "target_change", "target_change_sd", "target_effect", "side_effect", "n_unexpected", "n_expected",
-           "score"]
+           "target_change", "target_se", "target_z", "target_effect", "side_effect", "n_unexpected", "n_expected",
+           "score", "se_source"]
+#: default ``--tol``: a change counts when |z| exceeds it (in standard errors)
+DEFAULT_TOL = 2.0
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -126,7 +133,8 @@ def cell_means(vm: ValueMatrix) -> pd.DataFrame:
 
 
 def value_scale(vm: ValueMatrix) -> pd.Series:
-    """Per-value SD used to express changes in SD units (see the module docstring)."""
+    """Per-value SD over the unsteered rows (all rows when fewer than 3; 1 if still 0): the fallback scale of a
+    change without a standard error (see :mod:`lm_eval_values.analysis.plan_se`)."""
     s = vm.scores.astype(float)
     unsteered = s[(vm.meta["steering_id"].astype(str) == NO_STEERING).to_numpy()]
     sd = unsteered.std(ddof=1) if len(unsteered) >= 3 else pd.Series(np.nan, index=s.columns)
@@ -146,6 +154,9 @@ class Candidate:
     role_id: str
     change: pd.Series
     n_roles: int
+    per_role: pd.DataFrame | None = None
+    se: pd.Series | None = None
+    se_source: str = ""
 
 
 def steering_kinds(vm: ValueMatrix, cfg: Any | None) -> dict[str, str]:
@@ -188,16 +199,17 @@ def steering_candidates(cells: pd.DataFrame, kinds: dict[str, str], kind: str) -
                 diffs.append(cells.loc[(role, sid, coef)] - cells.loc[(role, NO_STEERING, coefficient_text(0))])
         if diffs:
             label = f"{sid}@{coef}" if coef else sid
-            out.append(Candidate(label, kind, sid, coef, "", pd.concat(diffs, axis=1).mean(axis=1), len(diffs)))
+            per_role = pd.concat(diffs, axis=1).T
+            out.append(Candidate(label, kind, sid, coef, "", per_role.mean(axis=0), len(diffs), per_role))
     return out
 
 
 # ---------------------------------------------------------------------------- graph and scoring
-def parent_coefficients(vm: ValueMatrix, target: str, parents: Sequence[str], scale: pd.Series) -> pd.Series:
-    """Least-squares coefficients of ``target`` on its graph ``parents`` (SD units, all rows)."""
+def parent_coefficients(vm: ValueMatrix, target: str, parents: Sequence[str]) -> pd.Series:
+    """Least-squares coefficients of ``target`` on its graph ``parents`` (score units, centred, all rows)."""
     if not parents:
         return pd.Series(dtype=float)
-    z = (vm.scores.astype(float) - vm.scores.astype(float).mean()) / scale
+    z = vm.scores.astype(float) - vm.scores.astype(float).mean()
     data = z[[*parents, target]].dropna()
     if len(data) <= len(parents):
         return pd.Series(np.nan, index=list(parents))
@@ -205,19 +217,34 @@ def parent_coefficients(vm: ValueMatrix, target: str, parents: Sequence[str], sc
     return pd.Series(beta, index=list(parents))
 
 
+def candidate_z(c: Candidate, target: Target, scale: pd.Series, beta: pd.Series) -> tuple[pd.Series, float, str]:
+    """``(z, se of the target, effect source)``: the change over its standard error, the target predicted
+    through its graph parents when it was not measured (see the module docstring)."""
+    se = c.se if c.se is not None else scale
+    z = c.change / se
+    t_se = float(se.get(target.value, np.nan))
+    if pd.notna(c.change.get(target.value, np.nan)):
+        return z, t_se, "measured"
+    known = [p for p in beta.index if pd.notna(c.change.get(p, np.nan))]
+    if not known or not beta.notna().all():
+        return z, np.nan, "none"
+    delta = float(sum(beta[p] * c.change[p] for p in known))
+    t_se = math.sqrt(sum((beta[p] * se[p]) ** 2 for p in known))
+    z = z.copy()
+    z[target.value] = delta / t_se if t_se > 0 else np.nan
+    return z, t_se, "predicted" if t_se > 0 else "none"
+
+
 def score_change(z: pd.Series, target: Target, unexpected: Sequence[str], expected: Sequence[str],
-                 beta: pd.Series, penalty: float, tol: float) -> dict[str, Any]:
-    """Target effect, side effect and score of one change vector ``z`` (SD units)."""
+                 penalty: float, tol: float, source: str = "measured") -> dict[str, Any]:
+    """Target effect, side effect and score of one change vector ``z`` (standard-error units)."""
     tz = z.get(target.value, np.nan)
-    source = "measured"
     if pd.isna(tz):
-        known = [p for p in beta.index if pd.notna(z.get(p, np.nan))]
-        tz = float(sum(beta[p] * z[p] for p in known)) if known and beta.notna().all() else np.nan
-        source = "predicted" if pd.notna(tz) else "none"
+        source = "none"
     u = z.reindex(list(unexpected)).abs().dropna()
     side = float(u.mean()) if len(u) else 0.0
     effect = target.sign * float(tz) if pd.notna(tz) else np.nan
-    return {"effect_source": source, "target_change_sd": float(tz) if pd.notna(tz) else np.nan,
+    return {"effect_source": source, "target_z": float(tz) if pd.notna(tz) else np.nan,
             "target_effect": effect, "side_effect": side, "n_unexpected": int((u > tol).sum()),
             "n_expected": int((z.reindex(list(expected)).abs().dropna() > tol).sum()),
             "score": effect - penalty * side if pd.notna(effect) else np.nan}
@@ -227,20 +254,23 @@ def center_candidates(cands: list[Candidate], centering: str) -> list[Candidate]
     """The candidates with their change vectors centred (``"none"``: unchanged)."""
     if centering == "none":
         return cands
-    return [dataclasses.replace(c, change=center_changes(c.change.to_frame().T, centering).iloc[0]) for c in cands]
+    return [dataclasses.replace(c, change=center_changes(c.change.to_frame().T, centering).iloc[0],
+                                per_role=None if c.per_role is None else center_changes(c.per_role, centering))
+            for c in cands]
 
 
 def rank_candidates(cands: list[Candidate], target: Target, descendants: set[str], values: Sequence[str],
-                    scale: pd.Series, beta: pd.Series, penalty: float = 1.0, tol: float = 0.5) -> pd.DataFrame:
+                    scale: pd.Series, beta: pd.Series, penalty: float = 1.0, tol: float = DEFAULT_TOL) -> pd.DataFrame:
     """The ranked table (columns :data:`COLUMNS`); see the module docstring for the rule."""
     expected = [v for v in values if v in descendants and v != target.value]
     unexpected = [v for v in values if v not in descendants and v != target.value]
     rows = []
     for c in cands:
-        z = c.change / scale
+        z, t_se, source = candidate_z(c, target, scale, beta)
         row = {"candidate": c.label, "kind": c.kind, "steering_id": c.steering_id, "coefficient": c.coef,
-               "role_id": c.role_id, "n_roles": c.n_roles, "target_change": float(c.change.get(target.value, np.nan))}
-        row.update(score_change(z, target, unexpected, expected, beta, penalty, tol))
+               "role_id": c.role_id, "n_roles": c.n_roles, "target_change": float(c.change.get(target.value, np.nan)),
+               "target_se": t_se, "se_source": c.se_source or "none: SD of the value over unsteered rows"}
+        row.update(score_change(z, target, unexpected, expected, penalty, tol, source))
         rows.append(row)
     df = pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "rank"])
     df = df.assign(_s=df["score"].fillna(-np.inf)).sort_values(["_s", "candidate"], ascending=[False, True],

@@ -12,8 +12,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from lm_eval_values.analysis.plan import (Target, cell_means, center_candidates, role_candidates, score_change,
-                                          steering_candidates, steering_kinds)
+from lm_eval_values.analysis.plan import (Target, candidate_z, cell_means, center_candidates, role_candidates,
+                                          score_change, steering_candidates, steering_kinds)
+from lm_eval_values.analysis.plan_se import with_standard_errors
 from lm_eval_values.core.conditions import NO_ROLE, NO_STEERING, coefficient_text
 from lm_eval_values.core.errors import UserError
 from lm_eval_values.matrix.value_matrix import ValueMatrix
@@ -56,27 +57,33 @@ def verify_config(cfg: Any, chosen: pd.DataFrame, kind: str, vm: ValueMatrix, n_
 
 def observed_table(plan: pd.DataFrame, vm_obs: ValueMatrix, kind: str, target: Target, descendants: set[str],
                    values: Sequence[str], scale: pd.Series, penalty: float, tol: float,
-                   centering: str = "none") -> pd.DataFrame:
-    """Observed change of each verified candidate next to its prediction from the plan."""
+                   centering: str = "none", items: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Observed change of each verified candidate next to its prediction from the plan (both over their own
+    standard errors; ``items``: the verification sweep's item table)."""
     cells = cell_means(vm_obs)
     if kind == "roles":
-        obs = {c.role_id: c for c in center_candidates(role_candidates(cells), centering)}
+        cands = center_candidates(role_candidates(cells), centering)
         key = "role_id"
     else:
-        obs = {c.label: c for c in center_candidates(steering_candidates(cells, steering_kinds(vm_obs, None) | {
-            s: kind for s in plan["steering_id"]}, kind), centering)}
+        cands = center_candidates(steering_candidates(cells, steering_kinds(vm_obs, None) | {
+            s: kind for s in plan["steering_id"]}, kind), centering)
         key = "candidate"
+    cands = with_standard_errors(cands, items, scale, centering)
+    obs = {(c.role_id if kind == "roles" else c.label): c for c in cands}
     empty = pd.Series(dtype=float)
     rows = []
     for _, p in plan.iterrows():
         c = obs.get(p[key])
         expected = [v for v in values if v in descendants and v != target.value]
         unexpected = [v for v in values if v not in descendants and v != target.value]
-        o = score_change(c.change / scale if c else pd.Series(np.nan, index=list(values)), target, unexpected,
-                         expected, empty, penalty, tol)
+        if c is not None:
+            z, _, source = candidate_z(c, target, scale, empty)
+        else:
+            z, source = pd.Series(np.nan, index=list(values)), "none"
+        o = score_change(z, target, unexpected, expected, penalty, tol, source)
         rows.append({"rank": p["rank"], "candidate": p["candidate"], "n_roles_observed": c.n_roles if c else 0,
-                     "predicted_target_change_sd": p["target_change_sd"],
-                     "observed_target_change_sd": o["target_change_sd"],
+                     "predicted_target_z": p["target_z"], "observed_target_z": o["target_z"],
+                     "observed_se_source": c.se_source if c else "",
                      "observed_target_change": float(c.change.get(target.value, np.nan)) if c else np.nan,
                      "predicted_side_effect": p["side_effect"], "observed_side_effect": o["side_effect"],
                      "predicted_n_unexpected": p["n_unexpected"], "observed_n_unexpected": o["n_unexpected"],

@@ -9,13 +9,14 @@ Two analyses:
    ``v``, ``Unexpected(v)`` over the remaining values; the summary is the nanmean over ``v``.
    See :func:`study_side_effects`.
 
-2. A held-out evaluation the study lacks (:func:`lm_eval_values.analysis.heldout.heldout_evaluation`): the graph is fitted on
-   training conditions; for each held-out steering condition the directly targeted value is the
-   one the setting moved most on the TRAINING rows; the graph predicts which other values change
-   (its descendants, graded by 1 / path length); the observed changes are significant paired
-   differences across held-out roles (Wilcoxon signed-rank, Benjamini-Hochberg FDR). Reported:
-   precision, recall, AUROC, next to baselines (degree-preserving random graphs, a
-   correlation-threshold graph with as many edges, "everything changes", a reference graph).
+2. A held-out evaluation the study lacks (:func:`lm_eval_values.analysis.heldout.heldout_evaluation`): the graph is
+   fitted on training conditions; for each held-out steering setting the target is its DESIGNED target
+   (given, or named by the setting's id; unknown targets are reported, not guessed; the study's
+   "value moved most on the training rows" only on request, labelled); the graph predicts which other
+   values change (its descendants); the observed changes are significant paired differences across
+   held-out roles (Wilcoxon signed-rank, Benjamini-Hochberg FDR), after the power of that test was
+   reported. Reported: precision, recall, AUROC with two-way bootstrap intervals, next to baselines
+   (degree-preserving random graphs, a correlation graph, "everything changes", reference graphs).
 
 Continuous scores (e.g. yes/no expected scores) are almost never exactly unchanged, and steering
 often shifts EVERY value at once (a change of the model's yes/no response bias) very consistently

@@ -13,15 +13,18 @@ from typing import Any
 
 import pandas as pd
 
-from lm_eval_values.analysis.plan import (KINDS, Target, cell_means, center_candidates, parent_coefficients,
-                                          parse_target, rank_candidates, role_candidates, steering_candidates,
-                                          steering_kinds, value_scale)
+from lm_eval_values.analysis.plan import (DEFAULT_TOL, KINDS, Target, cell_means, center_candidates,
+                                          parent_coefficients, parse_target, rank_candidates, role_candidates,
+                                          steering_candidates, steering_kinds, value_scale)
+from lm_eval_values.analysis.plan_se import with_standard_errors
+from lm_eval_values.analysis.side_effects_inputs import read_item_table
 from lm_eval_values.analysis.plan_verify import observed_table, verify_config
 from lm_eval_values.analysis.side_effects import CENTERINGS, descendant_sets
 from lm_eval_values.causal.reference import load_reference
 from lm_eval_values.causal.stage_settings import DEFAULT_POLICY
 from lm_eval_values.core.atomic import atomic_write_files, check_output_dir
 from lm_eval_values.core.errors import ArgumentParser, UserError
+from lm_eval_values.core.files import ITEMS_FILE
 from lm_eval_values.matrix.reading import read_value_matrix
 from lm_eval_values.study.config import load_sweep_or_study_config
 from lm_eval_values.sweep.config import parse_config
@@ -43,7 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rank on the rows of this split only (e.g. train); --verify then prefers the other roles")
     p.add_argument("--top", type=int, default=None, help="keep the top K candidates in the table")
     p.add_argument("--penalty", type=float, default=1.0, help="weight of the side effect (default 1)")
-    p.add_argument("--tol", type=float, default=0.5, help="a change counts when |z| > tol SD (default 0.5)")
+    p.add_argument("--tol", type=float, default=DEFAULT_TOL,
+                   help=f"a change counts when |z| > tol standard errors (default {DEFAULT_TOL:g})")
+    p.add_argument("--items", default=None,
+                   help="item table (items.csv) for standard errors from role AND item sampling (default: the "
+                        "sweep folder's items.csv when --matrix is one; without it roles only)")
     p.add_argument("--centering", choices=CENTERINGS, default="none",
                    help="median / mrat: remove the shift common to all values from every change vector first")
     p.add_argument("--verify", action="store_true", help="run the top candidates on the model (needs --config)")
@@ -88,6 +95,17 @@ def _load_config(args: argparse.Namespace) -> Any:
     return cfg
 
 
+def _items(args: argparse.Namespace) -> pd.DataFrame | None:
+    """The item table: ``--items``, else the sweep folder's ``items.csv``; rows of ``--split`` only."""
+    if args.items is not None:
+        items = read_item_table(args.items)
+    elif Path(args.matrix).is_dir() and (Path(args.matrix) / ITEMS_FILE).is_file():
+        items = read_item_table(Path(args.matrix) / "items.csv", "--matrix")
+    else:
+        return None
+    return items[items["split"].astype(str) == args.split] if args.split is not None else items
+
+
 def _fmt_table(df: pd.DataFrame) -> str:
     return df.to_string(index=False, float_format=lambda x: f"{x:.3f}")
 
@@ -116,8 +134,10 @@ def main(argv: list[str]) -> int:
                         "pick another kind or give a matrix with such conditions")
     cands = center_candidates(cands, args.centering)
     scale = value_scale(vm)
+    items = _items(args)
+    cands = with_standard_errors(cands, items, scale, args.centering)
     parents = [p for p in graph.to_digraph(args.policy).predecessors(target.value) if p in values]
-    beta = parent_coefficients(vm, target.value, parents, scale)
+    beta = parent_coefficients(vm, target.value, parents)
     table = rank_candidates(cands, target, desc, values, scale, beta, args.penalty, args.tol)
     if args.top is not None:
         table = table.head(args.top)
@@ -133,16 +153,18 @@ def main(argv: list[str]) -> int:
         "centering": args.centering,
         "penalty": args.penalty,
         "tol": args.tol, "descendants": sorted(desc), "parents": {p: float(beta[p]) for p in beta.index},
-        "value_sd": {v: float(scale[v]) for v in values},
+        "value_sd": {v: float(scale[v]) for v in values}, "items": items is not None,
         "scoring": "score = sign * z[target] - penalty * mean |z[w]| over values w that are neither the target "
-                   "nor its graph descendants; z = change / SD of the value over unsteered rows",
+                   "nor its graph descendants; z = change / its standard error from role and item sampling "
+                   "(se_source per candidate; the value's SD over unsteered rows only where no error exists)",
         "table": json.loads(table.to_json(orient="records")),
     }
     files = {"plan.csv": table.to_csv(index=False, float_format="%.6g").encode(),
              "plan.json": (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode()}
     atomic_write_files(out, files)
-    print(_fmt_table(table[["rank", "candidate", "effect_source", "target_change_sd", "side_effect",
-                            "n_unexpected", "score"]]))
+    print(_fmt_table(table[["rank", "candidate", "effect_source", "target_change", "target_se", "target_z",
+                            "side_effect", "n_unexpected", "score"]]))
+    print("z = change / standard error; errors from " + "; ".join(sorted(set(table["se_source"]))))
     if vcfg is not None:
         _run_verify(vcfg, table, args, target, desc, values, scale, out, payload, set(vm.role_ids))
     print(f"wrote {out}")
@@ -156,8 +178,10 @@ def _run_verify(vcfg: Any, table: pd.DataFrame, args: argparse.Namespace, target
     summary = run_sweep(vcfg, out=out / "verify", progress=False)
     vm_obs = read_value_matrix(summary.matrix_path, field="verify", check=False)
     chosen = table[table["score"].notna()].head(args.verify_top)
+    verify_items = read_item_table(out / "verify" / ITEMS_FILE, "verify") if (out / "verify" / ITEMS_FILE).is_file() \
+        else None
     obs = observed_table(chosen, vm_obs, args.candidates, target, desc, values, scale, args.penalty, args.tol,
-                         args.centering)
+                         args.centering, verify_items)
     ver = {"target": str(target), "sweep": str(out / "verify"), "n_conditions": summary.n_conditions,
            "roles": [r.id for r in vcfg.roles], "steering": [s.id for s in vcfg.steering],
            "held_out_roles": [r.id for r in vcfg.roles if r.id not in ranked_roles],
@@ -165,8 +189,8 @@ def _run_verify(vcfg: Any, table: pd.DataFrame, args: argparse.Namespace, target
            "table": json.loads(obs.to_json(orient="records"))}
     atomic_write_files(out, {"verify.csv": obs.to_csv(index=False, float_format="%.6g").encode(),
                              "verify.json": (json.dumps(ver, indent=2, sort_keys=True) + "\n").encode()})
-    print("verify (SD units):")
-    print(_fmt_table(obs[["rank", "candidate", "predicted_target_change_sd", "observed_target_change_sd",
+    print("verify (standard-error units):")
+    print(_fmt_table(obs[["rank", "candidate", "predicted_target_z", "observed_target_z",
                           "predicted_side_effect", "observed_side_effect", "direction_confirmed"]]))
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from lm_eval_values.report.markup import esc, figure, table
 from lm_eval_values.report.summary import centering_note, fmt_number, fmt_p, observed_rule, sample_size_text
 from lm_eval_values.report.validity import gate_note
+from lm_eval_values.results.side_effects import auroc_text, power_sentence
 
 
 def _skipped(reason: str | None) -> str:
@@ -117,39 +118,57 @@ def graph_section(run: Path, d: dict[str, Any]) -> str:
 
 
 def side_effects_section(d: dict[str, Any]) -> str:
-    """The held-out prediction and the study's in-sample metric."""
+    """The held-out prediction (designed targets, power before testing, AUROC intervals) and the study's metric."""
     out = ["<h3>5. Side effects: does the graph predict what else moves?</h3>"]
     se = d.get("side_effects")
     ho = se.heldout if se is not None else None
     if ho is not None:
         p = ho.params
+        targets = ", ".join(f"{k} &rarr; {esc(v)} ({esc(ho.target_sources.get(k, ''))})" for k, v in ho.targets.items())
+        rule = esc(p.get("target_rule_text", ""))
         out.append(f"<p>Graph fitted on the training rows; for each held-out steering setting (each dose separately, "
-                   f"on {p['n_heldout_roles']} held-out role conditions) the target is the value the setting moved most "
-                   f"on the training roles; other values predicted to change are the target's descendants (score 1 / "
-                   f"path length). Observed change: Wilcoxon signed-rank across held-out roles, Benjamini-Hochberg "
-                   f"FDR {p['q']}{centering_note(p)}. {ho.n_significant} of {ho.n_tests} (setting, value) "
-                   f"changes {esc(observed_rule(p))}.</p>")
+                   f"on {p['n_heldout_roles']} held-out role conditions) the target is {rule}: {targets}. Other values predicted to change are the target's descendants (score 1 / path "
+                   f"length; descendant probabilities over the graph's resamples when available). Observed change: "
+                   f"Wilcoxon signed-rank across held-out roles, Benjamini-Hochberg FDR {p['q']}{centering_note(p)}. "
+                   f"{ho.n_significant} of {ho.n_tests} (setting, value) changes {esc(observed_rule(p))}.</p>")
+        if ho.unknown_targets:
+            out.append("<p class='caveat'>Not evaluated (no designed target, not guessed): " + "; ".join(
+                f"{esc(k)}: {esc(v)}" for k, v in ho.unknown_targets.items()) + "</p>")
+        if ho.excluded.get("n_rows"):
+            roles = esc(", ".join(ho.excluded["roles"]))
+            out.append(f"<p class='muted'>{ho.excluded['n_rows']} held-out rows of {roles} were left out: these role "
+                       "conditions are also among the training rows.</p>")
+        if ho.power:
+            cls = "muted" if ho.power.get("informative") else "caveat"
+            out.append(f"<p class='{cls}'>{esc(power_sentence(ho.power))}.</p>")
+        rows = [{**dict(r), "auroc_ci": auroc_text(r)} for r in ho.table]
         cols = [("predictor", "predictor"), ("n_pairs", "pairs"), ("n_observed", "observed changes"),
-                ("n_predicted", "predicted"), ("precision", "precision"), ("recall", "recall"), ("auroc", "AUROC")]
-        out.append(table([dict(r) for r in ho.table], cols, ("predictor",)))
-        out.append("<p class='muted'>AUROC is undefined (n/a) when no pair, or every pair, changed significantly.</p>")
-        if ho.n_significant == 0:
-            out.append(f"<p class='caveat'>No change was significant: with {p['n_heldout_roles']} held-out role "
-                       f"conditions the signed-rank test cannot reach the FDR threshold over {ho.n_tests} tests. "
-                       "The held-out comparison needs more test roles (the study: 25).</p>")
+                ("n_predicted", "predicted"), ("precision", "precision"), ("recall", "recall"),
+                ("auroc_ci", "AUROC [interval]")]
+        out.append(table(rows, cols, ("predictor", "auroc_ci")))
+        iv = p.get("interval") or {}
+        out.append(f"<p class='muted'>Intervals: {100 * iv.get('level', 0.95):.0f}% percentile intervals over "
+                   f"{iv.get('n_boot')} replicates resampling {esc(iv.get('resampling', ''))}; every replicate redoes "
+                   "the tests and the FDR decisions (conservative in simulation). AUROC is undefined (n/a) when no "
+                   "pair, or every pair, changed.</p>")
     elif se is not None and se.heldout_skipped_reason:
         out.append(f"<p class='caveat'>Held-out evaluation skipped: {esc(se.heldout_skipped_reason)}</p>")
-    srows = []
+    srows, degenerate = [], []
     for kind, v in (se.study_metric if se is not None else {}).items():
+        if v.get("degenerate"):
+            degenerate.append(f"{kind}: {v.get('degenerate_reason')}")
         for gname, r in (v.get("graphs") or {}).items():
             srows.append({"changes": kind, "graph": gname, "rows": v["n_rows"], "expected": r.get("expected"),
-                          "unexpected": r.get("unexpected")})
+                          "unexpected": r.get("unexpected"), "degenerate": "yes" if v.get("degenerate") else "no"})
     if srows:
         out.append("<p>The study's in-sample metric (frequency with which other values change when a value changes; "
-                   "Expected = descendants in the graph, Unexpected = the rest; changes are any non-zero difference, "
-                   "as in the study):</p>")
+                   "Expected = descendants in the graph, Unexpected = the rest; changes are any difference larger "
+                   "than tol, the study: any non-zero difference):</p>")
         out.append(table(srows, [("changes", "changes"), ("graph", "graph"), ("rows", "rows"), ("expected", "Expected"),
-                                 ("unexpected", "Unexpected")], ("changes", "graph")))
+                                 ("unexpected", "Unexpected"), ("degenerate", "degenerate")],
+                         ("changes", "graph", "degenerate")))
+        for line in degenerate:
+            out.append(f"<p class='caveat'>Degenerate: {esc(line)}</p>")
     return "".join(out)
 
 

@@ -26,7 +26,7 @@ from lm_eval_values.results.graph import GraphResult, read_graph_result
 from lm_eval_values.results.human import read_compare_human, read_human_result
 from lm_eval_values.results.records import read_json_object, read_stage_record
 from lm_eval_values.results.reliability import DoseCheck, Estimate, ManipulationCheck, read_reliability
-from lm_eval_values.results.side_effects import read_side_effects_result
+from lm_eval_values.results.side_effects import auroc_text, read_side_effects_result
 
 
 def read_json_or_none(p: Path) -> Any:
@@ -245,11 +245,13 @@ def model_summary(d: dict[str, Any]) -> list[str]:
     if ho is not None:
         learned, human = ho.predictor("learned graph"), ho.predictor("human PC graph")
         rnd, corr = ho.predictor("degree-preserving"), ho.predictor("correlation graph")
-        lines.append(gated(f"{lab} held-out side effects: {ho.n_significant} of {ho.n_tests} (setting, value) "
-                           f"changes {observed_rule(ho.params)}; AUROC learned graph "
-                           f"{fmt_number(learned.get('auroc'))}, random graphs {fmt_number(rnd.get('auroc'))}, "
-                           f"correlation graph {fmt_number(corr.get('auroc'))}, human graph "
-                           f"{fmt_number(human.get('auroc'))}.",
+        power = ("" if not ho.power or ho.power.get("informative")
+                 else f" The test is not informative: {ho.power['reason']}.")
+        targets = ", ".join(f"{k} -> {v}" for k, v in ho.targets.items())
+        lines.append(gated(f"{lab} held-out side effects (targets: {targets}): "
+                           f"{ho.n_significant} of {ho.n_tests} (setting, value) changes {observed_rule(ho.params)}; "
+                           f"AUROC learned graph {auroc_text(learned)}, random graphs {auroc_text(rnd)}, correlation "
+                           f"graph {auroc_text(corr)}, human graph {auroc_text(human) if human else 'n/a'}.{power}",
                            gate, "side_effects"))
     elif se is not None and se.heldout_skipped_reason:
         lines.append(f"{lab}: held-out side-effect evaluation skipped ({se.heldout_skipped_reason}).")

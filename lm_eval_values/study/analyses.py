@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lm_eval_values.analysis.circumplex.stage import HumanStageSettings, human_skipped, run_compare_human
+from lm_eval_values.analysis.side_effects_inputs import study_input_files, study_items, study_probabilities
 from lm_eval_values.analysis.side_effects_stage import SideEffectInputs, SideEffectsSettings, run_side_effects
 from lm_eval_values.causal.graph import ValueGraph
 from lm_eval_values.causal.reference import load_reference
@@ -129,7 +130,7 @@ def side_effect_inputs(model_dir: Path) -> dict[str, Path]:
     """The files the side-effect stage reads (hashed into the stage)."""
     files = {"matrix": model_dir / "sweep" / MATRIX_FILE, "graph": model_dir / "graph" / GRAPH_FILE}
     human = model_dir / "human" / HUMAN_GRAPH_FILE
-    return {**files, **({"human_graph": human} if human.is_file() else {})}
+    return {**files, **({"human_graph": human} if human.is_file() else {}), **study_input_files(model_dir)}
 
 
 def side_effects_stage(model_dir: Path, settings: SideEffectsSettings, folder: Path,
@@ -137,8 +138,11 @@ def side_effects_stage(model_dir: Path, settings: SideEffectsSettings, folder: P
     """The study's metric and the held-out prediction (see :func:`run_side_effects`)."""
     try:
         vm = read_study_matrix(model_dir / "sweep" / MATRIX_FILE, *scoring)
-        run = run_side_effects(SideEffectInputs.from_matrix(vm, settings), study_graphs(model_dir, vm.values),
-                               settings, folder)
+        # the two-way bootstrap recomputes changes from raw item answers: only when the scores are raw
+        items = study_items(model_dir) if scoring[0] == "raw" else None
+        run = run_side_effects(SideEffectInputs.from_matrix(vm, settings, items),
+                               study_graphs(model_dir, vm.values), settings, folder,
+                               probabilities=study_probabilities(model_dir, vm.values))
     except ANALYSIS_ERRORS as exc:
         return {**_skipped("side effects", exc), "stage": "side_effects"}
     if run.result.heldout_skipped_reason:

@@ -74,7 +74,7 @@ from lm_eval_values.sweep.config import parse_config
 
 #: Analysis stages that ``--redo`` can force, and the version of each stage's method: bumped when the
 #: same inputs give different outputs (a finished stage of an older version is redone on resume).
-ANALYSIS_STAGE_VERSIONS = {"reliability": 2, "graph": 2, "human": 3, "side_effects": 3}
+ANALYSIS_STAGE_VERSIONS = {"reliability": 2, "graph": 2, "human": 3, "side_effects": 4}
 FORMAT = STUDY_FORMAT
 VERSION = 1
 

@@ -55,7 +55,10 @@ def _plan(out: Path, *extra: str) -> pd.DataFrame:
 
 def test_roles_ranked_by_target_minus_unexplained_side_effects(role_case: dict[str, Path]) -> None:
     m, g = str(role_case["matrix"]), str(role_case["graph"])
-    table = _plan(role_case["root"] / "p1", "--target", "A:+", "--graph", g, "--candidates", "roles", "--matrix", m)
+    # no item table: a role's change has no standard error, the value's SD is the (labelled) scale; --tol in it
+    table = _plan(role_case["root"] / "p1", "--target", "A:+", "--graph", g, "--candidates", "roles", "--matrix", m,
+                  "--tol", "0.5")
+    assert set(table["se_source"]) == {"none: SD of the value over unsteered rows (a scale, not a standard error)"}
     assert list(table["candidate"]) == ["tidy", "messy", "wrong"]
     tidy = table.iloc[0]
     assert tidy["side_effect"] == 0.0 and tidy["n_unexpected"] == 0 and tidy["n_expected"] == 1
@@ -100,7 +103,12 @@ def test_steering_candidates_features_vs_vectors_and_graph_prediction(tmp_path: 
     beta = json.loads((tmp_path / "v" / "plan.json").read_text())["parents"]
     assert list(beta) == ["B"]
     sd_b = json.loads((tmp_path / "v" / "plan.json").read_text())["value_sd"]["B"]
-    assert vecs.iloc[0]["target_change_sd"] == pytest.approx(beta["B"] * 1.0 / sd_b, rel=1e-4)
+    # B moved by exactly 1.0 in every role (no error over roles): its scale stands in, labelled so;
+    # the predicted change beta * 1.0 over its error |beta| * sd_B
+    assert vecs.iloc[0]["target_z"] == pytest.approx(np.sign(beta["B"]) * 1.0 / sd_b, rel=1e-4)
+    assert vecs.iloc[0]["se_source"].startswith("none: SD of the value")
+    # the features' changes are the same in every role: no error over roles either
+    assert all(src.startswith("none: SD of the value") for src in feats["se_source"])
 
 
 def test_centering_removes_a_shift_common_to_all_values(tmp_path: Path) -> None:
@@ -209,7 +217,7 @@ def test_verify_vectors_runs_the_top_setting_and_reports_observed(tiny_sweep: di
     assert len(vm) == 4 and set(vm["steering_id"]) == {"none", plan.iloc[0]["steering_id"]}
     assert list(ver["candidate"]) == [plan.iloc[0]["candidate"]]
     row = ver.iloc[0]
-    assert row["n_roles_observed"] == 2 and np.isfinite(row["observed_target_change_sd"])
+    assert row["n_roles_observed"] == 2 and np.isfinite(row["observed_target_z"])
     # same model, same roles (the first two of the config are in the matrix), same items: the observation
     # reproduces the matrix's measurement for those roles
     m = pd.read_csv(tiny_sweep["matrix"] / "matrix.csv", keep_default_na=False)
@@ -265,7 +273,7 @@ def test_verify_roles(tiny_sweep: dict[str, Path]) -> None:
     ver = pd.read_csv(out / "verify.csv")
     plan = pd.read_csv(out / "plan.csv")
     assert len(ver) == 1 and ver.iloc[0]["candidate"] == plan.iloc[0]["candidate"]
-    assert ver.iloc[0]["observed_target_change_sd"] == pytest.approx(plan.iloc[0]["target_change_sd"], abs=1e-4)
+    assert ver.iloc[0]["observed_target_z"] == pytest.approx(plan.iloc[0]["target_z"], abs=1e-4)
 
 
 # ---------------------------------------------------------------------------- bad inputs
@@ -297,3 +305,49 @@ def test_verify_without_config_is_refused(role_case: dict[str, Path], capsys: py
     rc = cli_main(["plan", "--target", "A:+", "--graph", str(role_case["graph"]), "--candidates", "roles",
                    "--matrix", str(role_case["matrix"]), "--verify", "--out", str(out)])
     assert rc == 2 and "--config" in capsys.readouterr().err and not out.exists()
+
+
+# ---------------------------------------------------------------------------- honest standard errors
+def _vector_study(tmp_path: Path) -> Path:
+    """A simulated sweep folder (matrix.csv + items.csv) whose steering settings are vectors vec:V0..."""
+    from lm_eval_values.analysis.side_effects_simulate import SideEffectSimulation, simulate_side_effects
+
+    quiet = {"role_sd": 0.004, "role_item_sd": 0.004, "noise_sd": 0.004, "shift_sd": 0.004, "loading_sd": 0.5}
+    sim = simulate_side_effects(SideEffectSimulation(n_values=5, n_settings=2, n_train_roles=12, n_heldout_roles=4,
+                                                     **quiet), seed=0)
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    frame = pd.concat([sim.train.to_frame(), sim.heldout.to_frame()])
+    frame["steering_id"] = frame["steering_id"].str.replace("prompt:", "vec:")
+    frame["role_id"] = frame["role_id"].replace({"train-0": ""})  # one role plays the no-role condition
+    frame.to_csv(folder / "matrix.csv", index=False)
+    items = sim.items.assign(steering_id=sim.items["steering_id"].str.replace("prompt:", "vec:"),
+                             role_id=sim.items["role_id"].replace({"train-0": ""}))
+    items.to_csv(folder / "items.csv", index=False)
+    (tmp_path / "g.json").write_text(json.dumps([[u, v] for u, v in sim.dag.edges()]))
+    return folder
+
+
+def test_plan_effects_over_honest_standard_errors(tmp_path: Path) -> None:
+    """Roles that barely differ and answer almost without noise make the role-to-role SD tiny, while which
+    items were asked matters (item loadings vary): a change is read against its standard error from role AND
+    item sampling, not against that SD (which gave "+32 SD" effects) or the roles-only error."""
+    folder = _vector_study(tmp_path)
+    args = ["--target", "V0:+", "--graph", str(tmp_path / "g.json"), "--candidates", "vectors"]
+    two_way = _plan(tmp_path / "p2", *args, "--matrix", str(folder)).set_index("candidate")
+    roles_only = _plan(tmp_path / "p1", *args, "--matrix", str(folder / "matrix.csv")).set_index("candidate")
+    assert set(two_way["se_source"]) == {"roles and items (two-way bootstrap)"}
+    assert set(roles_only["se_source"]) == {"roles only (no item table: item sampling left out)"}
+    sd = json.loads((tmp_path / "p2" / "plan.json").read_text())["value_sd"]
+    moved = two_way[two_way["target_change"].abs() > 0.05]
+    assert len(moved) >= 1
+    for cand, row in moved.iterrows():
+        # item sampling adds error: the two-way error is several times the roles-only one
+        assert row["target_se"] > 3 * roles_only.loc[cand, "target_se"]
+        # and the honest z is far below the change over the role-to-role SD
+        assert abs(row["target_z"]) < 0.2 * abs(row["target_change"] / sd["V0"])
+    # a role against the no-role condition: one role, so its items carry the error
+    roles = _plan(tmp_path / "pr", "--target", "V0:+", "--graph", str(tmp_path / "g.json"), "--candidates", "roles",
+                  "--matrix", str(folder))
+    assert set(roles["se_source"]) == {"items (one role against the no-role condition)"}
+    assert (roles["target_se"] > 0).all()

@@ -55,8 +55,8 @@ def test_degree_preserving_random_keeps_degrees() -> None:
     assert set(r.edges()) != set(g.edges())
 
 
-def _steered_matrix(seed: int, n_roles: int, values: str, steer: Any) -> ValueMatrix:
-    """Roles r0.. with discrete baseline scores, each under none / s1 / s2; ``steer(rng, s, x)`` moves x in place."""
+def _steered_matrix(seed: int, n_roles: int, values: str, steer: Any, prefix: str = "r") -> ValueMatrix:
+    """Roles <prefix>0.. with discrete baseline scores, each under none / s1 / s2; ``steer(rng, s, x)`` moves x."""
     rng = np.random.default_rng(seed)
     rows, meta = [], []
     for r in range(n_roles):
@@ -65,12 +65,12 @@ def _steered_matrix(seed: int, n_roles: int, values: str, steer: Any) -> ValueMa
             x = base.copy()
             steer(rng, s, x)
             rows.append(dict(zip(values, x)))
-            meta.append({"condition_id": f"{r}|{s}", "role_id": f"r{r}", "split": "", "steering_id": s,
+            meta.append({"condition_id": f"{prefix}{r}|{s}", "role_id": f"{prefix}{r}", "split": "", "steering_id": s,
                          "coefficient": 0.0, "seed": 0})
     return ValueMatrix(pd.DataFrame(rows), pd.DataFrame(meta)[list(META_COLUMNS)])
 
 
-def _matrix(seed: int, n_roles: int = 20) -> ValueMatrix:
+def _matrix(seed: int, n_roles: int = 20, prefix: str = "r") -> ValueMatrix:
     """True graph a -> b -> c, d -> e. Setting s1 pushes a, s2 pushes d; scores are discrete
     (unaffected values do not move at all)."""
     def steer(rng: np.random.Generator, s: str, x: np.ndarray) -> None:
@@ -81,17 +81,20 @@ def _matrix(seed: int, n_roles: int = 20) -> ValueMatrix:
             dd = 1.0 + rng.integers(0, 3) / 6
             x[3:5] += np.array([1.0, 0.5]) * dd
 
-    return _steered_matrix(seed, n_roles, "abcde", steer)
+    return _steered_matrix(seed, n_roles, "abcde", steer, prefix)
 
 
 def test_heldout_true_graph_beats_baselines() -> None:
     true = nx.DiGraph([("a", "b"), ("b", "c"), ("d", "e")])
     wrong = nx.DiGraph([("a", "d"), ("a", "e"), ("d", "b"), ("d", "c")])  # ranks the wrong values first
     reversed_ = nx.DiGraph([("b", "a"), ("c", "b"), ("e", "d")])  # predicts nothing from a or d
-    res = heldout_evaluation(true, _matrix(0), _matrix(1), reference={"wrong": wrong, "reversed": reversed_},
-                             n_random=20, seed=0)
+    targets = (("s1", "a"), ("s2", "d"))
+    res = heldout_evaluation(true, _matrix(0), _matrix(1, prefix="h"),
+                             reference={"wrong": wrong, "reversed": reversed_}, n_random=20, seed=0, targets=targets,
+                             n_boot=50)
     t = res.table.set_index("predictor")
     assert res.targets == {"s1": "a", "s2": "d"}
+    assert res.target_choice["sources"] == {"s1": "given", "s2": "given"}
     assert res.significant.loc["s1", ["a", "b", "c"]].all() and not res.significant.loc["s1", ["d", "e"]].any()
     assert t.loc["learned graph", "auroc"] == 1.0
     assert t.loc["learned graph", "precision"] == 1.0 and t.loc["learned graph", "recall"] == 1.0
@@ -100,11 +103,22 @@ def test_heldout_true_graph_beats_baselines() -> None:
     assert t.loc["reversed", "auroc"] == 0.5 and np.isnan(t.loc["reversed", "precision"])
     rand = [i for i in t.index if i.startswith("degree-preserving random")]
     assert len(rand) == 1 and 0.0 <= t.loc[rand[0], "auroc"] <= 1.0  # 3 edges: few swaps possible
-    with pytest.raises(UserError, match="not in both"):
-        heldout_evaluation(true, _matrix(0), _matrix(1), steering_ids=["s9"])
+    # every replicate of 50 finds the same changes: the intervals are the point
+    assert t.loc["learned graph", "auroc_lo"] == t.loc["learned graph", "auroc_hi"] == 1.0
+    with pytest.raises(UserError, match="not held out"):
+        heldout_evaluation(true, _matrix(0), _matrix(1, prefix="h"), steering_ids=["s9"], targets=targets)
+    # s1 / s2 name no value: without given targets nothing is guessed
+    with pytest.raises(UserError, match="no held-out steering setting has a known target"):
+        heldout_evaluation(true, _matrix(0), _matrix(1, prefix="h"))
+    moved = heldout_evaluation(true, _matrix(0), _matrix(1, prefix="h"), target_rule="moved-most", n_boot=0,
+                               n_random=0)
+    assert moved.targets == {"s1": "a", "s2": "d"}
+    assert all("moved most" in src and "not a designed target" in src
+               for src in moved.target_choice["sources"].values())
+    assert "NOT a designed target" in moved.params["target_rule_text"]
 
 
-def _shift_matrix(seed: int, n_roles: int = 15) -> ValueMatrix:
+def _shift_matrix(seed: int, n_roles: int = 15, prefix: str = "r") -> ValueMatrix:
     """Seven values a..g, true graph a -> b, d -> e. Steering s1 pushes a (and b through it), s2 pushes
     d (and e); BOTH also shift every value by 0.5 (a response-bias change), slightly role-dependent."""
     def steer(rng: np.random.Generator, s: str, x: np.ndarray) -> None:
@@ -115,7 +129,7 @@ def _shift_matrix(seed: int, n_roles: int = 15) -> ValueMatrix:
         if s == "s2":
             x[3:5] += [1.0, 0.5]
 
-    return _steered_matrix(seed, n_roles, "abcdefg", steer)
+    return _steered_matrix(seed, n_roles, "abcdefg", steer, prefix)
 
 
 def test_common_shift_hides_side_effects_unless_centred() -> None:
@@ -123,11 +137,12 @@ def test_common_shift_hides_side_effects_unless_centred() -> None:
     a minimum change recovers the value-specific pattern the true graph predicts."""
     true = nx.DiGraph([("a", "b"), ("d", "e")])
     true.add_nodes_from("abcdefg")
-    train, held = _shift_matrix(0), _shift_matrix(1)
-    raw = heldout_evaluation(true, train, held, n_random=5, seed=0)
+    train, held = _shift_matrix(0), _shift_matrix(1, prefix="h")
+    tg = (("s1", "a"), ("s2", "d"))
+    raw = heldout_evaluation(true, train, held, n_random=5, seed=0, targets=tg, n_boot=0)
     assert raw.significant.to_numpy().all()
     assert np.isnan(raw.table.set_index("predictor").loc["learned graph", "auroc"])
-    res = heldout_evaluation(true, train, held, n_random=5, seed=0, centering="median", tol=0.1)
+    res = heldout_evaluation(true, train, held, n_random=5, seed=0, centering="median", tol=0.1, targets=tg, n_boot=0)
     assert res.params["centering"] == "median" and res.params["tol"] == 0.1
     assert res.targets == {"s1": "a", "s2": "d"}
     observed = {s: sorted(res.significant.columns[res.significant.loc[s]]) for s in ("s1", "s2")}
@@ -135,12 +150,12 @@ def test_common_shift_hides_side_effects_unless_centred() -> None:
     t = res.table.set_index("predictor")
     assert t.loc["learned graph", "auroc"] == 1.0 and t.loc["everything changes", "auroc"] == 0.5
     # the mean moves with the targeted values: with "mrat" the untouched values count as (negative) changes
-    mrat = heldout_evaluation(true, train, held, n_random=0, centering="mrat", tol=0.1)
+    mrat = heldout_evaluation(true, train, held, n_random=0, centering="mrat", tol=0.1, targets=tg, n_boot=0)
     assert mrat.significant.loc["s1", ["c", "f", "g"]].all()
     with pytest.raises(UserError, match="centering"):
-        heldout_evaluation(true, train, held, centering="z")
+        heldout_evaluation(true, train, held, centering="z", targets=tg)
     with pytest.raises(UserError, match="tol"):
-        heldout_evaluation(true, train, held, tol=-1)
+        heldout_evaluation(true, train, held, tol=-1, targets=tg)
 
 
 def test_center_changes() -> None:
@@ -205,10 +220,20 @@ def test_side_effects_cli(vcg: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     train_csv = vcg / "useful_data" / "ans_gemma_train_formal.csv"
     ref = vcg / "value_graph_gemma.json"
     out = tmp_path / "se"
-    rc = cli_main(["side-effects", "--graph", f"{ref}:gemma", "--reference", f"{ref}:human1",
-                   "--metric-role", "Mary Holt", "--baseline-role", "Erika Jones", "--policy", "study",
-                   "--keep-steer", ",".join(map(str, KEPT)),
-                   "--train", str(train_csv), "--heldout", str(test_csv), "--n-random", "5", "--out", str(out)])
+    common = ["side-effects", "--graph", f"{ref}:gemma", "--reference", f"{ref}:human1",
+              "--metric-role", "Mary Holt", "--baseline-role", "Erika Jones", "--policy", "study",
+              "--keep-steer", ",".join(map(str, KEPT)), "--train", str(train_csv), "--heldout", str(test_csv),
+              "--n-random", "5", "--n-boot", "20"]
+    # the SAE features name no value: the held-out prediction is skipped with the reason, nothing is guessed
+    rc = cli_main([*common, "--out", str(tmp_path / "designed")])
+    skipped = json.loads((tmp_path / "designed" / "result.json").read_text())
+    assert rc == 0 and skipped["heldout"] is None
+    assert "no held-out steering setting has a known target (10 setting(s)" in skipped["heldout_skipped_reason"]
+    assert "names no value" in skipped["heldout_skipped_reason"]
+    # the study metric on these discrete scores is not degenerate (many changes are exactly 0)
+    sm = json.loads((tmp_path / "designed" / "study_metric.json").read_text())
+    assert sm["role prompting"]["degenerate"] is False and sm["role prompting"]["changed_share"] < 0.95
+    rc = cli_main([*common, "--target-rule", "moved-most", "--target", "1025=Religious", "--out", str(out)])
     assert rc == 0
     metric = json.loads((out / "study_metric.json").read_text())
     steer = metric["steering (Mary Holt)"]["graphs"]
@@ -221,6 +246,14 @@ def test_side_effects_cli(vcg: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert names[0] == "learned graph" and "everything changes" in names and any("random" in n for n in names)
     assert all(r["auroc"] is None or 0.0 <= r["auroc"] <= 1.0 for r in ho["table"])
     assert ho["n_tests"] == 10 * 17  # the 10 kept SAE features x 17 values
+    assert ho["target_sources"]["1025"] == "given" and ho["targets"]["1025"] == "Religious"
+    assert all("moved most" in v for k, v in ho["target_sources"].items() if k != "1025")
+    # the no-role condition is in both files: its 25 held-out rows are not held out
+    assert ho["excluded"]["roles"] == ["(no role)"] and ho["excluded"]["n_rows"] == 25
+    assert ho["params"]["n_heldout_roles"] == 25 and ho["power"]["min_p_text"] == "2/2^25 = 5.96e-08"
+    assert ho["power"]["informative"] is True and "roles only" in ho["params"]["interval"]["resampling"]
+    learned = ho["table"][0]
+    assert learned["auroc_lo"] <= learned["auroc"] <= learned["auroc_hi"]
     result = json.loads((out / "result.json").read_text())
     assert result["heldout"]["n_tests"] == ho["n_tests"] and result["rows"]["heldout"]["n_roles"] == 26
     capsys.readouterr()
