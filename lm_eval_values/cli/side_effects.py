@@ -32,7 +32,8 @@ from lm_eval_values.analysis.side_effects_stage import (POLICIES, SideEffectInpu
 from lm_eval_values.analysis.side_effects_targets import TARGET_RULES, parse_target_items
 from lm_eval_values.causal.reference import load_reference
 from lm_eval_values.causal.stage_settings import DEFAULT_POLICY
-from lm_eval_values.cli.stage_options import add_study_options, given, open_study, split_list, with_flags
+from lm_eval_values.cli.stage_options import (add_protocol_option, add_study_options, given, open_study,
+                                             protocol_section, split_list, with_flags)
 from lm_eval_values.core.atomic import check_output_dir
 from lm_eval_values.core.conditions import META_COLUMNS
 from lm_eval_values.core.errors import ArgumentParser, UserError
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True)
     add_study_options(p, "side_effects")
+    add_protocol_option(p, "side_effects")
     p.add_argument("--graph", default=None,
                    help="learned graph: graph.json from `graph`, or an edge list FILE[:NAME] (a study: its graph)")
     p.add_argument("--reference", action="append", default=[], help="extra graph FILE[:NAME] to evaluate; repeatable")
@@ -173,6 +175,7 @@ def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     out = check_output_dir(args.out, "--out")
+    proto = protocol_section(args, "side_effects")
     study = open_study(args)
     if study is not None and (args.matrix or args.train or args.heldout):
         raise UserError("--study", "reads the study's matrix", "drop --matrix / --train / --heldout")
@@ -182,8 +185,9 @@ def main(argv: list[str]) -> int:
     if args.targets is not None:
         changes["targets"] = {**(dict(study.settings.side_effects.targets) if study else {}),
                               **dict(parse_target_items(args.targets))}
-    settings = with_flags(lambda: SideEffectsSettings.from_dict(changes, study.settings.side_effects
-                                                                if study else None), parser, "side_effects")
+    base = study.settings.side_effects if study else (
+        with_flags(lambda: SideEffectsSettings.from_dict(proto), parser, "side_effects") if proto is not None else None)
+    settings = with_flags(lambda: SideEffectsSettings.from_dict(changes, base), parser, "side_effects")
     given_changes = _read_changes(args.changes) if args.changes else None
     if study is not None:
         if args.items is not None:
@@ -213,10 +217,10 @@ def main(argv: list[str]) -> int:
                      "side_effects")
     for kind, entry in run.result.study_metric.items():
         if "graphs" in entry:
-            first = next(iter(entry["graphs"].values()))
             flag = f" DEGENERATE: {entry['degenerate_reason']}" if entry.get("degenerate") else ""
-            print(f"study metric, {kind} ({entry['n_rows']} rows, learned graph): Expected "
-                  f"{fmt_number(first['expected'])} / Unexpected {fmt_number(first['unexpected'])}{flag}")
+            for name, g in entry["graphs"].items():
+                print(f"study metric, {kind} ({entry['n_rows']} rows, {name}): Expected "
+                      f"{fmt_number(g['expected'])} / Unexpected {fmt_number(g['unexpected'])}{flag}")
         else:
             print(f"study metric, {kind}: skipped ({entry['skipped_reason']})")
     if run.heldout is not None:

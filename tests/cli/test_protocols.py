@@ -48,3 +48,19 @@ def test_graph_protocol_reproduces_the_paper_graph(shared_data: Path, tmp_path: 
 def test_protocol_and_study_are_exclusive(tmp_path: Path, capsys) -> None:
     rc = cli_main(["graph", "--study", str(tmp_path), "--protocol", PAPER, "--out", str(tmp_path / "o")])
     assert rc == 2 and "--protocol" in capsys.readouterr().err
+
+
+def test_side_effects_protocol_reproduces_the_paper_table(shared_data: Path, tmp_path: Path, capsys) -> None:
+    tut = shared_data / "valuecausalgraph" / "tutorials"
+    ref = tut / "value_graph_gemma.json"
+    rc = cli_main(["side-effects", "--graph", f"{ref}:gemma", "--reference", f"{ref}:human1",
+                   "--train", str(tut / "useful_data" / "ans_gemma_train_formal.csv"),
+                   "--heldout", str(tut / "useful_data" / "ans_gemma_test_formal.csv"),
+                   "--protocol", PAPER, "--n-boot", "20", "--out", str(tmp_path / "se")])
+    assert rc == 0
+    metric = json.loads((tmp_path / "se" / "study_metric.json").read_text())
+    got = {(kind, name.split(":")[-1]): (round(g["expected"], 2), round(g["unexpected"], 2))
+           for kind, entry in metric.items() for name, g in entry["graphs"].items()}
+    assert got == {("role prompting", "learned graph"): (0.69, 0.56), ("role prompting", "human1"): (0.69, 0.59),
+                   ("steering (Mary Holt)", "learned graph"): (0.57, 0.51),
+                   ("steering (Mary Holt)", "human1"): (0.79, 0.50)}
