@@ -281,6 +281,7 @@ def test_graph_reads_any_csv_to_finite_outputs_or_one_line(tmp_path_factory: pyt
     n_dropped = int(dropped[0].split()[3]) if dropped else 0
     assert rows["n_rows"] + n_dropped == n_rows_in_file  # every row is used or counted as dropped
     assert rows["n_rows_dropped"] == n_dropped
+    assert graph["graph"]["n_rows"] == rows["n_rows"]  # the record counts the rows the fit used
 
 
 good_score = st.floats(-1, 1, allow_nan=False)

@@ -25,6 +25,7 @@ sampling on ordinary least squares methods", JASA 77: 848-854; ICCs by one-way A
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -62,6 +63,10 @@ def prepare_rows(vm: ValueMatrix, settings: GraphStageSettings) -> ValueMatrix:
         rows = with_dose_ids(rows)
     if settings.columns is not None:
         rows = rows.filter(columns=list(settings.columns))
+    if rows.n_rows:  # incomplete rows leave before z-scores, so that the scores and the counts describe the fit
+        complete = rows.complete_rows()
+        if complete.n_rows or rows.scores.shape[1] == 0:
+            rows = complete
     return rows.standardized() if settings.standardize else rows
 
 
@@ -151,6 +156,10 @@ def run_graph(vm: ValueMatrix, settings: GraphStageSettings | None = None, out: 
         check_output_dir(out, "--out")
     rows = prepare_rows(vm, settings)
     rows.check("matrix")
+    if rows.n_dropped > vm.n_dropped:  # the fit uses complete rows only: count and say what it left out
+        dropped = rows.n_dropped - vm.n_dropped
+        print(f"note: INPUT: dropped {dropped} of {rows.n_rows + dropped} selected rows of {vm.source or 'the matrix'} "
+              "with an empty value cell", file=sys.stderr)
     fit = fit_graph(rows, settings.discovery)
     full = fit.graph
     boot = None

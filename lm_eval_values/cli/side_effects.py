@@ -30,7 +30,7 @@ from lm_eval_values.analysis.side_effects_inputs import (read_descendant_probabi
 from lm_eval_values.analysis.side_effects_stage import (POLICIES, SideEffectInputs, SideEffectsSettings,
                                                         run_side_effects)
 from lm_eval_values.analysis.side_effects_targets import TARGET_RULES, parse_target_items
-from lm_eval_values.causal.reference import load_reference
+from lm_eval_values.causal.reference import load_reference, read_edge_list
 from lm_eval_values.causal.stage_settings import DEFAULT_POLICY
 from lm_eval_values.cli.stage_options import (add_protocol_option, add_study_options, given, open_study,
                                              protocol_section, split_list, with_flags)
@@ -100,12 +100,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_graph(spec: str, values: Sequence[str], flag: str) -> Any:
+    """A graph over exactly the scored values: a declared node the scores lack, or a scored value the graph
+    does not declare, would silently count as "no change" or as an unexplained change."""
     try:
-        return load_reference(spec, nodes=list(values))
+        declared = read_edge_list(spec)[1]
+        graph = load_reference(spec, nodes=list(values))
     except UserError as exc:  # name the flag the user gave, not the loader's generic field
         if exc.field != "reference":
             raise
         raise UserError(flag, exc.problem, exc.fix) from None
+    if declared:
+        lacking = [n for n in declared if n not in values]
+        extra = [v for v in values if v not in declared]
+        if lacking or extra:
+            parts = ([f"its nodes {lacking} have no scores"] if lacking else []) + \
+                    ([f"the scored values {extra} are not its nodes"] if extra else [])
+            raise UserError(flag, f"{spec} is a graph over other values: {'; '.join(parts)}",
+                            "give a graph learned from the same value columns as the scores")
+    else:
+        isolated = [v for v in values if graph.nx_graph.degree(v) == 0]
+        if isolated:
+            print(f"note: {flag}: {spec} lists edges only; scored values in none of them are isolated nodes: "
+                  f"{', '.join(isolated)}", file=sys.stderr)
+    return graph
 
 
 def _read_changes(path: str) -> pd.DataFrame:

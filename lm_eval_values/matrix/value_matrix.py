@@ -166,7 +166,8 @@ class ValueMatrix:
                 raise UserError(field, f"value column {c!r} in {where} is constant ({float(col.dropna().iloc[0]):g})",
                                 "drop it with --columns (a constant cannot be tested for independence)")
         complete = self.scores[self.scores.notna().all(axis=1)]
-        require_rows(len(complete), self.scores.shape[1], field, where, self.n_rows - len(complete))
+        require_rows(len(complete), self.scores.shape[1], field, where,
+                     self.n_rows - len(complete) + self.n_dropped)
         dependent = _dependent_column(complete.to_numpy(dtype=float), self.values)
         if dependent is not None:
             raise UserError(field, f"value column {dependent!r} in {where} is a linear combination of the columns "

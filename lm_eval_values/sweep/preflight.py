@@ -216,7 +216,8 @@ class _Checker:
         given = layer_of_hook_name(use.layer) if use.layer is not None else None
         if facts and given and not 0 <= given.layer < facts.n_layers:
             n = facts.n_layers
-            self.report.add("error", f"{use.field}.layer", f"layer {given.layer} is beyond {pretrained} "
+            key = "hookpoint" if isinstance(use.layer, str) and not use.layer.strip().isdigit() else "layer"
+            self.report.add("error", f"{use.field}.{key}", f"layer {given.layer} is beyond {pretrained} "
                             f"({n} decoder layers: 0..{n - 1})", f"use a layer between 0 and {n - 1}")
 
 

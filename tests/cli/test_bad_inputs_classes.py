@@ -262,6 +262,14 @@ def _(env: Env) -> list[str]:
     return ["side-effects", "--graph", str(g), "--changes", str(ch), "--out", str(env.work / "se")]
 
 
+@_c("side-effects-graph-over-other-values", "loose CSV", "--graph", "is a graph over other values")
+def _(env: Env) -> list[str]:
+    nodes = [{"id": v, "kind": "value"} for v in VALUES4]
+    g = env.write("g.json", json.dumps({"nodes": nodes, "edges": []}))
+    ch = _csv(env, "changes.csv", ["Power", "Benevolence", "Tradition", "Kindness"], _rows(3, 4))
+    return ["side-effects", "--graph", str(g), "--changes", str(ch), "--out", str(env.work / "se")]
+
+
 # ============================================================================ trusting what is on disk
 def _condition(env: Env, scores: list[Any], hashed: bool = False) -> Path:
     """A finished sweep condition as the sweep writes it (``samples`` recorded; ``hashed``: SHA-256 too)."""
@@ -488,7 +496,7 @@ def _(env: Env) -> list[str]:
     return _sweep(env, roles={"files": [{"path": str(roles), "split": "train"}], "template": "text"})
 
 
-@_c("sweep-hookpoint-beyond-model", "late validation", "steering[v].layer", "beyond", patch=_no_model_load)
+@_c("sweep-hookpoint-beyond-model", "late validation", "steering[v].hookpoint", "beyond", patch=_no_model_load)
 def _(env: Env) -> list[str]:
     entry = _vector_entry(env.assets["vec"])
     del entry[0]["layer"]

@@ -55,3 +55,20 @@ def test_graph_cli_bad_input_writes_nothing(tmp_path: Path, capsys: pytest.Captu
     rc = cli_main(["graph", str(folder), *extra, "--out", str(out)])
     assert rc == 2 and msg in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_graph_cli_counts_the_rows_it_dropped(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Rows with an empty value cell leave the fit; the record and stderr both say how many."""
+    frame = _knob_matrix().to_frame()
+    value = [c for c in frame.columns if c not in ("condition_id", "role_id", "split", "steering_id",
+                                                   "coefficient", "seed")][0]
+    frame[value] = frame[value].astype(float)
+    frame.loc[frame.index[[1, 4, 9]], value] = float("nan")
+    frame.to_csv(tmp_path / "m.csv", index=False)
+    out = tmp_path / "out"
+    assert cli_main(["graph", str(tmp_path / "m.csv"), "--bootstrap", "0", "--out", str(out)]) == 0
+    rows = json.loads((out / "result.json").read_text())["rows"]
+    fit = json.loads((out / "graph.json").read_text())["graph"]
+    assert (rows["n_rows"], rows["n_rows_dropped"]) == (len(frame) - 3, 3)
+    assert fit["n_rows"] == len(frame) - 3
+    assert f"note: INPUT: dropped 3 of {len(frame)} selected rows" in capsys.readouterr().err

@@ -185,7 +185,9 @@ def select_respondents(data: ValueMatrix | pd.DataFrame, settings: HumanStageSet
     cols = list(find_schwartz_columns(list(table.columns)).values())
     if settings.causal and len(cols) == len(SCHWARTZ_VALUES):  # the PC comparison needs the rule every
         # partial-correlation analysis shares (more complete rows than values); `causal: false` skips it
-        require_rows(int(table[cols].notna().all(axis=1).sum()), len(cols), "INPUT", "the selected rows", dropped)
+        source = data.source if isinstance(data, ValueMatrix) and data.source else "the table"
+        require_rows(int(table[cols].notna().all(axis=1).sum()), len(cols), "INPUT", f"the selection of {source}",
+                     dropped)
     return table, {**record, "n_rows": int(len(table)), "n_dropped_incomplete": dropped}, notes
 
 
