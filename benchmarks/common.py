@@ -245,7 +245,7 @@ def requests_of(lm: Any, td: Any) -> list:
         task.build_all_requests(limit=None, rank=0, world_size=1)
         for inst in task.instances:
             _, cont = inst.args
-            ctx = lm._with_role([inst])[0].args[0]
+            ctx = lm._role_applied(inst.args)[0]
             c, k = lm._encode_pair(ctx, cont)
             reqs.append(((ctx, cont), c, k))
     return reqs

@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.write_text(json.dumps(R, indent=1, default=str))
     Path(args.out).write_text(render(R, NOTES))
     print(Path(args.out).read_text())
+    if R.get("errors"):  # the other figures are written; the run still fails, so a broken figure is not missed
+        print(f"make bench: {len(R['errors'])} figure(s) failed: {', '.join(R['errors'])}", file=sys.stderr)
+        return 1
     return 0
 
 
