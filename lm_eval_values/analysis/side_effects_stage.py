@@ -53,7 +53,7 @@ from lm_eval_values.causal.graph import ValueGraph
 from lm_eval_values.causal.stage_settings import DEFAULT_POLICY
 from lm_eval_values.core.atomic import atomic_write_files, check_output_dir
 from lm_eval_values.core.conditions import NO_ROLE, NO_STEERING
-from lm_eval_values.core.errors import UserError
+from lm_eval_values.core.errors import UserError, settings_dict
 from lm_eval_values.core.files import RESULT_FILE
 from lm_eval_values.matrix.selection import RowSelection, with_dose_ids
 from lm_eval_values.matrix.value_matrix import ValueMatrix
@@ -136,12 +136,7 @@ class SideEffectsSettings:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], base: "SideEffectsSettings | None" = None) -> "SideEffectsSettings":
         """Settings from the keys given; others keep ``base``'s values (default: the defaults)."""
-        if not isinstance(d, Mapping):
-            raise UserError("side_effects", f"must be a mapping, got {type(d).__name__}", "give key: value pairs")
-        unknown = sorted(set(d) - set(_KEYS))
-        if unknown:
-            raise UserError(f"side_effects.{unknown[0]}", "unknown setting", f"use some of: {', '.join(_KEYS)}")
-        merged = {**(base or cls()).to_dict(), **dict(d)}
+        merged = {**(base or cls()).to_dict(), **settings_dict(d, _KEYS, "side_effects")}
         keep = merged["keep_steer"]
         if keep is not None and (isinstance(keep, str) or not isinstance(keep, (list, tuple))):
             raise UserError("side_effects.keep_steer", f"must be a list of steering ids, got {keep!r}", "e.g. [vec:Power@0.5]")

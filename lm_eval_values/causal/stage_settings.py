@@ -37,7 +37,7 @@ from typing import Any, Mapping
 
 from lm_eval_values.causal.graph import POLICIES
 from lm_eval_values.causal.settings import BootstrapSettings, DiscoverySettings
-from lm_eval_values.core.errors import UserError
+from lm_eval_values.core.errors import UserError, settings_dict
 from lm_eval_values.matrix.selection import RowSelection
 
 #: the one default of every ``policy`` option (graph, side effects, study)
@@ -121,12 +121,7 @@ class GraphStageSettings:
     def from_dict(cls, d: Mapping[str, Any], base: "GraphStageSettings | None" = None) -> "GraphStageSettings":
         """Settings from flat keys; keys not given keep ``base``'s values (default: the honest defaults).
         Unknown keys and bad values raise :class:`UserError` naming ``graph.<key>``."""
-        if not isinstance(d, Mapping):
-            raise UserError("graph", f"must be a mapping, got {type(d).__name__}", "give key: value pairs")
-        unknown = sorted(set(d) - set(GRAPH_KEYS))
-        if unknown:
-            raise UserError(f"graph.{unknown[0]}", "unknown setting", f"use some of: {', '.join(GRAPH_KEYS)}")
-        merged = {**(base or cls()).to_dict(), **dict(d)}
+        merged = {**(base or cls()).to_dict(), **settings_dict(d, GRAPH_KEYS, "graph")}
         try:
             discovery = DiscoverySettings.from_dict({k: merged[k] for k in _DISCOVERY_KEYS})
             boot_kw = {v: merged[k] for k, v in _BOOTSTRAP_KEYS.items()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 EXIT_USER_ERROR = 2
 #: seeds go to numpy's legacy seeding (``np.random.seed``), which takes 0 <= seed < 2**32
@@ -35,6 +35,16 @@ class UserError(ValueError):
         if self.fix:
             msg += f" (fix: {self.fix})"
         return " ".join(msg.split())  # always a single line
+
+
+def settings_dict(d: Any, known: Sequence[str], section: str) -> dict[str, Any]:
+    """``d`` as the settings of ``section``: a mapping whose keys are all in ``known`` (one line otherwise)."""
+    if not isinstance(d, Mapping):
+        raise UserError(section, f"must be a mapping, got {type(d).__name__}", "give key: value pairs")
+    unknown = sorted(set(d) - set(known))
+    if unknown:
+        raise UserError(f"{section}.{unknown[0]}", "unknown setting", f"use some of: {', '.join(known)}")
+    return dict(d)
 
 
 def check_seed(x: Any, where: str) -> int:

@@ -34,7 +34,7 @@ from scipy.stats import t as student_t
 
 from lm_eval_values.measurement.components import Components, estimate_components
 from lm_eval_values.measurement.table import NO_STEERING, cell_matrix, item_info, respondent_cells
-from lm_eval_values.core.errors import UserError
+from lm_eval_values.core.errors import UserError, settings_dict
 from lm_eval_values.matrix.tables import order_values
 
 
@@ -70,11 +70,7 @@ class IntervalSettings:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "IntervalSettings":
         """Inverse of :meth:`to_dict` (unknown keys are refused)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise UserError(f"intervals.{unknown[0]}", "unknown setting", f"use some of: {', '.join(sorted(known))}")
-        return cls(**d)
+        return cls(**settings_dict(d, sorted(f.name for f in fields(cls)), "intervals"))
 
 
 def _draws(n: int, rescaled: bool) -> int:

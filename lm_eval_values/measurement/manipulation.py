@@ -40,7 +40,7 @@ from lm_eval_values.measurement.intervals import (bootstrap_weights, item_strata
                                                weighted_group_means)
 from lm_eval_values.measurement.table import (NO_STEERING, cell_matrix, item_info, respondent_cells,
                                            steered_settings)
-from lm_eval_values.core.errors import UserError
+from lm_eval_values.core.errors import UserError, settings_dict
 from lm_eval_values.matrix.tables import order_values
 
 FLAG_RULES: dict[str, str] = {
@@ -93,11 +93,8 @@ class ManipulationSettings:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ManipulationSettings":
         """Inverse of :meth:`to_dict` (unknown keys are refused)."""
-        known = {"level", "n_boot", "seed", "rescaled", "strata", "targets", "include_no_role"}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise UserError(f"manipulation.{unknown[0]}", "unknown setting", f"use some of: {', '.join(sorted(known))}")
-        d = dict(d)
+        d = settings_dict(d, sorted({"level", "n_boot", "seed", "rescaled", "strata", "targets", "include_no_role"}),
+                          "manipulation")
         targets = d.pop("targets", {}) or {}
         if not isinstance(targets, dict):
             raise UserError("manipulation.targets", "must map steering ids to value names", 'e.g. {"sae:1085": "Power"}')

@@ -36,7 +36,7 @@ import pandas as pd
 
 from lm_eval_values.measurement.components import ESTIMATORS, Components, estimate_components
 from lm_eval_values.measurement.table import NO_STEERING, cell_matrix, respondent_cells, unkeyed
-from lm_eval_values.core.errors import UserError
+from lm_eval_values.core.errors import UserError, settings_dict
 from lm_eval_values.matrix.tables import order_values
 
 SIGNAL_RULE = ("signal = the F test of var_role = 0 (MS_role / MS_role_x_item) rejects at alpha "
@@ -77,11 +77,7 @@ class GStudySettings:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "GStudySettings":
         """Inverse of :meth:`to_dict` (unknown keys are refused)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise UserError(f"reliability.{unknown[0]}", "unknown setting", f"use some of: {', '.join(sorted(known))}")
-        return cls(**d)
+        return cls(**settings_dict(d, sorted(f.name for f in fields(cls)), "reliability"))
 
 
 @dataclass

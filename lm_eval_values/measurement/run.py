@@ -32,7 +32,7 @@ from lm_eval_values.measurement.reliability import (SIGNAL_RULE, GStudySettings,
                                                  acquiescence_by_condition, acquiescence_study, g_study)
 from lm_eval_values.measurement.table import NO_STEERING, read_items, role_label
 from lm_eval_values.core.atomic import atomic_write_json, check_output_dir
-from lm_eval_values.core.errors import UserError
+from lm_eval_values.core.errors import settings_dict
 from lm_eval_values.core.files import RELIABILITY_FILE
 from lm_eval_values.results.reliability import RELIABILITY_FORMAT
 
@@ -76,12 +76,8 @@ class ReliabilitySettings:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ReliabilitySettings":
         """Inverse of :meth:`to_dict` (unknown keys are refused)."""
-        known = {"scoring", "score_metric", "g_study", "intervals", "manipulation", "compare_scorings",
-                 "manipulation_checks"}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise UserError(f"reliability.{unknown[0]}", "unknown setting", f"use some of: {', '.join(sorted(known))}")
-        d = dict(d)
+        d = settings_dict(d, sorted({"scoring", "score_metric", "g_study", "intervals", "manipulation",
+                                     "compare_scorings", "manipulation_checks"}), "reliability")
         parts = {"g_study": GStudySettings, "intervals": IntervalSettings, "manipulation": ManipulationSettings}
         for key, kind in parts.items():
             if key in d:

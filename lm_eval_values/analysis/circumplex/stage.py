@@ -45,7 +45,7 @@ from lm_eval_values.analysis.circumplex.scores import find_schwartz_columns, val
 from lm_eval_values.causal.export import to_json_text
 from lm_eval_values.core.atomic import atomic_write_files, check_output_dir
 from lm_eval_values.core.conditions import NO_STEERING
-from lm_eval_values.core.errors import UserError
+from lm_eval_values.core.errors import UserError, settings_dict
 from lm_eval_values.core.files import COMPARE_HUMAN_FILE, HUMAN_GRAPH_FILE, RESULT_FILE
 from lm_eval_values.core.jsonable import json_ready
 from lm_eval_values.matrix.selection import RowSelection
@@ -125,12 +125,7 @@ class HumanStageSettings:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], base: "HumanStageSettings | None" = None) -> "HumanStageSettings":
         """Settings from the keys given; others keep ``base``'s values (default: the defaults)."""
-        if not isinstance(d, Mapping):
-            raise UserError("human", f"must be a mapping, got {type(d).__name__}", "give key: value pairs")
-        unknown = sorted(set(d) - set(_KEYS))
-        if unknown:
-            raise UserError(f"human.{unknown[0]}", "unknown setting", f"use some of: {', '.join(_KEYS)}")
-        merged = {**(base or cls()).to_dict(), **dict(d)}
+        merged = {**(base or cls()).to_dict(), **settings_dict(d, _KEYS, "human")}
         keep = merged["keep_steer"]
         if keep is not None and (isinstance(keep, str) or not isinstance(keep, (list, tuple))):
             raise UserError("human.keep_steer", f"must be a list of steering ids, got {keep!r}", "e.g. [none]")
