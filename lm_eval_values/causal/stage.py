@@ -63,10 +63,9 @@ def prepare_rows(vm: ValueMatrix, settings: GraphStageSettings) -> ValueMatrix:
         rows = with_dose_ids(rows)
     if settings.columns is not None:
         rows = rows.filter(columns=list(settings.columns))
-    if rows.n_rows:  # incomplete rows leave before z-scores, so that the scores and the counts describe the fit
-        complete = rows.complete_rows()
-        if complete.n_rows or rows.scores.shape[1] == 0:
-            rows = complete
+    complete = rows.complete_rows()  # before z-scores, so that the scores and the counts describe the fit
+    if complete.n_rows:  # with no complete row left, the check names the problem with the counts
+        rows = complete
     return rows.standardized() if settings.standardize else rows
 
 
