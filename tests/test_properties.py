@@ -1,4 +1,4 @@
-"""Property-based tests (hypothesis) for the steering spec parser and the role file parsers (issue 12).
+"""Property-based tests (hypothesis) for the steering spec parser and the role file parsers.
 
 * Arbitrary input never raises anything but the documented error types (``SpecError`` for specs,
   ``UserError`` for role files), and every such error is one line.

@@ -66,7 +66,7 @@ def test_correspondence_index_reproduces_published(ref, centering):
     assert res.agreements + res.violations + res.ties == 800
 
 
-# ----------------------------------------------------------------------------- RTHOR acceptance
+# ----------------------------------------------------------------------------- RTHOR
 
 
 def test_human_index_is_high_and_significant(ref):

@@ -1,4 +1,4 @@
-"""Human PC graph (acceptance point 2) and the causal comparison with a model's graph."""
+"""Human PC graph and the causal comparison with a model's graph."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 7 acceptance on the study's Gemma-2B-IT data (skipped when ../shared/data is absent).
+"""The causal stage on the study's Gemma-2B-IT data (skipped when ../shared/data is absent).
 
 The 200-resample bootstrap is ``slow`` (run with ``-m slow``); the default run checks
 reproducibility on a few resamples.

@@ -1,4 +1,4 @@
-"""The bad-input catalogue (issue 12): every case goes through the real console entry point.
+"""The bad-input catalogue: every case goes through the real console entry point.
 
 Each case builds its inputs in a fresh folder, runs ``lm_eval_values.cli.main(argv)`` in-process
 and checks the contract every command promises for bad input:

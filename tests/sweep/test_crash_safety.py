@@ -1,4 +1,4 @@
-"""Crash safety of the condition sweep (issue 12).
+"""Crash safety of the condition sweep.
 
 * A sweep SIGKILLed at seeded random points, several times in a row (each kill lands at a
   different moment: before the first condition, inside a forward pass, while a condition folder

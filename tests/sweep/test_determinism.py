@@ -1,4 +1,4 @@
-"""Determinism (issue 12): the same sweep config run twice from scratch on CPU gives byte-identical
+"""Determinism: the same sweep config run twice from scratch on CPU gives byte-identical
 ``matrix.csv``, ``items.csv`` and ``manifest.json``; the manifest records the seeds and the
 package versions. (``tests/sweep/test_sweep.py`` checks that a RE-run skipping finished conditions keeps
 the bytes; here both runs compute every condition.)"""

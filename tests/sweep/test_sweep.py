@@ -1,4 +1,4 @@
-"""Acceptance tests of the condition sweep on the tiny fixture model (issue 6, points 1 and 2).
+"""The condition sweep on the tiny fixture model.
 
 A tiny value task (3 values x 4 items, yes/no log-likelihood) lives in a temporary task folder;
 the sweep runs 3 roles x 3 steering settings (none, a random vector, a value-definition prompt)

@@ -66,7 +66,7 @@ def test_schwartz_groups_and_umbrella_plain_text(tiny_models) -> None:
 
 
 def test_vcg17_and_pvq40_every_format(tiny_models, valuebench_csv, monkeypatch) -> None:
-    """Acceptance 3: valuebench_vcg17 with the shared ValueBench CSV, limit 3, all formats (+ PVQ-40)."""
+    """valuebench_vcg17 with the shared ValueBench CSV, limit 3, all formats (+ PVQ-40)."""
     monkeypatch.setenv("LM_EVAL_VALUES_VALUEBENCH", str(valuebench_csv))
     groups = {"valuebench_vcg17": "yesno", "valuebench_vcg17_likert": "likert", "valuebench_vcg17_likert_rev": "likert_rev",
               "valuebench_vcg17_gen": "generate"}
