@@ -47,7 +47,7 @@ class ThroughputBasis:
 
 #: Measured throughputs (yes/no items per second). Add a GPU line when one is measured (BENCHMARKS.md).
 THROUGHPUT_BASES: tuple[ThroughputBasis, ...] = (
-    ThroughputBasis("cpu", "SmolLM2-135M-Instruct", 134_515_008, 25.5,
+    ThroughputBasis("cpu", "SmolLM2-135M-Instruct", 134_515_008, 38.3,
                     "README.md 'Measured': study_smollm2_sae.yaml, 30,000 yes/no items, float32, batch 32, "
                     "idle 2-core CPU"),
 )
