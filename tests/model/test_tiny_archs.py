@@ -28,17 +28,6 @@ SCHEMES: dict[str, tuple[dict[str, str], int]] = {
 TASK = "values_schwartz_tradition"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _skip_env_report():
-    """lm-eval's add_env_info runs `pip list` in subprocesses (~3 s per evaluation): skip it here."""
-    import lm_eval.evaluator
-
-    saved = lm_eval.evaluator.add_env_info
-    lm_eval.evaluator.add_env_info = lambda results: None
-    yield
-    lm_eval.evaluator.add_env_info = saved
-
-
 @pytest.fixture(scope="module")
 def saes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One StandardSAE (d_in 64 = the tiny models' width) per hook naming scheme, saved in sae-lens format."""

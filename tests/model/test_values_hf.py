@@ -19,17 +19,6 @@ QUESTIONS = [
 
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _skip_env_report():
-    """lm-eval's add_env_info runs `pip list` in subprocesses (~3 s per evaluation): skip it here."""
-    import lm_eval.evaluator
-
-    saved = lm_eval.evaluator.add_env_info
-    lm_eval.evaluator.add_env_info = lambda results: None
-    yield
-    lm_eval.evaluator.add_env_info = saved
-
-
 @pytest.fixture(scope="module")
 def task_dir(tmp_path_factory) -> Path:
     """Two tiny lm-eval tasks over the same docs: multiple choice and generation."""

@@ -12,17 +12,6 @@ import torch
 ROLE = "You are a devout person who honours tradition."
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _skip_env_report():
-    """lm-eval's add_env_info runs `pip list` in subprocesses (~3 s per evaluation): skip it here."""
-    import lm_eval.evaluator
-
-    saved = lm_eval.evaluator.add_env_info
-    lm_eval.evaluator.add_env_info = lambda results: None
-    yield
-    lm_eval.evaluator.add_env_info = saved
-
-
 @pytest.fixture(scope="module")
 def vlm(tiny_model_dir):
     from lm_eval_values.model.values_hf import ValuesHFLM
