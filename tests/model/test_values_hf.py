@@ -18,7 +18,6 @@ QUESTIONS = [
 ]
 
 
-
 @pytest.fixture(scope="module")
 def task_dir(tmp_path_factory) -> Path:
     """Two tiny lm-eval tasks over the same docs: multiple choice and generation."""
